@@ -1,0 +1,1 @@
+"""unionbot: a trade-union federation's chat bot, channel-free at its core."""

@@ -1,0 +1,42 @@
+"""Assembles the bot: settings, database, translations, the services' routers, delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.delivery import Messenger
+from bot.dispatcher import Dispatcher
+from bot.i18n import Translations
+from bot.router import Router
+from bot.settings import LANGUAGES, Settings
+from storage.db import create_engine, session_factory
+
+
+def service_routers() -> list[Router]:
+    """Every service's router, in the order their routes and menu entries are tried."""
+    from handlers import account, core
+
+    return [core.router, account.router]
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    messenger: Messenger
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_app(settings: Settings, translations: Translations | None = None) -> App:
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    translations = translations or Translations(LANGUAGES)
+    messenger = Messenger(sessions, translations)
+    dispatcher = Dispatcher(settings, sessions, translations, messenger, service_routers())
+    return App(settings, engine, sessions, messenger, dispatcher)

@@ -1,0 +1,216 @@
+"""The ``unionbot`` command line: demo, chat, db, seed, grant, jobs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+
+from bot.app import App, build_app
+from bot.channels.console import ConsoleChannel
+from bot.settings import LANGUAGES, Settings, SettingsError, load_settings
+from storage import members
+from storage.migrate import upgrade
+from storage.models import SCOPED_ROLES, Role
+from storage.seed import SeedError, demo_files, import_file
+
+log = logging.getLogger("unionbot")
+
+DEMO_BANNER = """\
+unionbot 演示 / demo — {url}
+你现在的身份是 “{name}”。发送 /menu 查看菜单，/help 查看命令，/lang 切换语言；回复数字按下按钮。
+以其他演示账号发言 / act as another demo account:
+  {{"as": "officer", "text": "/help"}}
+  (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin)
+Ctrl-D 退出 / quit.
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="unionbot",
+        description="A trade-union federation's chat bot for its members.",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="create and migrate a SQLite database here, load demo data, chat on the console",
+    )
+    demo.add_argument("--as", dest="name", default="me", help="your console name (default: me)")
+    demo.add_argument("--lang", choices=LANGUAGES, help="your language")
+
+    chat = commands.add_parser("chat", help="chat with the bot on the console, one action per line")
+    chat.add_argument("--as", dest="name", required=True, help="the console identity to act as")
+    chat.add_argument("--lang", choices=LANGUAGES, help="set this member's language")
+    chat.add_argument(
+        "--json", action="store_true", help="print every bot message as one JSON line"
+    )
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="migrate the database to the newest schema")
+
+    seed = commands.add_parser("seed", help="import data: 'demo' or YAML/CSV files")
+    seed.add_argument("sources", nargs="+", metavar="demo|FILE", help="'demo', or .yaml/.csv files")
+
+    grant = commands.add_parser("grant", help="give a member a role")
+    grant.add_argument("name", help="console name, or channel:id such as telegram:12345")
+    grant.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+    grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+
+    commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"unionbot: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    command = COMMANDS[args.command]
+    try:
+        return asyncio.run(command(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
+    app = build_app(settings)
+    try:
+        await upgrade(app.engine)
+        return await work(app)
+    finally:
+        await app.close()
+
+
+async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(app: App) -> int:
+        if await _seed(app, ["demo"]) != 0:
+            return 1
+        print(DEMO_BANNER.format(url=settings.database_url, name=args.name))
+        return await _chat(app, args.name, args.lang, json_mode=False)
+
+    return await _with_app(settings, work)
+
+
+async def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    return await _with_app(settings, lambda app: _chat(app, args.name, args.lang, args.json))
+
+
+async def _chat(app: App, name: str, language: str | None, json_mode: bool) -> int:
+    console = ConsoleChannel(app.dispatcher, name, sys.stdout, json_mode, language)
+    app.messenger.attach(console)
+    if language:
+        async with app.sessions() as session, session.begin():
+            await members.set_language(session, console.name, name, language)
+    await console.start()
+    prompt = sys.stdin.isatty() and not json_mode
+    while True:
+        if prompt:
+            print("> ", end="", flush=True)
+        line = await asyncio.to_thread(sys.stdin.buffer.readline)
+        if not line:
+            return 0
+        await console.handle_line(line)
+
+
+async def run_db(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(app: App) -> int:
+        print(f"database is at the newest schema: {settings.database_url}")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def run_seed(args: argparse.Namespace, settings: Settings) -> int:
+    return await _with_app(settings, lambda app: _seed(app, args.sources))
+
+
+async def _seed(app: App, sources: list[str]) -> int:
+    paths = [
+        p for source in sources for p in (demo_files() if source == "demo" else [Path(source)])
+    ]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"unionbot: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    try:
+        async with app.sessions() as session, session.begin():
+            counts = [await import_file(session, path) for path in paths]
+    except SeedError as error:
+        print(f"unionbot: {error.path}: nothing imported:", file=sys.stderr)
+        for problem in error.errors:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    for path, count in zip(paths, counts, strict=True):
+        summary = ", ".join(f"{n} {name}" for name, n in count.items()) or "nothing"
+        print(f"imported {path.name}: {summary}")
+    return 0
+
+
+async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
+    role = Role(args.role)
+    if (role in SCOPED_ROLES) != bool(args.scope):
+        print(
+            f"unionbot: role {role} {'needs' if role in SCOPED_ROLES else 'takes no'} --scope",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def work(app: App) -> int:
+        async with app.sessions() as session, session.begin():
+            member = await members.find_member(session, args.name)
+            if member is None:
+                print(
+                    f"unionbot: no member {args.name!r}: they must write to the bot first",
+                    file=sys.stderr,
+                )
+                return 1
+            added = await members.grant_role(session, member.id, role, args.scope)
+        scope = f" {args.scope}" if args.scope else ""
+        print(f"{args.name}: {role}{scope} {'granted' if added else 'already held'}")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.scheduler import create_scheduler
+
+    async def work(app: App) -> int:
+        scheduler = create_scheduler(settings)
+        scheduler.start(paused=True)
+        try:
+            jobs = scheduler.get_jobs()
+        finally:
+            scheduler.shutdown(wait=False)
+        if not jobs:
+            print("no scheduled jobs")
+        for job in jobs:
+            when = job.next_run_time.isoformat() if job.next_run_time else "paused"
+            print(f"{job.id}\t{when}\t{job.name}{job.args}")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, None, int]]] = {
+    "demo": run_demo,
+    "chat": run_chat,
+    "db": run_db,
+    "seed": run_seed,
+    "grant": run_grant,
+    "jobs": run_jobs,
+}

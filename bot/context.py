@@ -1,0 +1,85 @@
+"""What a handler is given: the message, the member, their roles and language, a database
+session, and ways to reply or to message another member.
+
+Replies and messages to others are collected here and delivered only after the message's
+transaction commits, so a failed handler never sends anything it did not save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import Translator
+from bot.messages import Button, Incoming, Outgoing
+from bot.settings import Settings
+from storage import members
+from storage.models import DialogState, Identity, Member, Role
+
+if TYPE_CHECKING:
+    from bot.dispatcher import Dispatcher
+
+MessageBuilder = Callable[[Translator], Outgoing]
+"""Builds a message for another member in that member's language."""
+
+
+class Roles:
+    """A member's roles; ``admin`` passes every check, scoped roles name their scope."""
+
+    def __init__(self, grants: list[tuple[str, str]]) -> None:
+        self._grants = grants
+
+    def has(self, role: Role, scope: str | None = None) -> bool:
+        if role is Role.MEMBER:
+            return True
+        if any(granted == Role.ADMIN for granted, _ in self._grants):
+            return True
+        return any(
+            granted == role and (scope is None or granted_scope == scope)
+            for granted, granted_scope in self._grants
+        )
+
+    def scopes(self, role: Role) -> list[str]:
+        """The enterprises (chair) or units (unit_staff) this member holds ``role`` for."""
+        return [scope for granted, scope in self._grants if granted == role]
+
+
+@dataclass
+class Context:
+    message: Incoming
+    session: AsyncSession
+    member: Member
+    identity: Identity
+    settings: Settings
+    t: Translator
+    dispatcher: Dispatcher
+    dialog: DialogState | None = None
+    args: str = ""
+    replies: list[Outgoing] = field(default_factory=list)
+    outbox: list[tuple[int, MessageBuilder]] = field(default_factory=list)
+    _roles: Roles | None = None
+
+    async def roles(self) -> Roles:
+        if self._roles is None:
+            self._roles = Roles(await members.role_grants(self.session, self.member.id))
+        return self._roles
+
+    def reply(
+        self,
+        text: str,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        image: str | None = None,
+        *,
+        replaces_menu: bool = False,
+    ) -> None:
+        self.replies.append(Outgoing(text, buttons, image, replaces_menu))
+
+    def answer(self, message: Outgoing) -> None:
+        self.replies.append(message)
+
+    def send(self, member_id: int, build: MessageBuilder) -> None:
+        """Message another member (after commit), in their own language."""
+        self.outbox.append((member_id, build))

@@ -1,0 +1,245 @@
+"""The core's one entry point: an incoming message in, the replies out.
+
+Each message is handled in one database transaction: the member and the chat's dialog
+state are read, the matching route runs, and everything commits together. A handler that
+fails leaves nothing written; the member gets an apology with a short reference that is
+also in the log. Replies and messages to other members go out only after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import dialogs
+from bot.context import Context
+from bot.delivery import Messenger
+from bot.i18n import Translations, Translator
+from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
+from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextHandler
+from bot.settings import Settings
+from storage import members
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LAST_SEEN_PRECISION = timedelta(minutes=5)
+"""Refresh an identity's last-seen time at most this often, to spare a write per message."""
+MENU_COLUMNS = 2
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        translations: Translations,
+        messenger: Messenger,
+        routers: Iterable[Router],
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.translations = translations
+        self.messenger = messenger
+        self.routers = list(routers)
+        self.commands: dict[str, Route] = {}
+        self.buttons: dict[str, Route] = {}
+        self.starts: dict[str, Route] = {}
+        self.forms: dict[str, dialogs.Form] = {}
+        self.texts: list[TextHandler] = []
+        self.locations: list[Handler] = []
+        self.command_help: list[CommandInfo] = []
+        self.menu_items: list[MenuItem] = []
+        for router in self.routers:
+            self._include(router)
+        self.menu_items.sort(key=lambda item: item.order)
+
+    def _include(self, router: Router) -> None:
+        _merge(self.commands, router.commands, router.name)
+        _merge(self.buttons, router.buttons, router.name)
+        _merge(self.starts, router.starts, router.name)
+        _merge(self.forms, router.forms, router.name)
+        self.texts += router.texts
+        self.locations += router.locations
+        self.command_help += router.command_help
+        self.menu_items += router.menu_items
+
+    async def handle(self, message: Incoming) -> list[Outgoing]:
+        if message.text is not None and len(message.text) > MAX_TEXT_LENGTH:
+            t = await self.translator_for(message)
+            return [
+                Outgoing(t("input.too_long", maximum=MAX_TEXT_LENGTH, length=len(message.text)))
+            ]
+        ctx: Context | None = None
+        try:
+            async with self.sessions() as session, session.begin():
+                ctx = await self._context(session, message)
+                await self._route(ctx)
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception(
+                "handling failed ref=%s channel=%s user=%s",
+                reference,
+                message.channel,
+                message.user_id,
+            )
+            t = ctx.t if ctx is not None else self._translator(message.language)
+            return [Outgoing(t("error.apology", reference=reference))]
+        await self.messenger.deliver(ctx.outbox)
+        return ctx.replies
+
+    async def translator_for(self, message: Incoming) -> Translator:
+        """The sender's language, read without creating a member (for refusals)."""
+        async with self.sessions() as session:
+            member = await members.member_by_identity(session, message.channel, message.user_id)
+        return self._translator(member.language if member else message.language)
+
+    def _translator(self, language: str | None) -> Translator:
+        if language not in ("zh_CN", "en"):
+            language = self.settings.default_language
+        return self.translations[language]
+
+    async def _context(self, session: AsyncSession, message: Incoming) -> Context:
+        now = utcnow()
+        found = await members.find_identity(
+            session, message.channel, message.user_id, message.chat_id
+        )
+        if found is None:
+            identity, member = await members.create_member(
+                session,
+                message.channel,
+                message.user_id,
+                message.display_name or message.user_id,
+                self._translator(message.language).language,
+            )
+            dialog = None
+        else:
+            identity, member, dialog = found
+            if not identity.active or now - identity.last_seen_at > LAST_SEEN_PRECISION:
+                identity.active = True
+                identity.last_seen_at = now
+        ctx = Context(
+            message=message,
+            session=session,
+            member=member,
+            identity=identity,
+            settings=self.settings,
+            t=self.translations[member.language],
+            dispatcher=self,
+            dialog=dialog,
+        )
+        idle = timedelta(minutes=self.settings.form_idle_minutes)
+        if dialog is not None and now - dialog.updated_at > idle:
+            await dialogs.cancel_form(ctx)
+            ctx.reply(ctx.t("form.expired"))
+        return ctx
+
+    async def _route(self, ctx: Context) -> None:
+        message = ctx.message
+        if message.text is not None and message.text.startswith("/"):
+            await self._command(ctx, message.text)
+        elif message.start is not None:
+            await self._deep_link(ctx, message.start)
+        elif message.payload is not None:
+            await self._button(ctx, message.payload)
+        elif message.location is not None and self.locations:
+            await self.locations[0](ctx)
+        elif message.text is not None and ctx.dialog is not None:
+            await self._continue_form(ctx)
+        elif message.text is not None and await self._offer_text(ctx):
+            return
+        else:
+            await self.unknown(ctx)
+
+    async def _command(self, ctx: Context, text: str) -> None:
+        word, _, args = text[1:].partition(" ")
+        name = word.split("@", 1)[0].lower()
+        if name == "start" and args.strip():
+            await self._deep_link(ctx, args.strip())
+            return
+        route = self.commands.get(name)
+        if route is None:
+            ctx.reply(ctx.t("input.unknown_command", command=word[:32]), self.menu_button(ctx))
+            return
+        ctx.args = args.strip()
+        await self._run(ctx, route)
+
+    async def _deep_link(self, ctx: Context, payload: str) -> None:
+        prefix, _, args = payload.partition("_")
+        route = self.starts.get(prefix)
+        if route is None:
+            ctx.reply(ctx.t("input.unknown_link"))
+            await self.show_menu(ctx)
+            return
+        ctx.args = args
+        await self._run(ctx, route)
+
+    async def _button(self, ctx: Context, payload: str) -> None:
+        prefix, _, args = payload.partition(":")
+        if prefix == dialogs.FORM_PAYLOAD:
+            if ctx.dialog is None:
+                ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
+            else:
+                await self._continue_form(ctx)
+            return
+        route = self.buttons.get(prefix)
+        if route is None:
+            ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
+            return
+        ctx.args = args
+        await self._run(ctx, route)
+
+    async def _continue_form(self, ctx: Context) -> None:
+        assert ctx.dialog is not None
+        form = self.forms.get(ctx.dialog.form)
+        if form is None:
+            await dialogs.cancel_form(ctx)
+            await self.unknown(ctx)
+            return
+        await dialogs.continue_form(ctx, form)
+
+    async def _offer_text(self, ctx: Context) -> bool:
+        for handler in self.texts:
+            if await handler(ctx):
+                return True
+        return False
+
+    async def _run(self, ctx: Context, route: Route) -> None:
+        if route.role is not None and not (await ctx.roles()).has(route.role):
+            ctx.reply(ctx.t("role.refused", role=ctx.t(f"role.{route.role.value}")))
+            return
+        if route.private and ctx.message.is_group:
+            ctx.reply(ctx.t("input.private_only"))
+            return
+        await route.handler(ctx)
+
+    async def unknown(self, ctx: Context) -> None:
+        ctx.reply(ctx.t("input.unknown"), self.menu_button(ctx))
+
+    def menu_button(self, ctx: Context) -> tuple[tuple[Button, ...], ...]:
+        return rows([Button(ctx.t("menu.button"), "menu")])
+
+    async def show_menu(self, ctx: Context, *, replaces_menu: bool = False) -> None:
+        roles = await ctx.roles()
+        items = [i for i in self.menu_items if i.role is None or roles.has(i.role)]
+        buttons = [Button(ctx.t(i.label), i.payload) for i in items]
+        grid = [buttons[i : i + MENU_COLUMNS] for i in range(0, len(buttons), MENU_COLUMNS)]
+        ctx.reply(ctx.t("menu.title"), rows(*grid), replaces_menu=replaces_menu)
+
+    async def commands_for(self, ctx: Context) -> list[CommandInfo]:
+        roles = await ctx.roles()
+        return [c for c in self.command_help if c.role is None or roles.has(c.role)]
+
+
+def _merge(table: dict[str, T], routes: dict[str, T], router: str) -> None:
+    clash = table.keys() & routes.keys()
+    if clash:
+        raise ValueError(f"router {router} registers {sorted(clash)} again")
+    table.update(routes)

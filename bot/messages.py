@@ -1,0 +1,101 @@
+"""The one message type every channel translates to and from.
+
+Handlers see only these classes; a channel (console, Telegram, WeChat) turns its platform's
+updates into an :class:`Incoming` and renders each :class:`Outgoing` back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_TEXT_LENGTH = 4096
+"""Longest text the core accepts from a member: Telegram's own message limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button: either sends ``payload`` back when pressed, or opens ``url``."""
+
+    label: str
+    payload: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.payload is None) == (self.url is None):
+            raise ValueError("a button has exactly one of payload or url")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What a member did: wrote text, pressed a button, shared a location or followed a link.
+
+    ``user_id`` is the sender's identity on ``channel`` (Telegram user id, WeChat openid,
+    console name); ``chat_id`` is where the conversation happens (the same as ``user_id`` in
+    private chats). ``language`` is the platform's hint, used only for a new member.
+    """
+
+    channel: str
+    user_id: str
+    chat_id: str
+    text: str | None = None
+    payload: str | None = None
+    location: Location | None = None
+    start: str | None = None
+    display_name: str | None = None
+    language: str | None = None
+    is_group: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What the bot says: text, rows of buttons, an optional image (a file path).
+
+    ``replaces_menu`` marks a menu or a page that a channel able to edit messages may show
+    in place of the message whose button was pressed, instead of piling up new ones.
+    """
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    image: str | None = None
+    replaces_menu: bool = False
+
+
+def rows(*rows_: list[Button] | tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
+    """Build a button layout from rows, dropping empty ones."""
+    return tuple(tuple(row) for row in rows_ if row)
+
+
+def to_json(message: Outgoing) -> dict[str, object]:
+    """The console's ``--json`` shape of a message (without ``to``), also how queued ones keep."""
+    return {
+        "text": message.text,
+        "buttons": [
+            [
+                {"label": b.label, "payload": b.payload}
+                if b.payload is not None
+                else {"label": b.label, "url": b.url}
+                for b in row
+            ]
+            for row in message.buttons
+        ],
+        "image": message.image,
+    }
+
+
+def from_json(data: dict[str, object]) -> Outgoing:
+    buttons = data.get("buttons") or []
+    assert isinstance(buttons, list)
+    return Outgoing(
+        text=str(data["text"]),
+        buttons=tuple(
+            tuple(Button(b["label"], b.get("payload"), b.get("url")) for b in row)
+            for row in buttons
+        ),
+        image=data.get("image"),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,80 @@
+"""All configuration, from ``UNIONBOT_*`` environment variables and an optional ``.env``.
+
+Each field is documented in the README's configuration table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LANGUAGES = ("zh_CN", "en")
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting, phrased as one line for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UNIONBOT_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///unionbot.db"
+    default_language: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    form_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    key_dir: Path = Path("keys")
+    log_level: str = "INFO"
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_token: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    wechat_max_age: int = Field(default=300, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                "(for example sqlite+aiosqlite:///unionbot.db)"
+            )
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone, e.g. Asia/Shanghai") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning pydantic's report into one clear line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "UNIONBOT_" + str(first["loc"][0]).upper() if first["loc"] else "UNIONBOT_*"
+        raise SettingsError(
+            f"setting {name} {first['msg'].removeprefix('Value error, ')}"
+        ) from None

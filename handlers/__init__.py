@@ -1,0 +1,1 @@
+"""Services: one module per service, each owning a :class:`bot.router.Router`."""

@@ -1,0 +1,73 @@
+"""A member's own details (/me) and linking their accounts on several channels (/link)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.context import Context
+from bot.dialogs import Choice, Form, choice_field, describe_choice, start_form, text_field
+from bot.i18n import N_
+from bot.router import Router
+from storage import members
+from storage.enterprises import list_enterprises
+from storage.members import LINK_CODE_LIFETIME
+from storage.types import utcnow
+
+router = Router("account")
+router.menu(N_("menu.me"), "me", order=800)
+
+
+async def enterprise_choices(ctx: Context) -> list[Choice]:
+    return [Choice(str(e.id), f"{e.name}（{e.city}）") for e in await list_enterprises(ctx.session)]
+
+
+async def summarise(ctx: Context, data: dict[str, Any]) -> str:
+    enterprise = describe_choice(ctx.t, await enterprise_choices(ctx), data["enterprise"])
+    return ctx.t(
+        "me.summary", real_name=data["real_name"], town=data["town"], enterprise=enterprise
+    )
+
+
+async def save_details(ctx: Context, data: dict[str, Any]) -> None:
+    ctx.member.real_name = data["real_name"]
+    ctx.member.town = data["town"]
+    ctx.member.enterprise_id = int(data["enterprise"]) if data["enterprise"] else None
+    ctx.reply(ctx.t("me.saved"), ctx.dispatcher.menu_button(ctx))
+
+
+details_form = router.form(
+    Form(
+        name="me",
+        fields=(
+            text_field("real_name", N_("me.ask_real_name"), min_length=2, max_length=20),
+            text_field("town", N_("me.ask_town"), min_length=2, max_length=20),
+            choice_field("enterprise", N_("me.ask_enterprise"), enterprise_choices, optional=True),
+        ),
+        on_done=save_details,
+        summary=summarise,
+    )
+)
+
+
+@router.command("me", help=N_("help.me"))
+@router.button("me")
+async def edit_details(ctx: Context) -> None:
+    await start_form(ctx, details_form)
+
+
+@router.command("link", help=N_("help.link"))
+async def link(ctx: Context) -> None:
+    """``/link`` makes a code here; ``/link CODE`` on another channel joins that account."""
+    now = utcnow()
+    if not ctx.args:
+        code = await members.create_link_code(ctx.session, ctx.member.id, now)
+        minutes = int(LINK_CODE_LIFETIME.total_seconds() // 60)
+        ctx.reply(ctx.t("link.code", code=code.code, minutes=minutes))
+        return
+    member = await members.use_link_code(ctx.session, ctx.args, ctx.identity, now)
+    if member is None:
+        ctx.reply(ctx.t("link.bad_code"))
+        return
+    ctx.member = member
+    ctx.t = ctx.dispatcher.translations[member.language]
+    ctx.reply(ctx.t("link.done", name=member.display_name))

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, the queries that use them, migrations and seed data."""
