@@ -199,7 +199,11 @@ async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
         if not jobs:
             print("no scheduled jobs")
         for job in jobs:
-            when = job.next_run_time.isoformat() if job.next_run_time else "paused"
+            when = (
+                job.next_run_time.astimezone(settings.zone).isoformat(timespec="seconds")
+                if job.next_run_time
+                else "paused"
+            )
             print(f"{job.id}\t{when}\t{job.name}{job.args}")
         return 0
 

@@ -65,7 +65,8 @@ async def load_enterprises(
 
 async def load_members(session: AsyncSession, rows: list[tuple[int, MemberRow]]) -> list[str]:
     errors: list[str] = []
-    enterprise_ids = dict((await session.execute(select(Enterprise.name, Enterprise.id))).tuples())
+    named = await session.execute(select(Enterprise.name, Enterprise.id))
+    enterprise_ids = {name: id_ for name, id_ in named}
     for line, row in rows:
         unknown = [
             name

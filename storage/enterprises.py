@@ -11,6 +11,4 @@ from storage.models import Enterprise
 
 
 async def list_enterprises(session: AsyncSession) -> Sequence[Enterprise]:
-    return (
-        await session.scalars(select(Enterprise).order_by(Enterprise.city, Enterprise.id))
-    ).all()
+    return (await session.scalars(select(Enterprise).order_by(Enterprise.id))).all()

@@ -78,34 +78,25 @@ def _read_csv(text: str) -> list[Row]:
     ]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line each mapping starts on."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _read_yaml(path: Path, text: str) -> dict[str, list[Row]]:
     try:
-        document = yaml.load(text, Loader=_LineLoader)
+        document = yaml.safe_load(text)
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise SeedError(path, [f"{where}not valid YAML"]) from None
-    if not isinstance(document, dict):
+    if not isinstance(document, dict) or not isinstance(tree, yaml.MappingNode):
         raise SeedError(path, ["expected a mapping of sections, e.g. 'members:'"])
-    document.pop("__line__", None)
     sections: dict[str, list[Row]] = {}
-    for name, rows in document.items():
+    for (key, value), name in zip(tree.value, document, strict=True):
+        rows = document[name]
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise SeedError(path, [f"section {name}: expected a list of rows"])
-        sections[str(name)] = [Row(r.pop("__line__"), r) for r in rows]
+            raise SeedError(
+                path, [f"line {key.start_mark.line + 1}: section {name}: expected a list of rows"]
+            )
+        lines = [item.start_mark.line + 1 for item in value.value]
+        sections[str(name)] = [Row(line, row) for line, row in zip(lines, rows, strict=True)]
     return sections
 
 

@@ -1,0 +1,67 @@
+"""Every message the code uses is translated into both languages, with the same placeholders."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import load_catalog
+from bot.settings import LANGUAGES
+from storage.models import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+MSGID = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_0-9]*)+$")
+
+
+def used_message_ids() -> set[str]:
+    """String literals shaped like message ids in the code, plus the role names.
+
+    Column references (``ForeignKey("members.id")``) have the same shape and are left out.
+    """
+    found = {f"role.{role.value}" for role in Role}
+    for package in ("bot", "handlers", "storage"):
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            columns = {
+                id(arg)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ForeignKey"
+                for arg in node.args
+            }
+            found |= {
+                node.value
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and MSGID.match(node.value)
+                and id(node) not in columns
+            }
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_used_message_is_translated(language: str) -> None:
+    catalog = load_catalog(language)
+    missing = sorted(m for m in used_message_ids() if not catalog.get(m))
+    assert missing == [], f"{language} lacks translations"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_catalog_entry_is_unused(language: str) -> None:
+    assert sorted(set(load_catalog(language)) - used_message_ids()) == []
+
+
+def test_both_languages_use_the_same_placeholders() -> None:
+    chinese, english = (load_catalog(language) for language in LANGUAGES)
+    different = [m for m in chinese if placeholders(chinese[m]) != placeholders(english.get(m, ""))]
+    assert different == []
