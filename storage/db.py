@@ -16,6 +16,11 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for another process's transaction before giving up."""
 
 
+POOL_RECYCLE_SECONDS = 1800
+"""Replace pooled PostgreSQL connections after this long, before servers or proxies drop
+idle ones; cheaper than pinging the server before every message."""
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the engine; on SQLite turn on WAL so readers never block the writer."""
     if url.startswith("sqlite"):
@@ -25,7 +30,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DialogState, Identity, LinkCode, Member, Role, RoleGrant
@@ -16,24 +16,30 @@ LINK_CODE_LENGTH = 8
 """32**8 codes alive for ten minutes: guessing one by messaging the bot is hopeless."""
 
 
+_IDENTITY_WITH_DIALOG = (
+    select(Identity, Member, DialogState)
+    .join(Member, Member.id == Identity.member_id)
+    .outerjoin(
+        DialogState,
+        and_(
+            DialogState.member_id == Identity.member_id,
+            DialogState.channel == Identity.channel,
+            DialogState.chat_id == bindparam("chat_id"),
+        ),
+    )
+    .where(
+        Identity.channel == bindparam("channel"), Identity.external_id == bindparam("external_id")
+    )
+)
+"""Built once: this runs for every incoming message."""
+
+
 async def find_identity(
     session: AsyncSession, channel: str, external_id: str, chat_id: str
 ) -> tuple[Identity, Member, DialogState | None] | None:
     """The identity, its member and the dialog state of this chat, in one query."""
-    statement = (
-        select(Identity, Member, DialogState)
-        .join(Member, Member.id == Identity.member_id)
-        .outerjoin(
-            DialogState,
-            and_(
-                DialogState.member_id == Identity.member_id,
-                DialogState.channel == Identity.channel,
-                DialogState.chat_id == chat_id,
-            ),
-        )
-        .where(Identity.channel == channel, Identity.external_id == external_id)
-    )
-    row = (await session.execute(statement)).first()
+    parameters = {"channel": channel, "external_id": external_id, "chat_id": chat_id}
+    row = (await session.execute(_IDENTITY_WITH_DIALOG, parameters)).first()
     return None if row is None else (row[0], row[1], row[2])
 
 

@@ -1,0 +1,233 @@
+"""Messages per second through the whole core, against PTB with one database round trip.
+
+Run by hand: ``python bench/dispatch.py [--messages 2000]``. For each database (SQLite in
+a temporary file; PostgreSQL at UNIONBOT_BENCH_POSTGRES_URL, default the local ``test``
+server, skipped with a note if unreachable) it measures, in the same run:
+
+- core: console lines through ``ConsoleChannel.handle_line`` with output discarded, each
+  one a step of a long form, so every message reads the identity, member and dialog state
+  and writes the dialog state in one transaction (every step answers the same field, so
+  the stored state stays the size of a real form's, not growing with the run);
+- reference: python-telegram-bot's bare ``Application.process_update`` with a handler that
+  replies (network replaced by a no-op request) and does one SQLAlchemy async read and one
+  write in a transaction, on an engine set up like the core's.
+
+It prints both rates and core/reference; the target is at least 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from telegram import Update
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.request import BaseRequest, RequestData
+
+from bot.app import build_app, service_routers
+from bot.channels.console import ConsoleChannel
+from bot.context import Context
+from bot.dialogs import Form, start_form, text_field
+from bot.dispatcher import Dispatcher
+from bot.router import Router
+from bot.settings import Settings
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+
+POSTGRES = os.environ.get(
+    "UNIONBOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TARGET = 0.8
+
+
+class Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def long_form(steps: int) -> Router:
+    router = Router("bench")
+
+    async def done(ctx: Context, data: dict[str, Any]) -> None:
+        ctx.reply("done")
+
+    form = router.form(
+        Form("bench", tuple(text_field("town", "me.ask_town") for _ in range(steps)), done)
+    )
+
+    @router.command("bench")
+    async def begin(ctx: Context) -> None:
+        await start_form(ctx, form)
+
+    return router
+
+
+async def core_rate(url: str, messages: int) -> float:
+    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    app = build_app(settings)
+    await upgrade(app.engine)
+    app.dispatcher = Dispatcher(
+        settings,
+        app.sessions,
+        app.dispatcher.translations,
+        app.messenger,
+        [*service_routers(), long_form(messages + 10)],
+    )
+    console = ConsoleChannel(app.dispatcher, "bench", Discard(), json_mode=True)
+    app.messenger.attach(console)
+    await console.handle_line("/bench")
+    for _ in range(20):
+        await console.handle_line("永康市")
+    started = time.perf_counter()
+    for n in range(messages):
+        await console.handle_line(json.dumps({"text": f"坎墩街道{n}"}, ensure_ascii=False))
+    elapsed = time.perf_counter() - started
+    await app.close()
+    return messages / elapsed
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Visit(Base):
+    __tablename__ = "bench_visits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user: Mapped[str] = mapped_column(String(32), unique=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class NoNetwork(BaseRequest):
+    """Answers the Bot API calls PTB makes without leaving the process."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, **_: Any
+    ) -> tuple[int, bytes]:
+        bot = {"id": 1, "is_bot": True, "first_name": "bench", "username": "bench_bot"}
+        if url.endswith("getMe"):
+            return 200, json.dumps({"ok": True, "result": bot}).encode()
+        params = request_data.parameters if request_data else {}
+        message = {
+            "message_id": 2,
+            "date": 0,
+            "chat": {"id": params.get("chat_id", 1), "type": "private"},
+            "from": bot,
+            "text": params.get("text", ""),
+        }
+        return 200, json.dumps({"ok": True, "result": message}).encode()
+
+
+def update_json(n: int) -> dict[str, Any]:
+    user = {"id": 42, "is_bot": False, "first_name": "工友"}
+    return {
+        "update_id": n,
+        "message": {
+            "message_id": n,
+            "date": 0,
+            "chat": {"id": 42, "type": "private"},
+            "from": user,
+            "text": f"坎墩街道{n}",
+        },
+    }
+
+
+async def reference_rate(url: str, messages: int) -> float:
+    engine: AsyncEngine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    sessions = session_factory(engine)
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_user and update.effective_message
+        async with sessions() as session, session.begin():
+            user = str(update.effective_user.id)
+            visit = await session.scalar(select(Visit).where(Visit.user == user))
+            if visit is None:
+                session.add(Visit(user=user, count=1))
+            else:
+                visit.count += 1
+        await update.effective_message.reply_text("收到")
+
+    application = Application.builder().token("1:bench").request(NoNetwork()).build()
+    application.add_handler(MessageHandler(filters.TEXT, handler))
+    await application.initialize()
+    updates = [Update.de_json(update_json(n), application.bot) for n in range(messages + 20)]
+    for update in updates[:20]:
+        await application.process_update(update)
+    started = time.perf_counter()
+    for update in updates[20:]:
+        await application.process_update(update)
+    elapsed = time.perf_counter() - started
+    await application.shutdown()
+    await engine.dispose()
+    return messages / elapsed
+
+
+async def postgres_database() -> tuple[str, Callable[[], Awaitable[None]]] | None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    server = POSTGRES.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"unionbot_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        connection = await asyncpg.connect(server, timeout=3)
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"PostgreSQL skipped: not reachable at {POSTGRES} ({error})")
+        return None
+    await connection.execute(f'CREATE DATABASE "{name}"')
+    await connection.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(server)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+    return POSTGRES.rsplit("/", 1)[0] + "/" + name, drop
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        databases: list[tuple[str, str]] = [("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db")]
+        postgres = await postgres_database()
+        if postgres:
+            databases.append(("PostgreSQL", postgres[0]))
+        try:
+            for label, url in databases:
+                reference = await reference_rate(url, args.messages)
+                core = await core_rate(url, args.messages)
+                ratio = core / reference
+                verdict = "meets" if ratio >= TARGET else "misses"
+                print(
+                    f"{label:<10} core {core:7.0f} msg/s   reference {reference:7.0f} msg/s   "
+                    f"ratio {ratio:4.2f} ({verdict} the {TARGET} target)"
+                )
+        finally:
+            if postgres:
+                await postgres[1]()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
