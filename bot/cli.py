@@ -63,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
 
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
+
+    commands.add_parser("run", help="serve members on every configured channel by polling")
+    serve = commands.add_parser("serve", help="serve the channels' webhooks and /healthz over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     return root
 
 
@@ -210,6 +215,23 @@ async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import runner
+
+    async def work(app: App) -> int:
+        try:
+            if args.command == "serve":
+                await runner.serve(app, args.host, args.port)
+            else:
+                await runner.run_polling(app)
+        except runner.NoChannel as error:
+            print(f"unionbot: {error}", file=sys.stderr)
+            return 2
+        return 0
+
+    return await _with_app(settings, work)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, None, int]]] = {
     "demo": run_demo,
     "chat": run_chat,
@@ -217,4 +239,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "seed": run_seed,
     "grant": run_grant,
     "jobs": run_jobs,
+    "run": run_channels,
+    "serve": run_channels,
 }

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel, RecipientBlocked
@@ -86,17 +86,38 @@ class Messenger:
 
     async def take_queued(self, channel: str, external_id: str) -> list[Outgoing]:
         """Remove and return the messages waiting for one identity, oldest first."""
+        taken = await self._take(
+            select(Identity.id).where(
+                Identity.channel == channel, Identity.external_id == external_id
+            )
+        )
+        return [message for _, message in taken]
+
+    async def drain(self, channel: str) -> int:
+        """Send what waits for this channel's identities; returns how many were taken."""
+        taken = await self._take(select(Identity.id).where(Identity.channel == channel))
+        if not taken:
+            return 0
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Identity.id, Identity.external_id).where(
+                    Identity.id.in_({identity_id for identity_id, _ in taken})
+                )
+            )
+            external_ids = {identity_id: external_id for identity_id, external_id in rows}
+        for identity_id, message in taken:
+            external_id = external_ids[identity_id]
+            await self._send(Delivery(identity_id, channel, external_id, message))
+        return len(taken)
+
+    async def _take(self, identities: Select[int]) -> list[tuple[int, Outgoing]]:
+        """Delete and return queued messages; DELETE ... RETURNING gives each one to exactly
+        one process even when several drain the same queue."""
         async with self._sessions() as session, session.begin():
-            queued = (
-                await session.scalars(
-                    select(QueuedMessage)
-                    .join(Identity, Identity.id == QueuedMessage.identity_id)
-                    .where(Identity.channel == channel, Identity.external_id == external_id)
-                    .order_by(QueuedMessage.id)
-                )
-            ).all()
-            if queued:
-                await session.execute(
-                    delete(QueuedMessage).where(QueuedMessage.id.in_([q.id for q in queued]))
-                )
-        return [from_json(q.body) for q in queued]
+            rows = await session.execute(
+                delete(QueuedMessage)
+                .where(QueuedMessage.identity_id.in_(identities.scalar_subquery()))
+                .returning(QueuedMessage.id, QueuedMessage.identity_id, QueuedMessage.body)
+            )
+            taken = sorted(rows.all())
+        return [(identity_id, from_json(body)) for _, identity_id, body in taken]

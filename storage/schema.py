@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage import models
+from storage.models import core
 
-metadata = models.Base.metadata
+metadata = core.Base.metadata
 
 SCHEDULER_TABLE = "apscheduler_jobs"
 """APScheduler's job store creates and owns this table; migrations leave it alone."""

@@ -1,8 +1,10 @@
-"""What the core needs from a channel to message a member who did not just write."""
+"""What the core needs from a channel."""
 
 from __future__ import annotations
 
 from typing import Protocol
+
+from starlette.routing import BaseRoute
 
 from bot.messages import Outgoing
 
@@ -12,7 +14,21 @@ class RecipientBlocked(Exception):
 
 
 class Channel(Protocol):
+    """Anything that can deliver a message to one of its identities."""
+
     name: str
 
     async def send(self, external_id: str, message: Outgoing) -> None:
         """Deliver ``message`` to the identity ``external_id`` on this channel."""
+
+
+class ServiceChannel(Channel, Protocol):
+    """A channel that serves members in ``unionbot run`` (polling) or ``unionbot serve``."""
+
+    async def start(self, *, webhook: bool) -> None:
+        """Connect; poll for updates unless ``webhook`` (then updates come via ``routes``)."""
+
+    async def stop(self) -> None: ...
+
+    def routes(self) -> list[BaseRoute]:
+        """The webhook endpoints ``unionbot serve`` mounts for this channel."""

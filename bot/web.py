@@ -1,0 +1,26 @@
+"""The webhook app for ``unionbot serve``: ``/healthz`` and every channel's endpoints."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.app import App
+from bot.channels.base import ServiceChannel
+
+
+def create_web_app(app: App, channels: list[ServiceChannel]) -> Starlette:
+    async def healthz(request: Request) -> JSONResponse:
+        """Up when the database answers; load balancers poll this."""
+        try:
+            async with app.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:
+            return JSONResponse({"status": "database unreachable", "error": str(error)}, 503)
+        return JSONResponse({"status": "ok", "channels": [c.name for c in channels]})
+
+    routes = [Route("/healthz", healthz), *(r for c in channels for r in c.routes())]
+    return Starlette(routes=routes)
