@@ -6,12 +6,13 @@ Results come a page at a time with "next page" buttons that replace the page sho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date
 
 from bot.context import Context
 from bot.i18n import N_, Translator
-from bot.messages import Button, rows
+from bot.messages import Button, Location, rows
 from bot.router import Router
 from storage import benefits, model_workers
 from storage.benefits import Found, Ineligible, service_problem, usable_services
@@ -129,7 +130,14 @@ def _back(ctx: Context) -> tuple[tuple[Button, ...], ...]:
 
 def _page_and_rest(args: str) -> tuple[int, str]:
     page, _, rest = args.partition(":")
-    return (int(page) if page.isdigit() else 1), rest
+    return (parse_id(page) or 1), rest
+
+
+def parse_id(text: str) -> int | None:
+    """A row id or page number from a payload or command; None unless 1–9 digits, so a
+    made-up payload never reaches the database as an out-of-range integer."""
+    text = text.strip().lstrip("#")
+    return int(text) if text.isdigit() and len(text) <= 9 else None
 
 
 @router.command("benefits", help=N_("help.benefits"))
@@ -164,7 +172,8 @@ async def by_category(ctx: Context) -> None:
     category = Category(name)
     found = await benefits.units_in_category(ctx.session, category)
     title = ctx.t(CATEGORY_LABELS[category])
-    await show_units(ctx, title, found, int(page or 1), lambda p: f"bnc:{category.value}:{p}")
+    number = parse_id(page) or 1
+    await show_units(ctx, title, found, number, lambda p: f"bnc:{category.value}:{p}")
 
 
 @router.button("bny")
@@ -205,9 +214,13 @@ async def nearest_page(ctx: Context) -> None:
     page, rest = _page_and_rest(ctx.args)
     latitude, _, longitude = rest.partition(":")
     try:
-        await _nearest(ctx, float(latitude), float(longitude), page)
+        place = Location(float(latitude), float(longitude))
     except ValueError:
+        place = Location(math.nan, math.nan)
+    if not (-90 <= place.latitude <= 90 and -180 <= place.longitude <= 180):
         ctx.reply(ctx.t("input.stale_button"), _back(ctx))
+        return
+    await _nearest(ctx, place.latitude, place.longitude, page)
 
 
 async def _nearest(ctx: Context, latitude: float, longitude: float, page: int) -> None:
@@ -218,7 +231,8 @@ async def _nearest(ctx: Context, latitude: float, longitude: float, page: int) -
 
 @router.button("bnu")
 async def unit_details(ctx: Context) -> None:
-    unit = await benefits.get_unit(ctx.session, int(ctx.args)) if ctx.args.isdigit() else None
+    unit_id = parse_id(ctx.args)
+    unit = await benefits.get_unit(ctx.session, unit_id) if unit_id else None
     if unit is None:
         ctx.reply(ctx.t("input.stale_button"), _back(ctx))
         return
@@ -273,7 +287,8 @@ async def other_benefits(ctx: Context) -> None:
 
 @router.button("bnb")
 async def other_benefit(ctx: Context) -> None:
-    benefit = await ctx.session.get(OtherBenefit, int(ctx.args)) if ctx.args.isdigit() else None
+    benefit_id = parse_id(ctx.args)
+    benefit = await ctx.session.get(OtherBenefit, benefit_id) if benefit_id else None
     if benefit is None:
         ctx.reply(ctx.t("input.stale_button"), _back(ctx))
         return

@@ -8,6 +8,7 @@ transaction that reads it, and it is never written to the log.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from bot.dialogs import Field, Form, Invalid, start_form, text_field
 from bot.i18n import N_
 from bot.messages import Button, rows
 from bot.router import Router
-from handlers.benefits import level_label, today
+from handlers.benefits import level_label, parse_id, today
 from storage import benefits, model_workers
 from storage.model_worker_code import TOKEN_PREFIX, hash_id_number, write_qr
 from storage.model_workers import MAX_CLAIMS_PER_DAY, ClaimResult, Status
@@ -136,10 +137,13 @@ async def show_code(ctx: Context) -> None:
         ctx.reply(ctx.t("mw.status.revoked"))
         return
     minutes = ctx.settings.model_worker_code_minutes
+    lifetime = timedelta(minutes=minutes)
     code = await model_workers.issue_code(
-        ctx.session, worker, ctx.settings.key_dir, utcnow(), timedelta(minutes=minutes)
+        ctx.session, worker, ctx.settings.key_dir, utcnow(), lifetime
     )
-    image = write_qr(ctx.settings.media_dir, code.token_id, code.token)
+    image = await asyncio.to_thread(
+        write_qr, ctx.settings.media_dir, code.token_id, code.token, 2 * lifetime
+    )
     ctx.reply(
         ctx.t(
             "mw.code",
@@ -220,13 +224,12 @@ async def verify(ctx: Context, text: str) -> None:
 
 @router.button("mwsvc", role=Role.UNIT_STAFF)
 async def record_service(ctx: Context) -> None:
-    use_id, _, service_id = ctx.args.partition(":")
+    use_text, _, service_text = ctx.args.partition(":")
+    use_id, service_id = parse_id(use_text), parse_id(service_text)
     unit_ids = [int(s) for s in (await ctx.roles()).scopes(Role.UNIT_STAFF) if s.isdigit()]
     use = None
-    if use_id.isdigit() and service_id.isdigit():
-        use = await model_workers.set_use_service(
-            ctx.session, int(use_id), unit_ids, int(service_id)
-        )
+    if use_id and service_id:
+        use = await model_workers.set_use_service(ctx.session, use_id, unit_ids, service_id)
     ctx.reply(ctx.t("mw.use_recorded") if use else ctx.t("input.stale_button"))
 
 
@@ -275,10 +278,8 @@ async def find_entries(ctx: Context) -> None:
 
 @router.command("mwrevoke", help=N_("help.mwrevoke"), role=Role.OFFICER)
 async def revoke_entry(ctx: Context) -> None:
-    number = ctx.args.lstrip("#")
-    worker = (
-        await model_workers.revoke(ctx.session, int(number), utcnow()) if number.isdigit() else None
-    )
+    entry = parse_id(ctx.args)
+    worker = await model_workers.revoke(ctx.session, entry, utcnow()) if entry else None
     if worker is None:
         ctx.reply(ctx.t("mw.revoke.unknown"))
         return

@@ -159,7 +159,11 @@ class Verdict:
 async def check_code(session: AsyncSession, key_dir: Path, text: str, now: datetime) -> Verdict:
     """Judge a short number or a token: the signature first, then revocation, then expiry."""
     text = text.strip()
-    if text.isdigit():
+    compact = "".join(text.split())
+    if compact.isdigit():
+        if len(compact) != NUMBER_LENGTH:
+            return Verdict(Status.UNKNOWN)
+        text = compact
         stored = await session.scalar(select(WorkerCode).where(WorkerCode.number == text))
         if stored is None:
             return Verdict(Status.UNKNOWN)

@@ -178,6 +178,11 @@ async def test_stale_or_made_up_buttons_are_refused(demo: App, chat: Chat) -> No
     assert "失效" in (await press(chat, "bnu:9999"))["text"]
     assert "失效" in (await press(chat, "bnc:spaceship"))["text"]
     assert "失效" in (await press(chat, "bnl:1:north:east"))["text"]
+    assert "失效" in (await press(chat, "bnl:1:nan:120"))["text"]
+    assert "失效" in (await press(chat, "bnl:1:95:120"))["text"]
+    assert "失效" in (await press(chat, "bnu:99999999999999999999"))["text"]
+    assert "失效" in (await press(chat, "bnb:99999999999999999999"))["text"]
+    assert "第 1/1 页" in (await press(chat, "bnc:medical:abc"))["text"]
 
 
 async def test_english_members_get_english(demo: App) -> None:

@@ -9,13 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import qrcode
 from sqlalchemy import func, select
 
 import handlers.model_workers
 from bot.app import App
 from storage import members
-from storage.model_worker_code import TOKEN_PREFIX, TokenClaims, sign_token
+from storage.model_worker_code import TOKEN_PREFIX, TokenClaims, qr_png, sign_token
 from storage.models import DialogState, Role
 from storage.models.benefits import (
     ClaimAttempt,
@@ -66,9 +65,7 @@ async def token_of(app: App, number: str) -> str:
 def assert_qr_of(image: Path, token: str) -> None:
     """The PNG is the QR code of the signed token (rendering it again gives the same bytes)."""
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    expected = image.with_name("expected.png")
-    qrcode.make(token, border=2).save(str(expected))
-    assert expected.read_bytes() == image.read_bytes()
+    assert qr_png(token) == image.read_bytes()
 
 
 async def staff_says(chat: Chat, text: str) -> dict[str, object]:
@@ -153,6 +150,8 @@ async def test_the_same_code_is_refused_after_the_entry_is_revoked(demo: App, la
 async def test_only_officers_revoke_and_unknown_entries_are_refused(demo: App, laomo: Chat) -> None:
     assert "只对" in await laomo.text_of("/mwrevoke 1")
     assert "没有这个编号" in await laomo.text_of({"as": "officer", "text": "/mwrevoke 999"})
+    too_big = {"as": "officer", "text": "/mwrevoke 99999999999999999999"}
+    assert "没有这个编号" in await laomo.text_of(too_big)
     assert "名册里没有" in await laomo.text_of({"as": "officer", "text": "/mwfind 张三"})
 
 
@@ -180,6 +179,9 @@ async def test_altered_forged_and_unknown_codes_are_refused(
     assert "签名不对" in str((await staff_says(laomo, f"/verify {forged}"))["text"])
     wrong_number = str((int(number) + 1) % 10**10).zfill(10)
     assert "没有这个数字码" in str((await staff_says(laomo, f"/verify {wrong_number}"))["text"])
+    assert "没有这个数字码" in str((await staff_says(laomo, "/verify 12345"))["text"])
+    spaced = f"/verify {number[:4]} {number[4:]}"
+    assert "✅ 劳模码有效" in str((await staff_says(laomo, spaced))["text"])
 
 
 async def test_only_unit_staff_verify(demo: App, laomo: Chat) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import stat
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from storage.model_worker_code import (
     public_key_pem,
     read_token,
     sign_token,
+    write_qr,
 )
 
 CLAIMS = TokenClaims("tok1", "provincial", "温州", "陈*红", datetime(2030, 1, 1, 8, 0, tzinfo=UTC))
@@ -87,3 +90,13 @@ def test_expiry_is_kept_to_the_second(tmp_path: Path) -> None:
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
     claims = TokenClaims("x", "city", "瑞安", "周*燕", soon)
     assert read_token(tmp_path, sign_token(tmp_path, claims)).expires_at == soon
+
+
+def test_qr_images_of_expired_codes_are_deleted_when_a_new_one_is_made(tmp_path: Path) -> None:
+    old = write_qr(tmp_path, "old", "UBMW1.a.b", timedelta(minutes=10))
+    recent = write_qr(tmp_path, "recent", "UBMW1.c.d", timedelta(minutes=10))
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    new = write_qr(tmp_path, "new", "UBMW1.e.f", timedelta(minutes=10))
+    assert not old.exists() and recent.exists() and new.exists()
+    assert new.read_bytes()[:4] == b"\x89PNG"
