@@ -25,7 +25,8 @@ unionbot 演示 / demo — {url}
 你现在的身份是 “{name}”。发送 /menu 查看菜单，/help 查看命令，/lang 切换语言；回复数字按下按钮。
 以其他演示账号发言 / act as another demo account:
   {{"as": "officer", "text": "/help"}}
-  (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin)
+  (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin,
+   laomo: a model worker, hospital and bank: partner-unit staff)
 Ctrl-D 退出 / quit.
 """
 

@@ -148,12 +148,29 @@ async def benefits_command(ctx: Context) -> None:
         await browse(ctx)
 
 
+ASKING_FOR_BENEFITS = frozenset(
+    {"福利", "查福利", "有什么福利", "我能享受什么", "我能享受什么福利", "劳模福利", "三优"}
+    | {"benefits", "what can i get", "what can i get?"}
+)
+"""Plain questions answered with the benefits menu, as if the member sent /benefits."""
+
+
+@router.text()
+async def asked_for_benefits(ctx: Context) -> bool:
+    text = (ctx.message.text or "").strip().lower().rstrip("？?")
+    if text not in ASKING_FOR_BENEFITS and text + "?" not in ASKING_FOR_BENEFITS:
+        return False
+    await browse(ctx)
+    return True
+
+
 @router.button("bn")
 async def browse(ctx: Context) -> None:
+    count = await benefits.count_units(ctx.session)
     categories = [Button(ctx.t(label), f"bnc:{c.value}") for c, label in CATEGORY_LABELS.items()]
     grid = [categories[i : i + 2] for i in range(0, len(categories), 2)]
     ctx.reply(
-        ctx.t("benefits.title"),
+        ctx.t("benefits.title", count=count),
         rows(
             *grid,
             [Button(ctx.t("benefits.by_city"), "bny"), Button(ctx.t("benefits.other"), "bno")],

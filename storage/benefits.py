@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -121,6 +121,10 @@ async def units_in_city(session: AsyncSession, city: str) -> list[Found]:
         .order_by(PartnerUnit.category, PartnerUnit.name)
     )
     return [Found(unit) for unit in units]
+
+
+async def count_units(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(PartnerUnit)) or 0
 
 
 async def cities(session: AsyncSession) -> list[str]:

@@ -45,10 +45,19 @@ async def test_the_benefits_menu_offers_categories_cities_and_other_benefits(
     demo: App, chat: Chat
 ) -> None:
     [menu] = await chat.say("/benefits")
-    assert "22 家单位" in menu["text"] and "/benefits 医院" in menu["text"]
+    assert "22 家联盟单位" in menu["text"] and "/benefits 医院" in menu["text"]
     assert {"bnc:medical", "bnc:lodging", "bnc:culture", "bny", "bno", "mw"} <= set(payloads(menu))
     [main] = await chat.say("/menu")
     assert "bn" in payloads(main)
+
+
+async def test_asking_what_one_can_get_answers_with_the_benefits_menu(
+    demo: App, chat: Chat
+) -> None:
+    for question in ("我能享受什么福利？", "福利", "What can I get?"):
+        [menu] = await chat.say(question)
+        assert "尊崇劳模联盟" in menu["text"] and "bnc:medical" in payloads(menu), question
+    assert "没听懂" in await chat.text_of("福利院在哪里")
 
 
 async def test_browsing_a_category_lists_its_units(demo: App, chat: Chat) -> None:
