@@ -14,6 +14,7 @@ from bot.channels.console import ConsoleChannel
 from bot.settings import LANGUAGES, Settings, SettingsError, load_settings
 from storage import members
 from storage.migrate import upgrade
+from storage.model_worker_code import KEY_DIR, public_key_pem
 from storage.models import SCOPED_ROLES, Role
 from storage.seed import SeedError, demo_files, import_file
 
@@ -24,7 +25,8 @@ unionbot 演示 / demo — {url}
 你现在的身份是 “{name}”。发送 /menu 查看菜单，/help 查看命令，/lang 切换语言；回复数字按下按钮。
 以其他演示账号发言 / act as another demo account:
   {{"as": "officer", "text": "/help"}}
-  (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin)
+  (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin,
+   laomo: a model worker, hospital and bank: partner-unit staff)
 Ctrl-D 退出 / quit.
 """
 
@@ -63,6 +65,12 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
 
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
+
+    keys = commands.add_parser("keys", help="the model-worker code's signing key")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys_commands.add_parser(
+        "export", help="print the public key (PEM), so a partner unit can verify codes offline"
+    )
 
     commands.add_parser("run", help="serve members on every configured channel by polling")
     serve = commands.add_parser("serve", help="serve the channels' webhooks and /healthz over HTTP")
@@ -151,6 +159,7 @@ async def _seed(app: App, sources: list[str]) -> int:
     if missing:
         print(f"unionbot: no such file: {', '.join(missing)}", file=sys.stderr)
         return 1
+    KEY_DIR.set(app.settings.key_dir)
     try:
         async with app.sessions() as session, session.begin():
             counts = [await import_file(session, path) for path in paths]
@@ -232,6 +241,12 @@ async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+async def run_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the public key only; the private key never leaves the key directory."""
+    print(public_key_pem(settings.key_dir), end="")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, None, int]]] = {
     "demo": run_demo,
     "chat": run_chat,
@@ -239,6 +254,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "seed": run_seed,
     "grant": run_grant,
     "jobs": run_jobs,
+    "keys": run_keys,
     "run": run_channels,
     "serve": run_channels,
 }

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     form_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     key_dir: Path = Path("keys")
+    media_dir: Path = Path("media")
+    model_worker_code_minutes: int = Field(default=5, ge=1, le=60)
     log_level: str = "INFO"
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.models import core
+from storage.models import (
+    benefits,  # noqa: F401  (registers the tables)
+    core,
+)
 
 metadata = core.Base.metadata
 

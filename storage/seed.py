@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import core_seed
+from storage import benefits, core_seed, model_workers
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 MAX_SEED_BYTES = 10 * 1024 * 1024
@@ -36,6 +36,11 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "enterprises": Section(core_seed.EnterpriseRow, core_seed.load_enterprises),
     "members": Section(core_seed.MemberRow, core_seed.load_members),
+    "units": Section(benefits.UnitRow, benefits.load_units),
+    "services": Section(benefits.UnitServiceRow, benefits.load_services),
+    "benefits": Section(benefits.BenefitRow, benefits.load_benefits),
+    "model_workers": Section(model_workers.ModelWorkerRow, model_workers.load_model_workers),
+    "unit_staff": Section(model_workers.UnitStaffRow, model_workers.load_unit_staff),
 }
 """Sections in the order they load, so later ones can refer to earlier ones by name."""
 

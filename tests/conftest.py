@@ -95,8 +95,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, key_dir=tmp_path / "keys", _env_file=None)  # type: ignore[call-arg]
+def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Keys and media under the test's own directory; code without settings at hand (seed
+    loaders hashing ID numbers) reads the key directory from the environment."""
+    monkeypatch.setenv("UNIONBOT_KEY_DIR", str(tmp_path / "keys"))
+    return Settings(  # type: ignore[call-arg]
+        database_url=database_url,
+        key_dir=tmp_path / "keys",
+        media_dir=tmp_path / "media",
+        _env_file=None,
+    )
 
 
 @pytest.fixture

@@ -89,9 +89,10 @@ async def test_bad_locations_are_refused(chat: Chat) -> None:
         assert "纬度" in reply["text"], value
 
 
-async def test_a_location_with_no_service_asking_for_it_is_not_understood(chat: Chat) -> None:
+async def test_a_location_goes_to_the_service_that_asks_for_it(chat: Chat) -> None:
+    """The benefits service looks up the nearest partner units; here there are none."""
     [reply] = await chat.say({"location": [30.27, 120.15]})
-    assert "没听懂" in reply["text"]
+    assert "离你最近" in reply["text"] and "没有找到" in reply["text"]
 
 
 async def test_invalid_utf8_line_is_refused(app: App, chat: Chat) -> None:

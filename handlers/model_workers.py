@@ -1,0 +1,286 @@
+"""Model workers (劳模): claiming a register entry, the model-worker code (/code), its check
+by partner-unit staff (/verify or the QR content), the services used, and revoking entries.
+
+The ID number a member types is hashed at once and compared with the register's hashes;
+it is the claim form's last field, so the form's state holding it is deleted in the same
+transaction that reads it, and it is never written to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.context import Context
+from bot.dialogs import Field, Form, Invalid, start_form, text_field
+from bot.i18n import N_
+from bot.messages import Button, rows
+from bot.router import Router
+from handlers.benefits import level_label, parse_id, today
+from storage import benefits, model_workers
+from storage.model_worker_code import TOKEN_PREFIX, hash_id_number, write_qr
+from storage.model_workers import MAX_CLAIMS_PER_DAY, ClaimResult, Status
+from storage.models import Role
+from storage.models.benefits import ModelWorker
+from storage.types import utcnow
+
+router = Router("model_workers")
+
+STATUS_MESSAGES = {
+    Status.VALID: N_("mw.verify.valid"),
+    Status.EXPIRED: N_("mw.verify.expired"),
+    Status.REVOKED: N_("mw.verify.revoked"),
+    Status.FORGED: N_("mw.verify.forged"),
+    Status.UNKNOWN: N_("mw.verify.unknown"),
+}
+CLAIM_MESSAGES = {
+    ClaimResult.MATCHED: N_("mw.claim.matched"),
+    ClaimResult.ALREADY_YOURS: N_("mw.claim.already_yours"),
+    ClaimResult.TAKEN: N_("mw.claim.taken"),
+    ClaimResult.NO_MATCH: N_("mw.claim.no_match"),
+    ClaimResult.LIMIT: N_("mw.claim.limit"),
+}
+
+
+def day_start(ctx: Context) -> datetime:
+    """Midnight today in the federation's time zone: the daily claim limit resets then."""
+    local = utcnow().astimezone(ctx.settings.zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def local_time(ctx: Context, moment: datetime) -> str:
+    return moment.astimezone(ctx.settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _parse_id_number(answer: str) -> str:
+    number = model_workers.normal_id_number(answer)
+    if number is None:
+        raise Invalid("mw.bad_id_number")
+    return number
+
+
+async def save_claim(ctx: Context, data: dict[str, Any]) -> None:
+    id_hash = hash_id_number(ctx.settings.key_dir, data["id_number"])
+    result = await model_workers.claim(
+        ctx.session, ctx.member.id, data["name"], id_hash, utcnow(), day_start(ctx)
+    )
+    left = MAX_CLAIMS_PER_DAY - await model_workers.claims_since(
+        ctx.session, ctx.member.id, day_start(ctx)
+    )
+    ctx.reply(ctx.t(CLAIM_MESSAGES[result], left=max(left, 0)), _status_buttons(ctx))
+
+
+claim_form = router.form(
+    Form(
+        name="mw_claim",
+        fields=(
+            text_field("name", N_("mw.ask_name"), min_length=2, max_length=20),
+            Field("id_number", N_("mw.ask_id_number"), parse=_parse_id_number),
+        ),
+        on_done=save_claim,
+    )
+)
+
+
+def _status_buttons(ctx: Context) -> tuple[tuple[Button, ...], ...]:
+    return rows(
+        [Button(ctx.t("mw.button.code"), "mwcode"), Button(ctx.t("mw.button.uses"), "mwuses")],
+        [Button(ctx.t("benefits.back"), "bn")],
+    )
+
+
+@router.button("mw", private=True)
+async def status(ctx: Context) -> None:
+    worker = await model_workers.worker_of(ctx.session, ctx.member.id)
+    if worker is None:
+        ctx.reply(
+            ctx.t("mw.status.none"),
+            rows(
+                [Button(ctx.t("mw.button.claim"), "mwclaim")],
+                [Button(ctx.t("benefits.back"), "bn")],
+            ),
+        )
+    elif worker.revoked_at is not None:
+        ctx.reply(ctx.t("mw.status.revoked"))
+    else:
+        ctx.reply(_describe(ctx, worker), _status_buttons(ctx))
+
+
+def _describe(ctx: Context, worker: ModelWorker) -> str:
+    return ctx.t(
+        "mw.status.verified",
+        level=level_label(ctx.t, worker.level),
+        city=worker.city,
+        year=worker.year,
+    )
+
+
+@router.command("claim", help=N_("help.claim"), private=True)
+@router.button("mwclaim", private=True)
+async def start_claim(ctx: Context) -> None:
+    tries = await model_workers.claims_since(ctx.session, ctx.member.id, day_start(ctx))
+    if tries >= MAX_CLAIMS_PER_DAY:
+        ctx.reply(ctx.t("mw.claim.limit", left=0))
+        return
+    await start_form(ctx, claim_form)
+
+
+@router.command("code", help=N_("help.code"), private=True)
+@router.button("mwcode", private=True)
+async def show_code(ctx: Context) -> None:
+    worker = await model_workers.worker_of(ctx.session, ctx.member.id)
+    if worker is None:
+        ctx.reply(ctx.t("mw.status.none"), rows([Button(ctx.t("mw.button.claim"), "mwclaim")]))
+        return
+    if worker.revoked_at is not None:
+        ctx.reply(ctx.t("mw.status.revoked"))
+        return
+    minutes = ctx.settings.model_worker_code_minutes
+    lifetime = timedelta(minutes=minutes)
+    code = await model_workers.issue_code(
+        ctx.session, worker, ctx.settings.key_dir, utcnow(), lifetime
+    )
+    image = await asyncio.to_thread(
+        write_qr, ctx.settings.media_dir, code.token_id, code.token, 2 * lifetime
+    )
+    ctx.reply(
+        ctx.t(
+            "mw.code",
+            number=code.number,
+            until=local_time(ctx, code.expires_at),
+            minutes=minutes,
+        ),
+        image=str(image),
+    )
+
+
+@router.command("verify", help=N_("help.verify"), role=Role.UNIT_STAFF)
+async def verify_command(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.reply(ctx.t("mw.verify.how"))
+        return
+    await verify(ctx, ctx.args)
+
+
+@router.text()
+async def scanned_token(ctx: Context) -> bool:
+    """Staff may paste or scan the QR content: a token, recognised by its prefix."""
+    text = (ctx.message.text or "").strip()
+    if not text.startswith(TOKEN_PREFIX):
+        return False
+    if not (await ctx.roles()).has(Role.UNIT_STAFF):
+        ctx.reply(ctx.t("mw.verify.staff_only"))
+        return True
+    await verify(ctx, text)
+    return True
+
+
+async def verify(ctx: Context, text: str) -> None:
+    now = utcnow()
+    verdict = await model_workers.check_code(ctx.session, ctx.settings.key_dir, text, now)
+    claims = verdict.claims
+    if claims is None or verdict.status in (Status.FORGED, Status.UNKNOWN):
+        ctx.reply(ctx.t(STATUS_MESSAGES[verdict.status]))
+        return
+    who = ctx.t(
+        "mw.verify.who",
+        name=claims.masked_name,
+        level=level_label(ctx.t, claims.level),
+        city=claims.city,
+        until=local_time(ctx, claims.expires_at),
+    )
+    lines = [ctx.t(STATUS_MESSAGES[verdict.status]), who]
+    if verdict.status is not Status.VALID or verdict.code is None:
+        ctx.reply("\n".join(lines))
+        return
+    unit_ids = [int(s) for s in (await ctx.roles()).scopes(Role.UNIT_STAFF) if s.isdigit()]
+    unit = await benefits.get_unit(ctx.session, unit_ids[0]) if unit_ids else None
+    if unit is None:
+        lines.append(ctx.t("mw.verify.no_unit"))
+        ctx.reply("\n".join(lines))
+        return
+    usable = benefits.usable_services(unit, claims.level, today(ctx))
+    chosen = usable[0].id if len(usable) == 1 else None
+    use = await model_workers.record_use(
+        ctx.session, verdict.code, unit.id, ctx.member.id, chosen, now
+    )
+    if usable:
+        lines.append(ctx.t("mw.verify.services", unit=unit.name))
+        lines += [f"{n}. {s.what}" for n, s in enumerate(usable, 1)]
+    else:
+        lines.append(ctx.t("mw.verify.no_services", unit=unit.name))
+    lines.append(ctx.t("mw.verify.recorded"))
+    buttons = (
+        []
+        if chosen is not None
+        else [
+            [Button(ctx.t("mw.button.record", what=s.what[:20]), f"mwsvc:{use.id}:{s.id}")]
+            for s in usable
+        ]
+    )
+    ctx.reply("\n".join(lines), rows(*buttons))
+
+
+@router.button("mwsvc", role=Role.UNIT_STAFF)
+async def record_service(ctx: Context) -> None:
+    use_text, _, service_text = ctx.args.partition(":")
+    use_id, service_id = parse_id(use_text), parse_id(service_text)
+    unit_ids = [int(s) for s in (await ctx.roles()).scopes(Role.UNIT_STAFF) if s.isdigit()]
+    use = None
+    if use_id and service_id:
+        use = await model_workers.set_use_service(ctx.session, use_id, unit_ids, service_id)
+    ctx.reply(ctx.t("mw.use_recorded") if use else ctx.t("input.stale_button"))
+
+
+@router.command("uses", help=N_("help.uses"), private=True)
+@router.button("mwuses", private=True)
+async def list_uses(ctx: Context) -> None:
+    worker = await model_workers.worker_of(ctx.session, ctx.member.id)
+    if worker is None:
+        ctx.reply(ctx.t("mw.status.none"), rows([Button(ctx.t("mw.button.claim"), "mwclaim")]))
+        return
+    uses = await model_workers.uses_of(ctx.session, worker.id)
+    if not uses:
+        ctx.reply(ctx.t("mw.uses.none"))
+        return
+    lines = [ctx.t("mw.uses.title", count=len(uses))]
+    for use in uses:
+        service = use.service or ctx.t("mw.uses.unspecified")
+        lines.append(f"• {local_time(ctx, use.used_at)} {use.unit}：{service}")
+    ctx.reply("\n".join(lines))
+
+
+@router.command("mwfind", help=N_("help.mwfind"), role=Role.OFFICER, private=True)
+async def find_entries(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.reply(ctx.t("mw.find.how"))
+        return
+    entries = await model_workers.find_register(ctx.session, ctx.args)
+    if not entries:
+        ctx.reply(ctx.t("mw.find.none", name=ctx.args[:20]))
+        return
+    lines = []
+    for entry in entries:
+        state = (
+            ctx.t("mw.find.revoked")
+            if entry.revoked_at
+            else ctx.t("mw.find.claimed")
+            if entry.member_id
+            else ctx.t("mw.find.unclaimed")
+        )
+        lines.append(
+            f"#{entry.id} {entry.name} · {level_label(ctx.t, entry.level)} · "
+            f"{entry.city} · {entry.year} · {state}"
+        )
+    ctx.reply("\n".join(lines) + "\n" + ctx.t("mw.find.revoke_hint"))
+
+
+@router.command("mwrevoke", help=N_("help.mwrevoke"), role=Role.OFFICER)
+async def revoke_entry(ctx: Context) -> None:
+    entry = parse_id(ctx.args)
+    worker = await model_workers.revoke(ctx.session, entry, utcnow()) if entry else None
+    if worker is None:
+        ctx.reply(ctx.t("mw.revoke.unknown"))
+        return
+    ctx.reply(ctx.t("mw.revoke.done", id=worker.id, name=worker.name))
