@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.models import core
+from storage.models import bargaining, core  # noqa: F401  (each model module, for metadata)
 
 metadata = core.Base.metadata
 
