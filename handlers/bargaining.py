@@ -49,14 +49,19 @@ def step_name(t: Translator, step: int) -> str:
     return t(STEP_NAMES[step - 1])
 
 
+def progress(t: Translator, step: int) -> str:
+    if step == FINISHED:
+        return step_name(t, step)
+    return t("bargaining.progress", number=step, step=step_name(t, step))
+
+
 def describe(t: Translator, bs: BargainingSession) -> str:
     return t(
         "bargaining.status",
         title=bs.title,
         year=bs.year,
         kind=t(KINDS[bs.kind]),
-        number=min(bs.step, 10),
-        step=step_name(t, bs.step),
+        progress=progress(t, bs.step),
     )
 
 
@@ -345,8 +350,7 @@ async def all_sessions(ctx: Context) -> None:
             id=bs.id,
             enterprise=name,
             title=bs.title,
-            number=min(bs.step, 10),
-            step=step_name(ctx.t, bs.step),
+            progress=progress(ctx.t, bs.step),
         )
         for bs, name in found
     ]
@@ -417,17 +421,18 @@ async def transition_log(ctx: Context) -> None:
 
 @router.command("bg_index", help=N_("help.bg_index"), role=Role.OFFICER)
 async def index(ctx: Context) -> None:
-    latest = await store.latest_sessions(ctx.session)
-    if not latest:
+    enterprises = await store.bargaining_enterprises(ctx.session)
+    if not enterprises:
         ctx.reply(ctx.t("bargaining.none_at_all"))
         return
     lines = [ctx.t("bargaining.index_title")]
-    for bs in latest:
-        found = await store.bargaining_index(ctx.session, bs)
+    for enterprise in enterprises:
+        found = await store.bargaining_index(ctx.session, enterprise)
         lines.append(
             ctx.t(
                 "bargaining.index_item",
                 enterprise=found.enterprise,
+                sessions=found.sessions,
                 value=f"{found.value:.0f}",
                 participation=f"{found.participation:.0%}",
                 turnout=f"{found.turnout:.0%}",

@@ -402,15 +402,16 @@ async def all_sessions(session: AsyncSession) -> list[tuple[BargainingSession, s
 class Index:
     """The bargaining index (协商指数) of one enterprise, 0 to 100.
 
-    ``100 × (0.3 P + 0.3 T + 0.2 A + 0.2 O)`` over the enterprise's latest session, where
-    P (participation) is followers / members of the enterprise, T (turnout) is votes cast /
-    voters eligible over its closed ballots, A is suggestions adopted / suggestions made,
-    and O is steps closed on time (within :data:`STEP_DAYS`) / steps closed. A share with
-    nothing to divide by counts as 0, and each share is capped at 1.
+    ``100 × (0.3 P + 0.3 T + 0.2 A + 0.2 O)`` over all the enterprise's sessions, where
+    P (participation) is the mean over its sessions of followers / members of the
+    enterprise, T (turnout) is votes cast / voters eligible over its closed ballots, A is
+    suggestions adopted / suggestions made, and O is steps closed on time (within
+    :data:`STEP_DAYS` of opening) / steps closed. A share with nothing to divide by counts
+    as 0, and each share is capped at 1.
     """
 
     enterprise: str
-    session_title: str
+    sessions: int
     participation: float
     turnout: float
     adopted: float
@@ -423,21 +424,31 @@ class Index:
         )
 
 
-def _share(part: int | None, whole: int | None) -> float:
+def _share(part: int | float | None, whole: int | None) -> float:
     return min(1.0, (part or 0) / whole) if whole else 0.0
 
 
-async def bargaining_index(session: AsyncSession, bs: BargainingSession) -> Index:
-    enterprise = await session.get(Enterprise, bs.enterprise_id)
-    assert enterprise is not None
-    members_count = await session.scalar(
-        select(func.count()).where(Member.enterprise_id == bs.enterprise_id)
+async def bargaining_index(session: AsyncSession, enterprise: Enterprise) -> Index:
+    ids = list(
+        await session.scalars(
+            select(BargainingSession.id).where(BargainingSession.enterprise_id == enterprise.id)
+        )
     )
-    followers = await session.scalar(select(func.count()).where(Follower.session_id == bs.id))
+    members_count = await session.scalar(
+        select(func.count()).where(Member.enterprise_id == enterprise.id)
+    )
+    followers = (
+        await session.execute(
+            select(Follower.session_id, func.count())
+            .where(Follower.session_id.in_(ids))
+            .group_by(Follower.session_id)
+        )
+    ).all()
+    participation = sum(_share(count, members_count) for _, count in followers)
     ballots = (
         await session.execute(
             select(Ballot.result, Ballot.eligible).where(
-                Ballot.session_id == bs.id, Ballot.closed_at.is_not(None)
+                Ballot.session_id.in_(ids), Ballot.closed_at.is_not(None)
             )
         )
     ).all()
@@ -446,7 +457,7 @@ async def bargaining_index(session: AsyncSession, bs: BargainingSession) -> Inde
     suggestions = (
         await session.execute(
             select(Suggestion.status, func.count())
-            .where(Suggestion.session_id == bs.id)
+            .where(Suggestion.session_id.in_(ids))
             .group_by(Suggestion.status)
         )
     ).all()
@@ -454,31 +465,26 @@ async def bargaining_index(session: AsyncSession, bs: BargainingSession) -> Inde
     closes = (
         await session.scalars(
             select(StepTransition.on_time).where(
-                StepTransition.session_id == bs.id, StepTransition.action == "close"
+                StepTransition.session_id.in_(ids), StepTransition.action == "close"
             )
         )
     ).all()
     return Index(
         enterprise=enterprise.name,
-        session_title=bs.title,
-        participation=_share(followers, members_count),
+        sessions=len(ids),
+        participation=_share(participation, len(ids)),
         turnout=_share(cast, eligible),
         adopted=_share(by_status.get("adopted", 0), sum(by_status.values())),
         on_time=_share(sum(1 for c in closes if c), len(closes)),
     )
 
 
-async def latest_sessions(session: AsyncSession) -> Sequence[BargainingSession]:
-    """Each enterprise's latest session, for the index."""
-    latest = (
-        select(func.max(BargainingSession.id))
-        .group_by(BargainingSession.enterprise_id)
-        .scalar_subquery()
-    )
+async def bargaining_enterprises(session: AsyncSession) -> Sequence[Enterprise]:
+    """Enterprises that have held or are holding a bargaining, for the index."""
     return (
         await session.scalars(
-            select(BargainingSession)
-            .where(BargainingSession.id.in_(latest))
-            .order_by(BargainingSession.enterprise_id)
+            select(Enterprise)
+            .where(Enterprise.id.in_(select(BargainingSession.enterprise_id)))
+            .order_by(Enterprise.name)
         )
     ).all()
