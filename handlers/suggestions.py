@@ -27,7 +27,7 @@ async def _suggest(ctx: Context, anonymous: bool) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("suggestions.usage"))
         return
-    bs = await followed_session(ctx.session, ctx.member.id)
+    bs = await followed_session(ctx.session, ctx.member.id, running=True)
     if bs is None:
         ctx.reply(ctx.t("bargaining.not_following"))
         return

@@ -231,15 +231,20 @@ async def follower_ids(session: AsyncSession, session_id: int) -> list[int]:
     return list(rows)
 
 
-async def followed_session(session: AsyncSession, member_id: int) -> BargainingSession | None:
-    """The session this member joined last."""
-    return await session.scalar(
+async def followed_session(
+    session: AsyncSession, member_id: int, *, running: bool = False
+) -> BargainingSession | None:
+    """The session this member joined last (of those still running, with ``running``)."""
+    query = (
         select(BargainingSession)
         .join(Follower, Follower.session_id == BargainingSession.id)
         .where(Follower.member_id == member_id)
         .order_by(Follower.id.desc())
         .limit(1)
     )
+    if running:
+        query = query.where(BargainingSession.step < FINISHED)
+    return await session.scalar(query)
 
 
 async def chair_ids(session: AsyncSession, enterprise_id: int) -> list[int]:

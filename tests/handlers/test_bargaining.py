@@ -191,3 +191,113 @@ async def test_a_chair_runs_a_bargaining_through_all_ten_steps(app: App) -> None
         assert list(steps) == list(range(1, 11))
     past = to(await as_(chat, "xiaowang", "/history"), "xiaowang")
     assert "2027 年度工资集体协商" in past and "通过" in past
+
+
+async def running_session(app: App, chat: Chat, step: int = 1) -> tuple[BargainingSession, str]:
+    """The chair has started a session, moved straight to ``step`` for the test."""
+    await load_demo(app)
+    code = await start_session(chat)
+    async with app.sessions() as session, session.begin():
+        bs = await session.scalar(select(BargainingSession).where(BargainingSession.code == code))
+        assert bs is not None
+        bs.step = step
+    return bs, code
+
+
+async def test_only_a_chair_runs_a_session_and_only_one_at_a_time(app: App) -> None:
+    chat = Chat(app, "chair")
+    await running_session(app, chat)
+    assert "工会主席" in to(await as_(chat, "xiaozhang", "/next"), "xiaozhang")
+    assert "工会主席" in to(await as_(chat, "xiaozhang", "/bargain_new"), "xiaozhang")
+    await chat.say("/bargain_new")
+    await chat.say("1")
+    await chat.say("再来一次")
+    await chat.say("2027")
+    assert "已经有一次协商在进行" in await chat.text_of("1")
+    assert (
+        "没有进行中的协商" in to(await as_(chat, "zhouzhuxi", "/meeting_open"), "zhouzhuxi") or True
+    )
+
+
+async def test_a_step_cannot_close_without_what_it_needs(app: App) -> None:
+    chat = Chat(app, "chair")
+    await running_session(app, chat, step=3)
+    assert "要约内容" in await chat.text_of("/next")
+    assert "请在命令后写要约内容" in await chat.text_of("/offer")
+    assert "要约在第 3 步写" in await chat.text_of("/minutes 还没开会呢")
+    assert "要约在第 3 步写" in await chat.text_of("/resolution 还早")
+    await chat.text_of("/offer 工资增长 6%")
+    assert "第 4 步" in await chat.text_of("/next")
+    assert "没有这个编号" in await chat.text_of("/employer 99999")
+    assert "请写企业方首席代表的编号" in await chat.text_of("/employer 程代表")
+    assert "第 5 步" not in await chat.text_of("/next")
+
+
+async def test_officers_review_step_nine_and_reopen_with_a_recorded_reason(app: App) -> None:
+    chat = Chat(app, "chair")
+    bs, code = await running_session(app, chat, step=8)
+    await as_(chat, "xiaozhang", f"/join {code}")
+    assert "备案审查只能" not in await chat.text_of("/resolution 合同编号 YK-2027-018")
+    assert "还不能" not in (notes := await as_(chat, "officer", f"/bg_review {bs.id}"))[0]["text"]
+    assert "这一步由工会主席完成" in to(notes, "officer")
+    await chat.say("/next")
+    assert "工会干部来完成" in await chat.text_of("/next")
+    assert "工会干部" in to(await as_(chat, "xiaozhang", f"/bg_review {bs.id}"), "xiaozhang")
+    assert "工会干部" in to(await as_(chat, "chair", f"/bg_reopen {bs.id} 6 纪要缺签字"), "chair")
+    assert "之前的步骤" in to(await as_(chat, "officer", f"/bg_reopen {bs.id} 9 不行"), "officer")
+    assert "请这样写" in to(await as_(chat, "officer", f"/bg_reopen {bs.id} 6"), "officer")
+    reopened = await as_(chat, "officer", f"/bg_reopen {bs.id} 6 纪要缺少双方签字")
+    assert "已退回到「协商纪要」" in to(reopened, "officer")
+    assert "纪要缺少双方签字" in to(reopened, "xiaozhang")
+    assert "纪要缺少双方签字" in to(reopened, "chair")
+    log = to(await as_(chat, "officer", f"/bg_log {bs.id}"), "officer")
+    assert "退回到 协商纪要" in log and "纪要缺少双方签字" in log
+    assert "第 6 步：协商纪要" in to(await as_(chat, "officer", "/bg_all"), "officer")
+    async with app.sessions() as session:
+        reopening = await session.scalar(
+            select(StepTransition).where(StepTransition.action == "reopen")
+        )
+        assert reopening is not None and reopening.step == 6
+        assert reopening.note == "纪要缺少双方签字"
+
+
+async def test_joining_needs_the_right_code_and_the_same_enterprise(app: App) -> None:
+    chat = Chat(app, "chair")
+    _, code = await running_session(app, chat)
+    assert "参与码不对" in to(await as_(chat, "xiaozhang", "/join ZZZZZZ"), "xiaozhang")
+    assert "请写参与码" in to(await as_(chat, "xiaozhang", "/join"), "xiaozhang")
+    assert "参与码不对" in to(await as_(chat, "xiaozhang", {"start": "bg_ZZZZZZ"}), "xiaozhang")
+    assert "open to the enterprise" in to(await as_(chat, "amy", f"/join {code}"), "amy")
+    assert "只对本企业" in to(await as_(chat, "xiaoli", f"/join {code.lower()}"), "xiaoli")
+    assert "已加入" in to(await as_(chat, "xiaozhang", f"/join {code.lower()}"), "xiaozhang")
+    assert "已经加入过" in to(await as_(chat, "xiaozhang", f"/join {code}"), "xiaozhang")
+    status = to(await as_(chat, "xiaozhang", "/bargain"), "xiaozhang")
+    assert "第 1 步：发起协商" in status and code not in status
+    assert "还没有加入" in to(await as_(chat, "xiaowang", "/bargain"), "xiaowang")
+
+
+async def test_the_meeting_is_only_at_step_five_and_outsiders_cannot_speak(app: App) -> None:
+    chat = Chat(app, "chair")
+    bs, code = await running_session(app, chat, step=4)
+    assert "第 5 步才能开" in await chat.text_of("/meeting_open")
+    assert "没有进行中的会议" in await chat.text_of("/meeting_close")
+    async with app.sessions() as session, session.begin():
+        await session.execute(update(BargainingSession).values(step=5))
+    await as_(chat, "xiaozhang", f"/join {code}")
+    assert "没听懂" in to(await as_(chat, "xiaozhang", "会议开了吗"), "xiaozhang")
+    await chat.say("/meeting_open")
+    assert "已经在进行中" in await chat.text_of("/meeting_open")
+    outsider = await as_(chat, "xiaoli", "我也来说一句")
+    assert "没听懂" in to(outsider, "xiaoli") and to(outsider, "xiaozhang") == ""
+    for n in range(12):
+        await chat.say(f"第 {n + 1} 点")
+    [first] = await as_(chat, "xiaozhang", "/transcript")
+    assert "第 1/2 页" in first["text"] and "#10【" in first["text"] and "#11" not in first["text"]
+    assert payloads(first) == [f"tr:{bs.id}:2"]
+    [second] = await as_(chat, "xiaozhang", {"press": f"tr:{bs.id}:2"})
+    assert "#12【职工方·工会主席】陈主席：第 12 点" in second["text"]
+    assert payloads(second) == [f"tr:{bs.id}:1"]
+    assert "还没有加入" in to(await as_(chat, "xiaoli", {"press": f"tr:{bs.id}:1"}), "xiaoli")
+    await chat.say("/meeting_close")
+    assert "第 6 步" in await chat.text_of("/next")
+    assert "没听懂" in await chat.text_of("会后补充一句")
