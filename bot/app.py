@@ -16,12 +16,13 @@ from storage.db import create_engine, session_factory
 
 def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
-    from handlers import account, ballots, bargaining, core, meeting, suggestions
+    from handlers import account, ballots, bargaining, bargaining_review, core, meeting, suggestions
 
     return [
         core.router,
         account.router,
         bargaining.router,
+        bargaining_review.router,
         meeting.router,
         ballots.router,
         suggestions.router,

@@ -4,7 +4,7 @@ review, reopen and watch all sessions, and everyone reads the history.
 
 Chair: /bargain_new, /next, /offer, /employer, /minutes, /resolution, /bg_members.
 Members: /bargain, /join CODE (or the link ``bg_CODE``), /history.
-Officers: /bg_all, /bg_review ID, /bg_reopen ID STEP REASON, /bg_index.
+Officers (in :mod:`handlers.bargaining_review`): /bg_all, /bg_review, /bg_reopen, /bg_index.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bot.router import Router
 from storage import bargaining as store
 from storage.ballots import ballots_of
 from storage.bargaining import FINISHED, Refused
+from storage.meeting import meeting_is_open
 from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
 from storage.types import utcnow
@@ -168,10 +169,10 @@ async def next_step(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
         return
-    await _close_step(ctx, bs, officer=False)
+    await close_current_step(ctx, bs, officer=False)
 
 
-async def _close_step(ctx: Context, bs: BargainingSession, *, officer: bool) -> None:
+async def close_current_step(ctx: Context, bs: BargainingSession, *, officer: bool) -> None:
     closed = bs.step
     try:
         await store.close_step(ctx.session, bs, ctx.member.id, utcnow(), officer=officer)
@@ -303,7 +304,7 @@ async def _join(ctx: Context, code: str) -> None:
         return
     text = ctx.t("bargaining.joined" if new else "bargaining.already_following")
     buttons: list[Button] = []
-    if store.meeting_is_open(bs):
+    if meeting_is_open(bs):
         text += "\n" + ctx.t("meeting.in_progress")
         buttons.append(Button(ctx.t("meeting.button.transcript"), f"tr:{bs.id}:1"))
     ctx.reply(text + "\n" + describe(ctx.t, bs), rows(buttons))
@@ -336,108 +337,3 @@ async def history(ctx: Context) -> None:
         closed: list[Ballot] = [b for b in await ballots_of(ctx.session, bs.id) if b.closed_at]
         lines += [line for b in closed for line in result_lines(ctx.t, b, receipts=False)]
         ctx.reply("\n".join(lines))
-
-
-@router.command("bg_all", help=N_("help.bg_all"), role=Role.OFFICER)
-async def all_sessions(ctx: Context) -> None:
-    found = await store.all_sessions(ctx.session)
-    if not found:
-        ctx.reply(ctx.t("bargaining.none_at_all"))
-        return
-    lines = [
-        ctx.t(
-            "bargaining.overview_item",
-            id=bs.id,
-            enterprise=name,
-            title=bs.title,
-            progress=progress(ctx.t, bs.step),
-        )
-        for bs, name in found
-    ]
-    ctx.reply(ctx.t("bargaining.overview") + "\n" + "\n".join(lines))
-
-
-async def _officer_session(ctx: Context, number: str) -> BargainingSession | None:
-    bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
-    if bs is None:
-        ctx.reply(ctx.t("bargaining.no_such_session"))
-    return bs
-
-
-@router.command("bg_review", help=N_("help.bg_review"), role=Role.OFFICER)
-async def review(ctx: Context) -> None:
-    bs = await _officer_session(ctx, ctx.args)
-    if bs is not None:
-        await _close_step(ctx, bs, officer=True)
-
-
-@router.command("bg_reopen", help=N_("help.bg_reopen"), role=Role.OFFICER)
-async def reopen(ctx: Context) -> None:
-    number, step, reason = ([*ctx.args.split(maxsplit=2), "", "", ""])[:3]
-    if not step.isdigit() or not reason:
-        ctx.reply(ctx.t("bargaining.usage.reopen"))
-        return
-    bs = await _officer_session(ctx, number)
-    if bs is None:
-        return
-    try:
-        await store.reopen_step(ctx.session, bs, int(step), ctx.member.id, reason[:200], utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
-    ctx.reply(ctx.t("bargaining.reopened", step=step_name(ctx.t, bs.step)))
-    title, now_step = bs.title, bs.step
-    notify(
-        ctx,
-        [
-            *await store.chair_ids(ctx.session, bs.enterprise_id),
-            *await store.follower_ids(ctx.session, bs.id),
-        ],
-        lambda t: Outgoing(
-            t("bargaining.reopened_notice", title=title, step=step_name(t, now_step), reason=reason)
-        ),
-    )
-
-
-@router.command("bg_log", help=N_("help.bg_log"), role=Role.OFFICER)
-async def transition_log(ctx: Context) -> None:
-    bs = await _officer_session(ctx, ctx.args)
-    if bs is None:
-        return
-    actions = {
-        "start": N_("bargaining.action.start"),
-        "close": N_("bargaining.action.close"),
-        "reopen": N_("bargaining.action.reopen"),
-    }
-    lines = []
-    for item in await store.transitions(ctx.session, bs.id):
-        when = item.at.astimezone(ctx.settings.zone).strftime("%Y-%m-%d %H:%M")
-        lines.append(
-            f"{when} {ctx.t(actions[item.action])} {step_name(ctx.t, item.step)}"
-            f" #{item.member_id or '-'} {item.note or ''}".rstrip()
-        )
-    ctx.reply(describe(ctx.t, bs) + "\n" + "\n".join(lines))
-
-
-@router.command("bg_index", help=N_("help.bg_index"), role=Role.OFFICER)
-async def index(ctx: Context) -> None:
-    enterprises = await store.bargaining_enterprises(ctx.session)
-    if not enterprises:
-        ctx.reply(ctx.t("bargaining.none_at_all"))
-        return
-    lines = [ctx.t("bargaining.index_title")]
-    for enterprise in enterprises:
-        found = await store.bargaining_index(ctx.session, enterprise)
-        lines.append(
-            ctx.t(
-                "bargaining.index_item",
-                enterprise=found.enterprise,
-                sessions=found.sessions,
-                value=f"{found.value:.0f}",
-                participation=f"{found.participation:.0%}",
-                turnout=f"{found.turnout:.0%}",
-                adopted=f"{found.adopted:.0%}",
-                on_time=f"{found.on_time:.0%}",
-            )
-        )
-    ctx.reply("\n".join(lines))

@@ -15,6 +15,7 @@ from bot.messages import Button, Outgoing, rows
 from bot.router import Router
 from handlers.bargaining import my_session, notify, refuse
 from storage import bargaining as store
+from storage import meeting
 from storage.bargaining import Refused
 from storage.models import Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
@@ -61,7 +62,7 @@ async def open_meeting(ctx: Context) -> None:
     if bs is None:
         return
     try:
-        store.open_meeting(bs, utcnow())
+        meeting.open_meeting(bs, utcnow())
     except Refused as refused:
         refuse(ctx, refused)
         return
@@ -83,7 +84,7 @@ async def close_meeting(ctx: Context) -> None:
     if bs is None:
         return
     try:
-        store.close_meeting(bs, utcnow())
+        meeting.close_meeting(bs, utcnow())
     except Refused as refused:
         refuse(ctx, refused)
         return
@@ -109,11 +110,11 @@ async def speak_or_suggest(ctx: Context) -> bool:
     text = (ctx.message.text or "").strip()
     if not text:
         return False
-    meetings = await store.open_meetings(ctx.session)
+    meetings = await meeting.open_meetings(ctx.session)
     for bs in meetings:
         speaker = await _speaker_role(ctx, bs)
         if speaker is not None:
-            statement = await store.add_statement(
+            statement = await meeting.add_statement(
                 ctx.session, bs, ctx.member, speaker[0], speaker[1], text, utcnow()
             )
             ctx.reply(ctx.t("meeting.said", seq=statement.seq))
@@ -163,7 +164,7 @@ async def _may_watch(ctx: Context, bs: BargainingSession) -> bool:
 
 
 async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
-    statements, pages = await store.transcript_page(ctx.session, bs.id, page)
+    statements, pages = await meeting.transcript_page(ctx.session, bs.id, page)
     page = min(max(page, 1), pages)
     if not statements:
         ctx.reply(ctx.t("meeting.no_statements"))

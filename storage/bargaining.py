@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,16 +22,13 @@ from storage.models.bargaining import (
     Ballot,
     BargainingSession,
     Follower,
-    MeetingStatement,
     Representative,
     StepTransition,
-    Suggestion,
 )
 
 FINISHED = STEPS + 1
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
-TRANSCRIPT_PAGE = 10
 
 STEP_DAYS = {1: 7, 2: 14, 3: 7, 4: 20, 5: 14, 6: 7, 7: 14, 8: 7, 9: 15, 10: 7}
 """How long each step may take to count as "on time" in the bargaining index. Step 4 is the
@@ -194,7 +190,7 @@ async def reopen_step(
     bs.step_started_at = now
     bs.finished_at = None
     if step <= 5:
-        bs.meeting_closed_at = None
+        bs.meeting_opened_at = bs.meeting_closed_at = None
     await session.flush()
 
 
@@ -295,88 +291,6 @@ def set_text(bs: BargainingSession, field: str, text: str) -> None:
     setattr(bs, field, text)
 
 
-# The meeting (step 5) ------------------------------------------------------------------
-
-
-def open_meeting(bs: BargainingSession, now: datetime) -> None:
-    if bs.step != 5:
-        raise Refused("meeting.not_step")
-    if bs.meeting_opened_at is not None and bs.meeting_closed_at is None:
-        raise Refused("meeting.already_open")
-    bs.meeting_opened_at = now
-    bs.meeting_closed_at = None
-
-
-def close_meeting(bs: BargainingSession, now: datetime) -> None:
-    if not meeting_is_open(bs):
-        raise Refused("meeting.not_open")
-    bs.meeting_closed_at = now
-
-
-def meeting_is_open(bs: BargainingSession) -> bool:
-    return bs.step == 5 and bs.meeting_opened_at is not None and bs.meeting_closed_at is None
-
-
-async def open_meetings(session: AsyncSession) -> Sequence[BargainingSession]:
-    return (
-        await session.scalars(
-            select(BargainingSession).where(
-                BargainingSession.step == 5,
-                BargainingSession.meeting_opened_at.is_not(None),
-                BargainingSession.meeting_closed_at.is_(None),
-            )
-        )
-    ).all()
-
-
-async def add_statement(
-    session: AsyncSession,
-    bs: BargainingSession,
-    speaker: Member,
-    side: str,
-    role: str,
-    text: str,
-    now: datetime,
-) -> MeetingStatement:
-    last = await session.scalar(
-        select(func.max(MeetingStatement.seq)).where(MeetingStatement.session_id == bs.id)
-    )
-    statement = MeetingStatement(
-        session_id=bs.id,
-        seq=(last or 0) + 1,
-        speaker_id=speaker.id,
-        speaker_name=speaker.display_name,
-        side=side,
-        role=role,
-        text=text,
-        at=now,
-    )
-    session.add(statement)
-    await session.flush()
-    return statement
-
-
-async def transcript_page(
-    session: AsyncSession, session_id: int, page: int
-) -> tuple[Sequence[MeetingStatement], int]:
-    """One page of the meeting so far (oldest first) and the number of pages."""
-    total = await session.scalar(
-        select(func.count()).where(MeetingStatement.session_id == session_id)
-    )
-    pages = max(1, -(-(total or 0) // TRANSCRIPT_PAGE))
-    page = min(max(page, 1), pages)
-    statements = (
-        await session.scalars(
-            select(MeetingStatement)
-            .where(MeetingStatement.session_id == session_id)
-            .order_by(MeetingStatement.seq)
-            .offset((page - 1) * TRANSCRIPT_PAGE)
-            .limit(TRANSCRIPT_PAGE)
-        )
-    ).all()
-    return statements, pages
-
-
 # History, overview and the bargaining index --------------------------------------------
 
 
@@ -401,95 +315,3 @@ async def all_sessions(session: AsyncSession) -> list[tuple[BargainingSession, s
         .order_by(Enterprise.name, BargainingSession.year.desc(), BargainingSession.id.desc())
     )
     return [(bs, name) for bs, name in rows]
-
-
-@dataclass(frozen=True)
-class Index:
-    """The bargaining index (协商指数) of one enterprise, 0 to 100.
-
-    ``100 × (0.3 P + 0.3 T + 0.2 A + 0.2 O)`` over all the enterprise's sessions, where
-    P (participation) is the mean over its sessions of followers / members of the
-    enterprise, T (turnout) is votes cast / voters eligible over its closed ballots, A is
-    suggestions adopted / suggestions made, and O is steps closed on time (within
-    :data:`STEP_DAYS` of opening) / steps closed. A share with nothing to divide by counts
-    as 0, and each share is capped at 1.
-    """
-
-    enterprise: str
-    sessions: int
-    participation: float
-    turnout: float
-    adopted: float
-    on_time: float
-
-    @property
-    def value(self) -> float:
-        return 100 * (
-            0.3 * self.participation + 0.3 * self.turnout + 0.2 * self.adopted + 0.2 * self.on_time
-        )
-
-
-def _share(part: int | float | None, whole: int | None) -> float:
-    return min(1.0, (part or 0) / whole) if whole else 0.0
-
-
-async def bargaining_index(session: AsyncSession, enterprise: Enterprise) -> Index:
-    ids = list(
-        await session.scalars(
-            select(BargainingSession.id).where(BargainingSession.enterprise_id == enterprise.id)
-        )
-    )
-    members_count = await session.scalar(
-        select(func.count()).where(Member.enterprise_id == enterprise.id)
-    )
-    followers = (
-        await session.execute(
-            select(Follower.session_id, func.count())
-            .where(Follower.session_id.in_(ids))
-            .group_by(Follower.session_id)
-        )
-    ).all()
-    participation = sum(_share(count, members_count) for _, count in followers)
-    ballots = (
-        await session.execute(
-            select(Ballot.result, Ballot.eligible).where(
-                Ballot.session_id.in_(ids), Ballot.closed_at.is_not(None)
-            )
-        )
-    ).all()
-    cast = sum(int((result or {}).get("voted", 0)) for result, _ in ballots)
-    eligible = sum(count for _, count in ballots)
-    suggestions = (
-        await session.execute(
-            select(Suggestion.status, func.count())
-            .where(Suggestion.session_id.in_(ids))
-            .group_by(Suggestion.status)
-        )
-    ).all()
-    by_status = {status: count for status, count in suggestions}
-    closes = (
-        await session.scalars(
-            select(StepTransition.on_time).where(
-                StepTransition.session_id.in_(ids), StepTransition.action == "close"
-            )
-        )
-    ).all()
-    return Index(
-        enterprise=enterprise.name,
-        sessions=len(ids),
-        participation=_share(participation, len(ids)),
-        turnout=_share(cast, eligible),
-        adopted=_share(by_status.get("adopted", 0), sum(by_status.values())),
-        on_time=_share(sum(1 for c in closes if c), len(closes)),
-    )
-
-
-async def bargaining_enterprises(session: AsyncSession) -> Sequence[Enterprise]:
-    """Enterprises that have held or are holding a bargaining, for the index."""
-    return (
-        await session.scalars(
-            select(Enterprise)
-            .where(Enterprise.id.in_(select(BargainingSession.enterprise_id)))
-            .order_by(Enterprise.name)
-        )
-    ).all()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from handlers.ballots import close_and_publish, close_due_ballots
-from storage.bargaining import Index
+from storage.bargaining_index import Index
 from storage.models.bargaining import Ballot
 from tests.conftest import Chat
 from tests.handlers.test_bargaining import as_, make_due, member_id, running_session, to

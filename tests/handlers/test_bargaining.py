@@ -301,3 +301,15 @@ async def test_the_meeting_is_only_at_step_five_and_outsiders_cannot_speak(app: 
     await chat.say("/meeting_close")
     assert "第 6 步" in await chat.text_of("/next")
     assert "没听懂" in await chat.text_of("会后补充一句")
+
+
+async def test_a_meeting_reopened_by_an_officer_must_be_held_again(app: App) -> None:
+    chat = Chat(app, "chair")
+    bs, _ = await running_session(app, chat, step=5)
+    await chat.say("/meeting_open")
+    await chat.say("/meeting_close")
+    await chat.say("/next")
+    await as_(chat, "officer", f"/bg_reopen {bs.id} 5 会议记录不全")
+    assert "会议还没开完" in await chat.text_of("/next")
+    assert "没听懂" in await chat.text_of("补充发言")
+    assert "会议开始了" in await chat.text_of("/meeting_open")
