@@ -21,7 +21,6 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.bargaining import Refused, enterprise_members, representative_ids
@@ -150,13 +149,34 @@ async def eligible_voters(session: AsyncSession, ballot: Ballot) -> list[int]:
     return [m.id for m in await enterprise_members(session, bs.enterprise_id)]
 
 
+async def may_vote(session: AsyncSession, ballot: Ballot, member_id: int) -> bool:
+    """One query, not the whole register: this runs for every vote."""
+    if ballot.kind == "congress":
+        found = await session.scalar(
+            select(Representative.id).where(
+                Representative.session_id == ballot.session_id,
+                Representative.member_id == member_id,
+            )
+        )
+    else:
+        found = await session.scalar(
+            select(Member.id)
+            .join(BargainingSession, BargainingSession.enterprise_id == Member.enterprise_id)
+            .where(Member.id == member_id, BargainingSession.id == ballot.session_id)
+        )
+    return found is not None
+
+
 async def cast_vote(
     session: AsyncSession, ballot: Ballot, member_id: int, choices: Sequence[str], now: datetime
 ) -> str:
-    """Record one member's vote; returns their receipt code."""
+    """Record one member's vote; returns their receipt code.
+
+    A second vote is refused here with a reason; two votes racing each other are stopped by
+    the register's primary key, and the losing message's transaction writes nothing."""
     if ballot.closed_at is not None or now >= ballot.closes_at:
         raise Refused("ballots.closed")
-    if member_id not in await eligible_voters(session, ballot):
+    if not await may_vote(session, ballot, member_id):
         raise Refused("ballots.not_eligible")
     paper = await _paper(session, ballot, choices)
     voted = await session.scalar(
@@ -166,13 +186,8 @@ async def cast_vote(
     )
     if voted is not None:
         raise Refused("ballots.already_voted")
-    try:
-        async with session.begin_nested():
-            session.add(BallotVoter(ballot_id=ballot.id, member_id=member_id))
-            await session.flush()
-    except IntegrityError:
-        raise Refused("ballots.already_voted") from None
     receipt = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    session.add(BallotVoter(ballot_id=ballot.id, member_id=member_id))
     session.add(
         BallotPaper(id=secrets.token_hex(16), ballot_id=ballot.id, receipt=receipt, choices=paper)
     )
