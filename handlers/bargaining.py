@@ -3,6 +3,7 @@ members join by code or deep link ("scan to take part") and are told of every st
 review, reopen and watch all sessions, and everyone reads the history.
 
 Chair: /bargain_new, /next, /offer, /employer, /minutes, /resolution, /bg_members.
+The employer's chief representative: /accept_offer (or the button sent with the offer).
 Members: /bargain, /join CODE (or the link ``bg_CODE``), /history.
 Officers (in :mod:`handlers.bargaining_review`): /bg_all, /bg_review, /bg_reopen, /bg_index.
 """
@@ -189,6 +190,8 @@ async def close_current_step(ctx: Context, bs: BargainingSession, *, officer: bo
         everyone = [m.id for m in await store.enterprise_members(ctx.session, bs.enterprise_id)]
         notify(ctx, [*chairs, *followers, *everyone], posting)
         return
+    if bs.step == 4:
+        send_offer(ctx, bs)
     title, step = bs.title, bs.step
     notify(
         ctx,
@@ -272,8 +275,52 @@ async def employer(ctx: Context) -> None:
         refuse(ctx, refused)
         return
     ctx.reply(ctx.t("bargaining.employer_set", name=member.display_name))
+    if bs.step == 4:
+        send_offer(ctx, bs)
+        return
     title = bs.title
     ctx.send(member.id, lambda t: Outgoing(t("bargaining.you_are_employer", title=title)))
+
+
+def send_offer(ctx: Context, bs: BargainingSession) -> None:
+    """Step 4 opens with the offer in the employer's hands, with a button to accept it."""
+    if bs.employer_member_id is None:
+        return
+    title, offer, session_id = bs.title, bs.offer_text or "", bs.id
+    ctx.send(
+        bs.employer_member_id,
+        lambda t: Outgoing(
+            t("bargaining.offer_for_employer", title=title, offer=offer),
+            rows([Button(t("bargaining.button.accept"), f"bgok:{session_id}")]),
+        ),
+    )
+
+
+@router.command("accept_offer", help=N_("help.accept_offer"))
+@router.button("bgok")
+async def accept_offer(ctx: Context) -> None:
+    if ctx.args.isdigit():
+        bs = await ctx.session.get(BargainingSession, int(ctx.args))
+    else:
+        bs = await store.employer_session(ctx.session, ctx.member.id)
+    if bs is None:
+        ctx.reply(ctx.t("bargaining.not_the_employer"))
+        return
+    try:
+        store.accept_offer(bs, ctx.member.id, utcnow())
+    except Refused as refused:
+        refuse(ctx, refused)
+        return
+    ctx.reply(ctx.t("bargaining.accepted"))
+    title, name = bs.title, ctx.member.display_name
+    notify(
+        ctx,
+        [
+            *await store.chair_ids(ctx.session, bs.enterprise_id),
+            *await store.follower_ids(ctx.session, bs.id),
+        ],
+        lambda t: Outgoing(t("bargaining.offer_accepted_notice", title=title, name=name)),
+    )
 
 
 # Joining ------------------------------------------------------------------------------

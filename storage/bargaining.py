@@ -124,6 +124,8 @@ async def missing_for_step(session: AsyncSession, bs: BargainingSession) -> str 
         return "bargaining.needs.offer"
     if step == 4 and bs.employer_member_id is None:
         return "bargaining.needs.employer"
+    if step == 4 and bs.offer_accepted_at is None:
+        return "bargaining.needs.acceptance"
     if step == 5 and bs.meeting_closed_at is None:
         return "bargaining.needs.meeting"
     if step == 6 and not bs.minutes_text:
@@ -189,6 +191,8 @@ async def reopen_step(
     bs.step = step
     bs.step_started_at = now
     bs.finished_at = None
+    if step <= 4:
+        bs.offer_accepted_at = None
     if step <= 5:
         bs.meeting_opened_at = bs.meeting_closed_at = None
     await session.flush()
@@ -279,6 +283,27 @@ async def set_employer(session: AsyncSession, bs: BargainingSession, member_id: 
     bs.employer_member_id = member.id
     await session.flush()
     return member
+
+
+async def employer_session(session: AsyncSession, member_id: int) -> BargainingSession | None:
+    """The session waiting for this member, as the employer's chief, to accept its offer."""
+    return await session.scalar(
+        select(BargainingSession)
+        .where(BargainingSession.employer_member_id == member_id, BargainingSession.step == 4)
+        .order_by(BargainingSession.id.desc())
+        .limit(1)
+    )
+
+
+def accept_offer(bs: BargainingSession, member_id: int, now: datetime) -> None:
+    """Step 4: only the employer's chief representative accepts the offer, once."""
+    if bs.employer_member_id != member_id:
+        raise Refused("bargaining.not_the_employer")
+    if bs.step != 4:
+        raise Refused("bargaining.accept_not_now")
+    if bs.offer_accepted_at is not None:
+        raise Refused("bargaining.already_accepted")
+    bs.offer_accepted_at = now
 
 
 TEXT_STEPS = {"offer_text": 3, "minutes_text": 6, "resolution_text": 8}

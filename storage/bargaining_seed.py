@@ -88,6 +88,7 @@ async def load_sessions(session: AsyncSession, rows: list[tuple[int, BargainingR
         bs.employer_member_id = people[row.employer] if row.employer else None
         bs.offer_text, bs.minutes_text, bs.resolution_text = row.offer, row.minutes, row.resolution
         bs.finished_at = now if row.step == FINISHED else None
+        bs.offer_accepted_at = bs.created_at if row.step > 4 else None
         if row.step > 5:
             bs.meeting_opened_at = bs.meeting_closed_at = bs.created_at
         await session.flush()

@@ -44,6 +44,7 @@ class BargainingSession(Base):
         ForeignKey("members.id", ondelete="SET NULL")
     )
     offer_text: Mapped[str | None] = mapped_column(Text)
+    offer_accepted_at: Mapped[datetime | None]
     minutes_text: Mapped[str | None] = mapped_column(Text)
     resolution_text: Mapped[str | None] = mapped_column(Text)
     meeting_opened_at: Mapped[datetime | None]

@@ -115,7 +115,17 @@ async def test_a_chair_runs_a_bargaining_through_all_ten_steps(app: App) -> None
     assert "首席代表" in await chat.text_of("/next")
     named = await chat.say(f"/employer {employer}")
     assert "程代表 是企业方首席代表" in to(named, "chair")
-    assert "首席代表" in to(named, "employer")
+    offer = next(m for m in named if m["to"] == "employer")
+    assert "协商要约：\n职工工资平均增长 6%" in offer["text"]
+    assert "接受要约" in await chat.text_of("/next")
+    assert "只有这次协商的企业方" in to(
+        await as_(chat, "xiaozhang", {"press": payloads(offer)[0]}), "xiaozhang"
+    )
+    accepted = await as_(chat, "employer", {"press": payloads(offer)[0]})
+    assert "你已接受要约" in to(accepted, "employer")
+    assert "程代表 已接受要约" in to(accepted, "chair")
+    assert "程代表 已接受要约" in to(accepted, "xiaowang")
+    assert "已经接受过" in to(await as_(chat, "employer", "/accept_offer"), "employer")
     assert "第 5 步：协商会议" in await chat.text_of("/next")
 
     # Step 5: the meeting, watched live.
@@ -313,3 +323,22 @@ async def test_a_meeting_reopened_by_an_officer_must_be_held_again(app: App) -> 
     assert "会议还没开完" in await chat.text_of("/next")
     assert "没听懂" in await chat.text_of("补充发言")
     assert "会议开始了" in await chat.text_of("/meeting_open")
+
+
+async def test_an_employer_named_early_gets_the_offer_when_it_is_sent(app: App) -> None:
+    chat = Chat(app, "chair")
+    bs, _ = await running_session(app, chat, step=3)
+    employer = await member_id(app, "employer")
+    early = await chat.say(f"/employer {employer}")
+    assert "会议开始后" in to(early, "employer")
+    assert "第 4 步才可以" in to(await as_(chat, "employer", f"/accept_offer {bs.id}"), "employer")
+    await chat.say("/offer 夜班津贴每班增加 10 元")
+    sent = await chat.say("/next")
+    assert "夜班津贴每班增加 10 元" in to(sent, "employer")
+    assert "只有这次协商的企业方" in to(await as_(chat, "xiaozhang", "/accept_offer"), "xiaozhang")
+    await as_(chat, "employer", "/accept_offer")
+    assert "第 5 步" in await chat.text_of("/next")
+    await as_(chat, "officer", f"/bg_reopen {bs.id} 3 要约要改")
+    async with app.sessions() as session:
+        again = await session.get(BargainingSession, bs.id)
+        assert again is not None and again.offer_accepted_at is None

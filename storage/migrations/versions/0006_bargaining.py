@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0001
-Create Date: 2026-11-24 23:04:57.318171
+Create Date: 2026-11-24 23:34:41.744480
 """
 
 from collections.abc import Sequence
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("step_started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("employer_member_id", sa.Integer(), nullable=True),
         sa.Column("offer_text", sa.Text(), nullable=True),
+        sa.Column("offer_accepted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("minutes_text", sa.Text(), nullable=True),
         sa.Column("resolution_text", sa.Text(), nullable=True),
         sa.Column("meeting_opened_at", sa.DateTime(timezone=True), nullable=True),
