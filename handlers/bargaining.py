@@ -178,7 +178,10 @@ async def close_current_step(ctx: Context, bs: BargainingSession, *, officer: bo
     try:
         await store.close_step(ctx.session, bs, ctx.member.id, utcnow(), officer=officer)
     except Refused as refused:
-        refuse(ctx, refused)
+        if refused.msgid.startswith("bargaining.needs."):
+            ctx.reply(ctx.t("bargaining.still_needs", need=ctx.t(refused.msgid)))
+        else:
+            refuse(ctx, refused)
         return
     ctx.reply(
         ctx.t("bargaining.closed", step=step_name(ctx.t, closed)) + "\n" + describe(ctx.t, bs)

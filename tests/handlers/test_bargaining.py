@@ -82,7 +82,7 @@ async def test_a_chair_runs_a_bargaining_through_all_ten_steps(app: App) -> None
     assert "第 2 步：代表选举" in to(moved, "chair")
     assert "进入第 2 步：代表选举" in to(moved, "xiaozhang")
     assert "进入第 2 步：代表选举" in to(moved, "xiaowang")
-    assert "代表选举还没有结束" in await chat.text_of("/next")
+    assert "选出职工代表" in await chat.text_of("/next")
 
     # The election: three candidates for two seats; each member votes once.
     zhang, wang, employer = [await member_id(app, n) for n in ("xiaozhang", "xiaowang", "employer")]
@@ -129,7 +129,7 @@ async def test_a_chair_runs_a_bargaining_through_all_ten_steps(app: App) -> None
     assert "第 5 步：协商会议" in await chat.text_of("/next")
 
     # Step 5: the meeting, watched live.
-    assert "会议还没开完" in await chat.text_of("/next")
+    assert "开完协商会议" in await chat.text_of("/next")
     opened = await chat.say("/meeting_open")
     assert "会议开始了" in to(opened, "xiaozhang")
     said = await chat.say("我方提出工资平均增长 6%")
@@ -320,7 +320,7 @@ async def test_a_meeting_reopened_by_an_officer_must_be_held_again(app: App) -> 
     await chat.say("/meeting_close")
     await chat.say("/next")
     await as_(chat, "officer", f"/bg_reopen {bs.id} 5 会议记录不全")
-    assert "会议还没开完" in await chat.text_of("/next")
+    assert "开完协商会议" in await chat.text_of("/next")
     assert "没听懂" in await chat.text_of("补充发言")
     assert "会议开始了" in await chat.text_of("/meeting_open")
 
