@@ -16,9 +16,29 @@ from storage.db import create_engine, session_factory
 
 def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
-    from handlers import account, benefits, core, model_workers
+    from handlers import (
+        account,
+        ballots,
+        bargaining,
+        bargaining_review,
+        benefits,
+        core,
+        meeting,
+        model_workers,
+        suggestions,
+    )
 
-    return [core.router, account.router, benefits.router, model_workers.router]
+    return [
+        core.router,
+        account.router,
+        benefits.router,
+        model_workers.router,
+        bargaining.router,
+        bargaining_review.router,
+        meeting.router,
+        ballots.router,
+        suggestions.router,
+    ]
 
 
 @dataclass

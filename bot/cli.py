@@ -1,4 +1,4 @@
-"""The ``unionbot`` command line: demo, chat, db, seed, grant, jobs."""
+"""The ``unionbot`` command line: demo, chat, db, seed, grant, jobs, close-ballots."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ unionbot 演示 / demo — {url}
 以其他演示账号发言 / act as another demo account:
   {{"as": "officer", "text": "/help"}}
   (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin,
-   laomo: a model worker, hospital and bank: partner-unit staff)
+   laomo: a model worker, hospital and bank: partner-unit staff,
+   zhouzhuxi, xiaozhou, xiaowang)
 Ctrl-D 退出 / quit.
 """
 
@@ -65,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
 
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
+    about = "close every bargaining ballot whose closing time has passed and publish the results"
+    commands.add_parser("close-ballots", help=about, description=about)
 
     keys = commands.add_parser("keys", help="the model-worker code's signing key")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -224,6 +227,18 @@ async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int:
+    """Results go to members' running channels through the message queue."""
+    from handlers.ballots import close_due_ballots
+
+    async def work(app: App) -> int:
+        closed = await close_due_ballots(app.sessions, app.messenger)
+        print(f"closed {closed} ballot{'s' if closed != 1 else ''}")
+        return 0
+
+    return await _with_app(settings, work)
+
+
 async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
     from bot import runner
 
@@ -255,6 +270,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "grant": run_grant,
     "jobs": run_jobs,
     "keys": run_keys,
+    "close-ballots": run_close_ballots,
     "run": run_channels,
     "serve": run_channels,
 }

@@ -5,6 +5,7 @@ Each field is documented in the README's configuration table; keep the two in st
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     wechat_aes_key: str | None = None
     wechat_api_url: str = "https://api.weixin.qq.com"
     wechat_max_age: int = Field(default=300, ge=0)
+    congress_quorum: str = "2/3"
+    congress_majority: str = "1/2"
 
     @field_validator("database_url")
     @classmethod
@@ -48,6 +51,17 @@ class Settings(BaseSettings):
                 "(for example sqlite+aiosqlite:///unionbot.db)"
             )
         return value
+
+    @field_validator("congress_quorum", "congress_majority")
+    @classmethod
+    def _share(cls, value: str) -> str:
+        try:
+            share = Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            share = Fraction(0)
+        if not 0 < share <= 1:
+            raise ValueError("must be a fraction between 0 and 1, such as 2/3")
+        return value.strip()
 
     @field_validator("default_language")
     @classmethod

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.models import (
-    benefits,  # noqa: F401  (registers the tables)
+from storage.models import (  # noqa: F401  (each model module, for metadata)
+    bargaining,
+    benefits,
     core,
 )
 

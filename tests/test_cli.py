@@ -62,7 +62,7 @@ def test_start_then_language_choice_gives_the_menu_in_chinese_then_english(
         database_url, "x", "/start", {"press": "lang"}, {"press": "lang:en"}
     )
     assert menu["to"] == "x" and "请选择" in menu["text"]
-    assert [b["payload"] for row in menu["buttons"] for b in row][-3:] == ["me", "help", "lang"]
+    assert {"me", "help", "lang"} <= {b["payload"] for row in menu["buttons"] for b in row}
     assert set(menu) == {"to", "text", "buttons", "image"}
     assert "lang:en" in json.dumps(choose)
     assert done["text"] == "Language set to English."

@@ -1,7 +1,7 @@
 """benefits and model workers
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-24 23:08:32.205553
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0001"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,285 @@
+"""Voting by phone: the representative election (step 2) and the workers' congress (step 7).
+
+Chair: ``/election SEATS HOURS ID ID...`` (candidates by the numbers /bg_members shows),
+``/congress HOURS``, ``/close_ballot`` once the closing time has passed. Voters: ``/vote``,
+a pressed button, or ``/vote BALLOT 1 3`` to choose several candidates. Every voter gets a
+receipt code; the tally published at closing lists every receipt with its choices.
+
+A scheduled job closes a ballot at its closing time by calling :func:`close_and_publish`
+with the app's session factory, its messenger and the ballot id (or
+:func:`close_due_ballots` to sweep up every ballot whose time has passed).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.context import Context, MessageBuilder
+from bot.delivery import Messenger
+from bot.i18n import N_, Translator
+from bot.messages import Button, Outgoing, rows
+from bot.router import Router
+from handlers.bargaining import my_session, notify, refuse
+from storage import ballots as store
+from storage.bargaining import Refused, chair_ids, follower_ids
+from storage.models import Role
+from storage.models.bargaining import Ballot, BargainingSession
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+router = Router("ballots")
+router.menu(N_("menu.vote"), "vote", order=310)
+
+MAX_HOURS = 24 * 30
+CHOICE_NAMES = {
+    "for": N_("ballots.choice.for"),
+    "against": N_("ballots.choice.against"),
+    "abstain": N_("ballots.choice.abstain"),
+}
+
+
+def result_lines(t: Translator, ballot: Ballot, *, receipts: bool) -> list[str]:
+    """The published tally of a closed ballot; with ``receipts``, every receipt and choice."""
+    result: dict[str, Any] = ballot.result or {}
+    voted, eligible = result.get("voted", 0), ballot.eligible
+    if ballot.kind == "congress":
+        counts = result["counts"]
+        verdict = t("ballots.passed" if ballot.passed else "ballots.failed")
+        lines = [
+            t(
+                "ballots.congress_result",
+                verdict=verdict,
+                yes=counts["for"],
+                no=counts["against"],
+                abstain=counts["abstain"],
+                voted=voted,
+                eligible=eligible,
+            )
+        ]
+        papers = [(receipt, t(CHOICE_NAMES[vote])) for receipt, vote in result["papers"]]
+    else:
+        tally = "，".join(t("ballots.votes", name=name, count=n) for name, n in result["counts"])
+        winners = "、".join(result["winners"]) or "-"
+        lines = [
+            t(
+                "ballots.election_result",
+                voted=voted,
+                eligible=eligible,
+                tally=tally,
+                winners=winners,
+            )
+        ]
+        papers = [(receipt, names) for receipt, names in result["papers"]]
+    if receipts:
+        lines.append(t("ballots.receipts"))
+        lines += [f"{receipt}：{choice}" for receipt, choice in papers]
+    return lines
+
+
+def ballot_invitation(
+    t: Translator, ballot_id: int, kind: str, seats: int, closes: str, names: list[str]
+) -> Outgoing:
+    if kind == "congress":
+        buttons = [
+            Button(t(label), f"v:{ballot_id}:{value}") for value, label in CHOICE_NAMES.items()
+        ]
+        return Outgoing(t("ballots.congress_invitation", closes=closes), rows(buttons))
+    listing = "\n".join(f"{n}. {name}" for n, name in enumerate(names, 1))
+    buttons = [Button(name, f"v:{ballot_id}:{n}") for n, name in enumerate(names, 1)]
+    return Outgoing(
+        t(
+            "ballots.election_invitation",
+            seats=seats,
+            closes=closes,
+            candidates=listing,
+            ballot=ballot_id,
+        ),
+        tuple((b,) for b in buttons),
+    )
+
+
+def _local(ctx: Context, when: datetime) -> str:
+    return when.astimezone(ctx.settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+async def _invite(ctx: Context, ballot: Ballot) -> None:
+    names = [c.name for c in await store.candidates(ctx.session, ballot.id)]
+    closes = _local(ctx, ballot.closes_at)
+    ballot_id, kind, seats = ballot.id, ballot.kind, ballot.max_choices
+    voters = await store.eligible_voters(ctx.session, ballot)
+    notify(ctx, voters, lambda t: ballot_invitation(t, ballot_id, kind, seats, closes, names))
+    ctx.reply(ctx.t("ballots.opened", count=len(voters), closes=closes))
+    if ctx.member.id in voters:
+        ctx.answer(ballot_invitation(ctx.t, ballot_id, kind, seats, closes, names))
+
+
+def _hours(text: str) -> int | None:
+    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_HOURS else None
+
+
+@router.command("election", help=N_("help.election"), role=Role.CHAIR)
+async def election(ctx: Context) -> None:
+    words = ctx.args.split()
+    if len(words) < 3 or not all(w.isdigit() for w in words) or _hours(words[1]) is None:
+        ctx.reply(ctx.t("ballots.usage.election", maximum=MAX_HOURS))
+        return
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    now = utcnow()
+    closes_at = now + timedelta(hours=int(words[1]))
+    try:
+        ballot = await store.open_election(
+            ctx.session, bs, int(words[0]), closes_at, [int(w) for w in words[2:]], now
+        )
+    except Refused as refused:
+        refuse(ctx, refused)
+        return
+    await _invite(ctx, ballot)
+
+
+@router.command("congress", help=N_("help.congress"), role=Role.CHAIR)
+async def congress(ctx: Context) -> None:
+    hours = _hours(ctx.args)
+    if hours is None:
+        ctx.reply(ctx.t("ballots.usage.congress", maximum=MAX_HOURS))
+        return
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    now = utcnow()
+    try:
+        ballot = await store.open_congress(
+            ctx.session,
+            bs,
+            now + timedelta(hours=hours),
+            ctx.settings.congress_quorum,
+            ctx.settings.congress_majority,
+            now,
+        )
+    except Refused as refused:
+        refuse(ctx, refused)
+        return
+    await _invite(ctx, ballot)
+
+
+@router.command("vote", help=N_("help.vote"))
+@router.button("vote")
+async def vote(ctx: Context) -> None:
+    words = ctx.args.split()
+    if words:
+        await _cast(ctx, words[0], words[1:])
+        return
+    ballots = await store.open_ballots_for(ctx.session, ctx.member.id, utcnow())
+    if not ballots:
+        ctx.reply(ctx.t("ballots.nothing_open"))
+        return
+    for ballot in ballots:
+        names = [c.name for c in await store.candidates(ctx.session, ballot.id)]
+        closes = _local(ctx, ballot.closes_at)
+        ctx.answer(
+            ballot_invitation(ctx.t, ballot.id, ballot.kind, ballot.max_choices, closes, names)
+        )
+
+
+@router.button("v")
+async def vote_button(ctx: Context) -> None:
+    number, _, choice = ctx.args.partition(":")
+    await _cast(ctx, number, [choice])
+
+
+async def _cast(ctx: Context, number: str, choices: list[str]) -> None:
+    ballot = await ctx.session.get(Ballot, int(number)) if number.isdigit() else None
+    if ballot is None:
+        ctx.reply(ctx.t("ballots.no_such_ballot"))
+        return
+    try:
+        receipt = await store.cast_vote(ctx.session, ballot, ctx.member.id, choices, utcnow())
+    except Refused as refused:
+        refuse(ctx, refused)
+        return
+    ctx.reply(ctx.t("ballots.voted", receipt=receipt, closes=_local(ctx, ballot.closes_at)))
+
+
+@router.command("close_ballot", help=N_("help.close_ballot"), role=Role.CHAIR)
+async def close_ballot(ctx: Context) -> None:
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    ballots = [b for b in await store.ballots_of(ctx.session, bs.id) if b.closed_at is None]
+    if ctx.args.isdigit():
+        ballots = [b for b in ballots if b.id == int(ctx.args)]
+    if not ballots:
+        ctx.reply(ctx.t("ballots.none_to_close"))
+        return
+    for ballot in ballots:
+        try:
+            await store.close_ballot(ctx.session, ballot, utcnow())
+        except Refused as refused:
+            ctx.reply(ctx.t(refused.msgid, closes=_local(ctx, ballot.closes_at)))
+            continue
+        for member_id, build in await publication(ctx.session, bs, ballot):
+            if member_id == ctx.member.id:
+                ctx.answer(build(ctx.t))
+            else:
+                ctx.send(member_id, build)
+
+
+async def publication(
+    session: AsyncSession, bs: BargainingSession, ballot: Ballot
+) -> list[tuple[int, MessageBuilder]]:
+    """The tally of a closed ballot for the chair, the followers and everyone who could vote."""
+    audience = [*await chair_ids(session, bs.enterprise_id)]
+    audience += await follower_ids(session, bs.id)
+    audience += await store.eligible_voters(session, ballot)
+    title = bs.title
+
+    def build(t: Translator) -> Outgoing:
+        header = t("ballots.closed_notice", title=title)
+        return Outgoing("\n".join([header, *result_lines(t, ballot, receipts=True)]))
+
+    return [(member_id, build) for member_id in dict.fromkeys(audience)]
+
+
+async def close_and_publish(
+    sessions: async_sessionmaker[AsyncSession],
+    messenger: Messenger,
+    ballot_id: int,
+    now: datetime | None = None,
+) -> bool:
+    """Close one ballot and push its tally; for the job scheduled at its closing time.
+
+    Returns False (and does nothing) when the ballot is gone, already closed, or not due.
+    """
+    async with sessions() as session, session.begin():
+        ballot = await session.get(Ballot, ballot_id)
+        if ballot is None:
+            return False
+        try:
+            await store.close_ballot(session, ballot, now or utcnow())
+        except Refused as refused:
+            log.info("ballot %s not closed: %s", ballot_id, refused.msgid)
+            return False
+        bs = await session.get(BargainingSession, ballot.session_id)
+        assert bs is not None
+        outbox = await publication(session, bs, ballot)
+    await messenger.deliver(outbox)
+    return True
+
+
+async def close_due_ballots(
+    sessions: async_sessionmaker[AsyncSession], messenger: Messenger, now: datetime | None = None
+) -> int:
+    """Close and publish every ballot whose closing time has passed; returns how many."""
+    now = now or utcnow()
+    async with sessions() as session:
+        due = [b.id for b in await store.ballots_to_close(session, now)]
+    closed = 0
+    for ballot_id in due:
+        closed += await close_and_publish(sessions, messenger, ballot_id, now)
+    return closed

@@ -1,0 +1,179 @@
+"""The bargaining meeting (step 5), watched live (围观).
+
+While the chair keeps the meeting open, whatever its speakers (the chair, the elected
+representatives, the employer's chief representative) write to the bot is a statement: it
+is numbered and relayed at once to every follower, labelled with side and role. Followers
+only watch; what they write then goes to the suggestion box. A late follower reads the
+transcript so far, a page at a time.
+"""
+
+from __future__ import annotations
+
+from bot.context import Context, MessageBuilder
+from bot.i18n import N_, Translator
+from bot.messages import Button, Outgoing, rows
+from bot.router import Router
+from handlers.bargaining import my_session, notify, refuse
+from storage import bargaining as store
+from storage import meeting
+from storage.bargaining import Refused
+from storage.models import Role
+from storage.models.bargaining import BargainingSession, MeetingStatement
+from storage.suggestions import suggest
+from storage.types import utcnow
+
+router = Router("meeting")
+
+SIDES = {"union": N_("meeting.side.union"), "employer": N_("meeting.side.employer")}
+SPEAKER_ROLES = {
+    "chair": N_("meeting.role.chair"),
+    "representative": N_("meeting.role.representative"),
+    "employer_chief": N_("meeting.role.employer_chief"),
+}
+
+
+def statement_text(t: Translator, statement: MeetingStatement) -> str:
+    return t(
+        "meeting.statement",
+        seq=statement.seq,
+        side=t(SIDES[statement.side]),
+        role=t(SPEAKER_ROLES[statement.role]),
+        name=statement.speaker_name,
+        text=statement.text,
+    )
+
+
+def relay(statement: MeetingStatement) -> MessageBuilder:
+    return lambda t: Outgoing(statement_text(t, statement))
+
+
+async def _audience(ctx: Context, bs: BargainingSession) -> list[int]:
+    """Followers, the chair, the representatives and the employer: all who see the meeting."""
+    audience = [*await store.chair_ids(ctx.session, bs.enterprise_id)]
+    audience += await store.representative_ids(ctx.session, bs.id)
+    if bs.employer_member_id is not None:
+        audience.append(bs.employer_member_id)
+    return audience + await store.follower_ids(ctx.session, bs.id)
+
+
+@router.command("meeting_open", help=N_("help.meeting_open"), role=Role.CHAIR)
+async def open_meeting(ctx: Context) -> None:
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    try:
+        meeting.open_meeting(bs, utcnow())
+    except Refused as refused:
+        refuse(ctx, refused)
+        return
+    ctx.reply(ctx.t("meeting.opened_for_chair"))
+    title, session_id = bs.title, bs.id
+    notify(
+        ctx,
+        await _audience(ctx, bs),
+        lambda t: Outgoing(
+            t("meeting.opened", title=title),
+            rows([Button(t("meeting.button.transcript"), f"tr:{session_id}:1")]),
+        ),
+    )
+
+
+@router.command("meeting_close", help=N_("help.meeting_close"), role=Role.CHAIR)
+async def close_meeting(ctx: Context) -> None:
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    try:
+        meeting.close_meeting(bs, utcnow())
+    except Refused as refused:
+        refuse(ctx, refused)
+        return
+    ctx.reply(ctx.t("meeting.closed_for_chair"))
+    title = bs.title
+    notify(ctx, await _audience(ctx, bs), lambda t: Outgoing(t("meeting.closed", title=title)))
+
+
+async def _speaker_role(ctx: Context, bs: BargainingSession) -> tuple[str, str] | None:
+    if str(bs.enterprise_id) in (await ctx.roles()).scopes(Role.CHAIR):
+        return "union", "chair"
+    if bs.employer_member_id == ctx.member.id:
+        return "employer", "employer_chief"
+    if ctx.member.id in await store.representative_ids(ctx.session, bs.id):
+        return "union", "representative"
+    return None
+
+
+@router.text()
+async def speak_or_suggest(ctx: Context) -> bool:
+    """Free text during an open meeting: a statement from a speaker, a suggestion from a
+    follower. Returns False when no open meeting concerns this member."""
+    text = (ctx.message.text or "").strip()
+    if not text:
+        return False
+    meetings = await meeting.open_meetings(ctx.session)
+    for bs in meetings:
+        speaker = await _speaker_role(ctx, bs)
+        if speaker is not None:
+            statement = await meeting.add_statement(
+                ctx.session, bs, ctx.member, speaker[0], speaker[1], text, utcnow()
+            )
+            ctx.reply(ctx.t("meeting.said", seq=statement.seq))
+            notify(
+                ctx,
+                await _audience(ctx, bs),
+                relay(statement),
+            )
+            return True
+    for bs in meetings:
+        if ctx.member.id in await store.follower_ids(ctx.session, bs.id):
+            await suggest(ctx.session, bs.id, ctx.member.id, text, True, utcnow())
+            ctx.reply(ctx.t("meeting.watch_only"))
+            return True
+    return False
+
+
+@router.command("transcript", help=N_("help.transcript"))
+async def transcript(ctx: Context) -> None:
+    bs = await store.followed_session(ctx.session, ctx.member.id)
+    if bs is None:
+        bs = await store.chair_session(ctx.session, (await ctx.roles()).scopes(Role.CHAIR))
+    if bs is None:
+        ctx.reply(ctx.t("bargaining.not_following"))
+        return
+    page = int(ctx.args) if ctx.args.isdigit() else 1
+    await _show_page(ctx, bs, page)
+
+
+@router.button("tr")
+async def transcript_page(ctx: Context) -> None:
+    number, _, page = ctx.args.partition(":")
+    bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
+    if bs is None or not await _may_watch(ctx, bs):
+        ctx.reply(ctx.t("bargaining.not_following"))
+        return
+    await _show_page(ctx, bs, int(page) if page.isdigit() else 1)
+
+
+async def _may_watch(ctx: Context, bs: BargainingSession) -> bool:
+    roles = await ctx.roles()
+    return (
+        ctx.member.id in await _audience(ctx, bs)
+        or roles.has(Role.OFFICER)
+        or ctx.member.enterprise_id == bs.enterprise_id
+    )
+
+
+async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
+    statements, pages = await meeting.transcript_page(ctx.session, bs.id, page)
+    page = min(max(page, 1), pages)
+    if not statements:
+        ctx.reply(ctx.t("meeting.no_statements"))
+        return
+    text = ctx.t("meeting.transcript", title=bs.title, page=page, pages=pages)
+    text += "\n" + "\n".join(statement_text(ctx.t, s) for s in statements)
+    buttons = []
+    if page > 1:
+        buttons.append(Button(ctx.t("meeting.button.previous"), f"tr:{bs.id}:{page - 1}"))
+    if page < pages:
+        buttons.append(Button(ctx.t("meeting.button.more"), f"tr:{bs.id}:{page + 1}"))
+    ctx.reply(text, rows(buttons), replaces_menu=ctx.message.payload is not None)

@@ -1,0 +1,95 @@
+"""Queries on the bargaining meeting (step 5): opening and closing it, its numbered
+statements, and the transcript a late follower reads page by page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.bargaining import Refused
+from storage.models import Member
+from storage.models.bargaining import BargainingSession, MeetingStatement
+
+TRANSCRIPT_PAGE = 10
+
+
+def open_meeting(bs: BargainingSession, now: datetime) -> None:
+    if bs.step != 5:
+        raise Refused("meeting.not_step")
+    if bs.meeting_opened_at is not None and bs.meeting_closed_at is None:
+        raise Refused("meeting.already_open")
+    bs.meeting_opened_at = now
+    bs.meeting_closed_at = None
+
+
+def close_meeting(bs: BargainingSession, now: datetime) -> None:
+    if not meeting_is_open(bs):
+        raise Refused("meeting.not_open")
+    bs.meeting_closed_at = now
+
+
+def meeting_is_open(bs: BargainingSession) -> bool:
+    return bs.step == 5 and bs.meeting_opened_at is not None and bs.meeting_closed_at is None
+
+
+async def open_meetings(session: AsyncSession) -> Sequence[BargainingSession]:
+    return (
+        await session.scalars(
+            select(BargainingSession).where(
+                BargainingSession.step == 5,
+                BargainingSession.meeting_opened_at.is_not(None),
+                BargainingSession.meeting_closed_at.is_(None),
+            )
+        )
+    ).all()
+
+
+async def add_statement(
+    session: AsyncSession,
+    bs: BargainingSession,
+    speaker: Member,
+    side: str,
+    role: str,
+    text: str,
+    now: datetime,
+) -> MeetingStatement:
+    last = await session.scalar(
+        select(func.max(MeetingStatement.seq)).where(MeetingStatement.session_id == bs.id)
+    )
+    statement = MeetingStatement(
+        session_id=bs.id,
+        seq=(last or 0) + 1,
+        speaker_id=speaker.id,
+        speaker_name=speaker.display_name,
+        side=side,
+        role=role,
+        text=text,
+        at=now,
+    )
+    session.add(statement)
+    await session.flush()
+    return statement
+
+
+async def transcript_page(
+    session: AsyncSession, session_id: int, page: int
+) -> tuple[Sequence[MeetingStatement], int]:
+    """One page of the meeting so far (oldest first) and the number of pages."""
+    total = await session.scalar(
+        select(func.count()).where(MeetingStatement.session_id == session_id)
+    )
+    pages = max(1, -(-(total or 0) // TRANSCRIPT_PAGE))
+    page = min(max(page, 1), pages)
+    statements = (
+        await session.scalars(
+            select(MeetingStatement)
+            .where(MeetingStatement.session_id == session_id)
+            .order_by(MeetingStatement.seq)
+            .offset((page - 1) * TRANSCRIPT_PAGE)
+            .limit(TRANSCRIPT_PAGE)
+        )
+    ).all()
+    return statements, pages
