@@ -16,9 +16,9 @@ from storage.db import create_engine, session_factory
 
 def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
-    from handlers import account, core
+    from handlers import account, core, events, matchmaking, profiles
 
-    return [core.router, account.router]
+    return [core.router, account.router, profiles.router, events.router, matchmaking.router]
 
 
 @dataclass
