@@ -64,6 +64,12 @@ def parser() -> argparse.ArgumentParser:
 
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
 
+    events = commands.add_parser("events", help="singles' events")
+    events_commands = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    export = events_commands.add_parser("export", help="write an event's participants as CSV")
+    export.add_argument("event_id", type=int, metavar="EVENT_ID", help="the event's number")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
     commands.add_parser("run", help="serve members on every configured channel by polling")
     serve = commands.add_parser("serve", help="serve the channels' webhooks and /healthz over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -215,6 +221,31 @@ async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+async def run_events(args: argparse.Namespace, settings: Settings) -> int:
+    return await _with_app(settings, lambda app: export_event(app, args.event_id, args.out))
+
+
+async def export_event(app: App, event_id: int, out: Path | None) -> int:
+    """``events export``: participants as CSV (UTF-8 with BOM, so spreadsheets read Chinese)."""
+    import csv
+
+    from storage import events
+    from storage.models.events import Event
+
+    async with app.sessions() as session:
+        if await session.get(Event, event_id) is None:
+            print(f"unionbot: no event {event_id}", file=sys.stderr)
+            return 1
+        table = await events.export_rows(session, event_id)
+    if out is None:
+        csv.writer(sys.stdout).writerows(table)
+    else:
+        with out.open("w", encoding="utf-8-sig", newline="") as file:
+            csv.writer(file).writerows(table)
+        print(f"wrote {len(table) - 1} participants to {out}")
+    return 0
+
+
 async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
     from bot import runner
 
@@ -239,6 +270,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "seed": run_seed,
     "grant": run_grant,
     "jobs": run_jobs,
+    "events": run_events,
     "run": run_channels,
     "serve": run_channels,
 }

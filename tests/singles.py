@@ -103,3 +103,33 @@ async def profile_id(app: App, name: str) -> int:
         )
         assert found is not None
         return found
+
+
+async def add_profile(app: App, name: str, gender: str, birth_year: int, **values: Any) -> int:
+    """A consented profile written straight to the database (the form has its own tests)."""
+    member = await ensure_member(app, name)
+    fields: dict[str, Any] = {
+        "member_id": member,
+        "display_name": f"{name}昵称",
+        "gender": gender,
+        "birth_year": birth_year,
+        "town": "新安江街道",
+        "employer": "建德市新安江机械有限公司",
+        "show_employer": False,
+        "education": "bachelor",
+        "occupation": "工程师",
+        "hobbies": ["travel", "music"],
+        "intro": "喜欢周末去千岛湖走走。",
+        "seek_age_min": 22,
+        "seek_age_max": 40,
+        "seek_towns": [],
+        "contact": f"wx_{name}_01",
+        "consent_version": "2026-11",
+        "consented_at": utcnow(),
+    }
+    fields.update(values)
+    async with app.sessions() as session, session.begin():
+        profile = Profile(**fields)
+        session.add(profile)
+        await session.flush()
+        return profile.id
