@@ -27,7 +27,7 @@ from bot.messages import Button, rows
 from bot.router import Router
 from handlers.events import tell_promoted
 from storage import profiles
-from storage.models.singles import CONSENT_VERSION, Education, Gender, Profile
+from storage.models.singles import CONSENT_VERSION, HOBBIES, Education, Gender, Profile
 from storage.types import utcnow
 
 router = Router("profiles")
@@ -46,8 +46,6 @@ HOBBY_NAMES = {
     "photography": "hobby.photography",
     "pets": "hobby.pets",
 }
-HOBBIES = tuple(HOBBY_NAMES)
-"""The hobbies a member picks from, numbered in this order in ``profile.ask.hobbies``."""
 GENDER_NAMES = {Gender.FEMALE: "profile.gender.f", Gender.MALE: "profile.gender.m"}
 EDUCATION_NAMES = {
     Education.SECONDARY: "profile.education.secondary",
@@ -117,11 +115,10 @@ def parse_towns(answer: str) -> list[str]:
 
 
 def parse_contact(answer: str) -> str:
-    contact = (
-        answer.strip().replace(" ", "").replace("-", "")
-        if answer.strip()[:1].isdigit()
-        else answer.strip()
-    )
+    """A phone number may be typed with spaces or dashes (138 0000 0000); a WeChat id not."""
+    contact = answer.strip()
+    if contact[:1].isdigit():
+        contact = contact.replace(" ", "").replace("-", "")
     if not (PHONE.match(contact) or WECHAT_ID.match(contact)):
         raise Invalid("profile.bad_contact")
     return contact

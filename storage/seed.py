@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import core_seed, events_seed
+from storage import core_seed, singles_seed
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 MAX_SEED_BYTES = 10 * 1024 * 1024
@@ -36,7 +36,8 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "enterprises": Section(core_seed.EnterpriseRow, core_seed.load_enterprises),
     "members": Section(core_seed.MemberRow, core_seed.load_members),
-    "events": Section(events_seed.EventRow, events_seed.load_events),
+    "events": Section(singles_seed.EventRow, singles_seed.load_events),
+    "profiles": Section(singles_seed.ProfileRow, singles_seed.load_profiles),
 }
 """Sections in the order they load, so later ones can refer to earlier ones by name."""
 

@@ -36,6 +36,20 @@ class Education(StrEnum):
 
 EDUCATION_RANK = {e: rank for rank, e in enumerate(Education)}
 
+HOBBIES = (
+    "travel",
+    "sports",
+    "music",
+    "reading",
+    "cooking",
+    "films",
+    "games",
+    "outdoors",
+    "photography",
+    "pets",
+)
+"""Hobby codes a member picks from, in the order the profile form numbers them."""
+
 
 class Answer(StrEnum):
     PENDING = "pending"
