@@ -268,13 +268,22 @@ async def report(ctx: Context) -> None:
     except Refused as refused:
         _refuse(ctx, refused)
         return
-    report_id, text = row.id, row.reason
+    names = {
+        "number": row.id,
+        "intro": int(number),
+        "reason": row.reason,
+        "reporter": await _name(ctx, row.reporter_id),
+        "reported": await _name(ctx, row.reported_id),
+    }
     for officer_id in await matchmaking.officers(ctx.session):
-        ctx.send(
-            officer_id,
-            lambda t: Outgoing(t("intro.report_to_officers", number=report_id, reason=text)),
-        )
+        ctx.send(officer_id, lambda t: Outgoing(t("intro.report_to_officers", **names)))
     ctx.reply(ctx.t("intro.reported"))
+
+
+async def _name(ctx: Context, member_id: int | None) -> str:
+    """How officers know a reported person: their profile's nickname and card number."""
+    profile = await get_profile(ctx.session, member_id) if member_id is not None else None
+    return f"{profile.display_name} (#{profile.id})" if profile is not None else "-"
 
 
 @router.command("outcome", help=N_("help.outcome"), role=Role.MATCHMAKER)

@@ -271,9 +271,7 @@ async def show_profile(ctx: Context) -> None:
 
 @router.command("forget", help=N_("help.forget"), private=True)
 async def ask_to_forget(ctx: Context) -> None:
-    if await profiles.get_profile(ctx.session, ctx.member.id) is None:
-        ctx.reply(ctx.t("profile.none"))
-        return
+    """Always offered, profile or not: sign-ups for events open to all are personal data too."""
     ctx.reply(
         ctx.t("profile.forget_confirm"),
         rows(
@@ -287,9 +285,6 @@ async def ask_to_forget(ctx: Context) -> None:
 
 @router.button("forget", private=True)
 async def forget(ctx: Context) -> None:
-    if await profiles.get_profile(ctx.session, ctx.member.id) is None:
-        ctx.reply(ctx.t("profile.none"))
-        return
     promoted = await profiles.forget(ctx.session, ctx.member.id, utcnow())
     for row in promoted:
         await tell_promoted(ctx, row)

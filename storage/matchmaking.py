@@ -234,7 +234,7 @@ async def answer(
     """Record one side's answer; the status becomes accepted when both said yes, closed on
     any no. Refuses an introduction the member is not part of, or one already closed."""
     await expire_introductions(session, now)
-    intro = await session.get(Introduction, intro_id, with_for_update=True)
+    intro = await session.get(Introduction, intro_id, with_for_update=True, populate_existing=True)
     if intro is None or member_id not in (intro.member_a_id, intro.member_b_id):
         raise Refused("intro.unknown")
     if intro.status != IntroStatus.PENDING:

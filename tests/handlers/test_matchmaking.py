@@ -160,7 +160,8 @@ async def test_blocking_and_reporting_after_an_introduction(app: App, chat: Chat
     await chat.say({"as": "he", "press": f"intro:y:{number}"})
     reported = await chat.say({"as": "she", "text": f"/report {number} 言语骚扰"})
     to = {m["to"]: m["text"] for m in reported}
-    assert "言语骚扰" in to["officer"] and "已收到" in to["she"]
+    assert "she昵称" in to["officer"] and "he昵称" in to["officer"] and "言语骚扰" in to["officer"]
+    assert "已收到" in to["she"] and "he" not in to
     assert "没有找到" in await chat.text_of({"as": "outsider", "text": f"/report {number} 乱说"})
     assert "已屏蔽" in await chat.text_of({"as": "she", "press": f"intro:b:{number}"})
     async with app.sessions() as session:

@@ -99,7 +99,6 @@ async def test_view_pause_and_edit(app: App, chat: Chat) -> None:
 
 
 async def test_forget_asks_first_and_then_removes_every_trace(app: App, chat: Chat) -> None:
-    assert "还没有交友资料" in await chat.text_of("/forget")
     await create_profile(chat, "xiaohe", WOMAN)
     me = await member_id(app, "xiaohe")
     future = await add_event(app, places_total=1)
@@ -135,3 +134,15 @@ async def test_forget_asks_first_and_then_removes_every_trace(app: App, chat: Ch
         assert contacts == 0
         kept = await session.scalar(select(func.count()).where(SignUp.event_id == past))
         assert kept == 1, "the past sign-up stays as a count, with no member"
+
+
+async def test_forget_without_a_profile_still_withdraws_from_open_events(
+    app: App, chat: Chat
+) -> None:
+    event = await add_event(app, places_total=3, profile_required=False)
+    await chat.say({"press": f"ev:s:{event}"})
+    assert "不能撤销" in await chat.text_of("/forget")
+    assert "已删除" in await chat.text_of({"press": "forget:yes"})
+    async with app.sessions() as session:
+        [row] = list(await session.scalars(select(SignUp)))
+        assert (row.member_id, row.status, row.code) == (None, "cancelled", None)
