@@ -106,12 +106,13 @@ async def sign_up(session: AsyncSession, event_id: int, member_id: int, now: dat
         raise Refused("events.already_signed_up")
     side = side_of(event, profile)
     confirmed = (await places(session, event)).left(side) > 0
+    code = await new_code(session) if confirmed else None
     if row is None:
         row = SignUp(event_id=event_id, member_id=member_id)
         session.add(row)
     row.side, row.queued_at, row.checked_in_at = side, now, None
     row.status = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLIST
-    row.code = await new_code(session) if confirmed else None
+    row.code = code
     await session.flush()
     return row
 
