@@ -193,14 +193,19 @@ async def summarise(ctx: Context, data: dict[str, Any]) -> str:
 async def save(ctx: Context, data: dict[str, Any]) -> None:
     consented_at = datetime.fromisoformat(data["consented_at"])
     await profiles.save_profile(
-        ctx.session, ctx.member.id, _form_values(data), consented_at, utcnow()
+        ctx.session,
+        ctx.member.id,
+        _form_values(data),
+        consented_at,
+        utcnow(),
+        data["consent_version"],
     )
     ctx.reply(ctx.t("profile.saved"), profile_buttons(ctx, paused=False))
 
 
 profile_form = router.form(
     Form(
-        name="profile",
+        name=profiles.PROFILE_FORM,
         fields=(
             text_field("display_name", N_("profile.ask.display_name"), max_length=20),
             choice_field("gender", N_("profile.ask.gender"), GENDERS),
@@ -238,10 +243,11 @@ def profile_buttons(ctx: Context, *, paused: bool) -> tuple[tuple[Button, ...], 
 async def show_profile(ctx: Context) -> None:
     action = ctx.args if ctx.message.payload else ""
     if action == "agree":
-        await start_form(ctx, profile_form, {"consented_at": utcnow().isoformat()})
+        consent = {"consented_at": utcnow().isoformat(), "consent_version": CONSENT_VERSION}
+        await start_form(ctx, profile_form, consent)
         return
     profile = await profiles.get_profile(ctx.session, ctx.member.id)
-    if profile is None:
+    if profile is None or profile.consent_version != CONSENT_VERSION:
         ctx.reply(
             ctx.t("profile.consent_text", version=CONSENT_VERSION),
             rows(
@@ -253,8 +259,11 @@ async def show_profile(ctx: Context) -> None:
         )
         return
     if action == "edit":
-        initial = {"consented_at": profile.consented_at.isoformat()}
-        await start_form(ctx, profile_form, initial)
+        consent = {
+            "consented_at": profile.consented_at.isoformat(),
+            "consent_version": profile.consent_version,
+        }
+        await start_form(ctx, profile_form, consent)
     elif action == "pause":
         profile.paused = not profile.paused
         ctx.reply(ctx.t("profile.paused" if profile.paused else "profile.resumed"))
@@ -285,6 +294,8 @@ async def ask_to_forget(ctx: Context) -> None:
 
 @router.button("forget", private=True)
 async def forget(ctx: Context) -> None:
+    if ctx.dialog is not None and ctx.dialog.form == profiles.PROFILE_FORM:
+        ctx.dialog = None
     promoted = await profiles.forget(ctx.session, ctx.member.id, utcnow())
     for row in promoted:
         await tell_promoted(ctx, row)

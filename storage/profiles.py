@@ -15,6 +15,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import events
+from storage.models import DialogState
 from storage.models.events import SignUp
 from storage.models.singles import (
     CONSENT_VERSION,
@@ -26,6 +27,8 @@ from storage.models.singles import (
     ProfileView,
 )
 
+PROFILE_FORM = "profile"
+"""The profile form's name: a half-filled one holds personal data too, so /forget drops it."""
 PROFILE_FIELDS = (
     "display_name",
     "gender",
@@ -55,17 +58,17 @@ async def save_profile(
     values: dict[str, Any],
     consented_at: datetime,
     now: datetime,
+    consent_version: str = CONSENT_VERSION,
 ) -> Profile:
-    """Create or replace the member's profile; ``consented_at`` is when they agreed."""
+    """Create or replace the member's profile; ``consented_at`` is when they agreed to the
+    consent text of ``consent_version``."""
     profile = await get_profile(session, member_id)
     if profile is None:
         profile = Profile(member_id=member_id)
         session.add(profile)
     for name in PROFILE_FIELDS:
         setattr(profile, name, values[name])
-    if profile.consented_at is None:
-        profile.consented_at = consented_at
-        profile.consent_version = CONSENT_VERSION
+    profile.consented_at, profile.consent_version = consented_at, consent_version
     profile.updated_at = now
     await session.flush()
     return profile
@@ -74,6 +77,11 @@ async def save_profile(
 async def forget(session: AsyncSession, member_id: int, now: datetime) -> list[SignUp]:
     """Remove the member's singles' data; returns sign-ups promoted into freed places."""
     promoted = await events.withdraw_member(session, member_id, now)
+    await session.execute(
+        delete(DialogState).where(
+            DialogState.member_id == member_id, DialogState.form == PROFILE_FORM
+        )
+    )
     await session.execute(delete(Profile).where(Profile.member_id == member_id))
     await session.execute(
         delete(Block).where(or_(Block.member_id == member_id, Block.blocked_id == member_id))

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.app import App
-from storage.models import Role
+from storage.models import DialogState, Role
 from storage.models.events import SignUp
 from storage.models.singles import CONSENT_VERSION, Profile, ProfileView
 from storage.types import utcnow
@@ -146,3 +146,22 @@ async def test_forget_without_a_profile_still_withdraws_from_open_events(
     async with app.sessions() as session:
         [row] = list(await session.scalars(select(SignUp)))
         assert (row.member_id, row.status, row.code) == (None, "cancelled", None)
+
+
+async def test_forget_drops_a_half_filled_profile_form(app: App, chat: Chat) -> None:
+    await chat.say("/profile")
+    await chat.say({"press": "prof:agree"})
+    await chat.say("小明")
+    await chat.say({"press": "forget:yes"})
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(DialogState)) == 0
+
+
+async def test_a_new_consent_text_is_shown_again_before_the_profile(app: App, chat: Chat) -> None:
+    await add_profile(app, "xiaoming", "m", 1994, consent_version="2025-01")
+    [consent] = await chat.say("/profile")
+    assert CONSENT_VERSION in consent["text"] and "prof:agree" in payloads(consent)
+    await create_profile(chat, "xiaoming", MAN)
+    [profile] = await profiles(app)
+    assert profile.consent_version == CONSENT_VERSION
+    assert "阿江" in await chat.text_of("/profile")
