@@ -3,12 +3,14 @@ accept; declines stay anonymous; blocks, reports, outcomes, statistics and the v
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot.app import App
+from bot.app import App, build_app
+from bot.messages import Incoming
 from storage.matchmaking import score_pair
 from storage.models import Role
 from storage.models.singles import Block, Introduction, Profile, ProfileView
@@ -187,3 +189,44 @@ async def test_outcomes_gifts_and_statistics(app: App, chat: Chat) -> None:
     assert "she昵称 ❤ he昵称" in gifts
     stats = await chat.text_of({"as": "officer", "text": "/mmstats"})
     assert "hongniang：1 / 1 / 1" in stats
+
+
+async def test_both_accepting_at_the_same_moment_reveals_once(app: App, chat: Chat) -> None:
+    she, he = await setup_pair(app)
+    await propose(chat, she, he)
+    number = await intro_id(app)
+    second = build_app(app.settings)
+    try:
+        replies = await asyncio.gather(
+            app.dispatcher.handle(Incoming("console", "she", "she", payload=f"intro:y:{number}")),
+            second.dispatcher.handle(Incoming("console", "he", "he", payload=f"intro:y:{number}")),
+        )
+    finally:
+        await second.close()
+    texts = [m.text for reply in replies for m in reply]
+    assert sum("等对方也同意" in t for t in texts) == 1
+    assert sum("双方都愿意认识" in t for t in texts) == 1
+    async with app.sessions() as session:
+        intro = await session.get(Introduction, number)
+        assert intro is not None and intro.status == "accepted"
+
+
+async def test_candidates_come_in_pages(app: App, chat: Chat) -> None:
+    await ensure_member(app, MM, Role.MATCHMAKER)
+    for n in range(7):
+        await add_profile(app, f"p{n}", "fm"[n % 2], 1995)
+    first = await chat.say({"as": MM, "text": "/candidates"})
+    assert len(first) == 6 and "5 / 7" in first[-1]["text"]
+    assert payloads(first[-1]) == ["mm:list:2"]
+    second = await chat.say({"as": MM, "press": "mm:list:2"})
+    assert len(second) == 2
+
+
+async def test_an_english_member_reads_the_invitation_in_english(app: App, chat: Chat) -> None:
+    await ensure_member(app, MM, Role.MATCHMAKER)
+    she = await add_profile(app, "amy", "f", 1996)
+    he = await add_profile(app, "he", "m", 1994)
+    await chat.say({"as": "amy", "text": "/lang en"})
+    invitations = {m["to"]: m["text"] for m in await propose(chat, she, he)}
+    assert "A matchmaker would like you to meet someone" in invitations["amy"]
+    assert "红娘想为您介绍" in invitations["he"]
