@@ -15,7 +15,7 @@ from bot.cli import export_event
 from storage.models import Role
 from storage.models.events import Event, SignUp
 from storage.types import utcnow
-from tests.conftest import Chat
+from tests.conftest import Chat, payloads
 from tests.singles import add_event, add_profile, ensure_member, member_id
 
 
@@ -159,3 +159,18 @@ async def test_officers_list_check_in_and_export(app: App, chat: Chat, tmp_path:
     both = {await member_id(app, "a"), await member_id(app, "b")}
     async with app.sessions() as session:
         assert set(await session.scalars(select(SignUp.member_id))) == both
+
+
+async def test_a_long_participant_list_comes_in_pages(app: App, chat: Chat) -> None:
+    await ensure_member(app, "officer", Role.OFFICER)
+    event = await add_event(app, places_total=30)
+    for n in range(23):
+        await add_profile(app, f"p{n}", "f", 1996)
+        await chat.say({"as": f"p{n}", "press": f"ev:s:{event}"})
+    [first] = await chat.say({"as": "officer", "text": f"/participants {event}"})
+    assert "共 23 人（第 1 页）" in first["text"] and first["text"].count("✔") == 20
+    assert payloads(first) == [f"evp:{event}:2"]
+    [second] = await chat.say({"as": "officer", "press": f"evp:{event}:2"})
+    assert second["text"].count("✔") == 3 and payloads(second) == []
+    assert "请写活动编号" in await chat.text_of({"as": "officer", "text": "/participants"})
+    assert "没有这个活动" in await chat.text_of({"as": "officer", "text": "/participants 99"})

@@ -165,6 +165,7 @@ async def test_blocking_and_reporting_after_an_introduction(app: App, chat: Chat
     assert "she昵称" in to["officer"] and "he昵称" in to["officer"] and "言语骚扰" in to["officer"]
     assert "已收到" in to["she"] and "he" not in to
     assert "没有找到" in await chat.text_of({"as": "outsider", "text": f"/report {number} 乱说"})
+    assert "没有找到" in await chat.text_of({"as": "outsider", "text": f"/block {number}"})
     assert "已屏蔽" in await chat.text_of({"as": "she", "press": f"intro:b:{number}"})
     async with app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Block)) == 1
