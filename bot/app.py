@@ -23,14 +23,20 @@ def service_routers() -> list[Router]:
         bargaining_review,
         benefits,
         core,
+        events,
+        matchmaking,
         meeting,
         model_workers,
+        profiles,
         suggestions,
     )
 
     return [
         core.router,
         account.router,
+        profiles.router,
+        events.router,
+        matchmaking.router,
         benefits.router,
         model_workers.router,
         bargaining.router,

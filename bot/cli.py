@@ -27,7 +27,7 @@ unionbot 演示 / demo — {url}
   {{"as": "officer", "text": "/help"}}
   (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin,
    laomo: a model worker, hospital and bank: partner-unit staff,
-   zhouzhuxi, xiaozhou, xiaowang)
+   zhouzhuxi, xiaozhou, xiaowang, singles xiaohe and ajiang)
 Ctrl-D 退出 / quit.
 """
 
@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
     keys_commands.add_parser(
         "export", help="print the public key (PEM), so a partner unit can verify codes offline"
     )
+
+    events = commands.add_parser("events", help="singles' events")
+    events_commands = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    export = events_commands.add_parser("export", help="write an event's participants as CSV")
+    export.add_argument("event_id", type=int, metavar="EVENT_ID", help="the event's number")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
     commands.add_parser("run", help="serve members on every configured channel by polling")
     serve = commands.add_parser("serve", help="serve the channels' webhooks and /healthz over HTTP")
@@ -239,6 +245,31 @@ async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int
     return await _with_app(settings, work)
 
 
+async def run_events(args: argparse.Namespace, settings: Settings) -> int:
+    return await _with_app(settings, lambda app: export_event(app, args.event_id, args.out))
+
+
+async def export_event(app: App, event_id: int, out: Path | None) -> int:
+    """``events export``: participants as CSV (UTF-8 with BOM, so spreadsheets read Chinese)."""
+    import csv
+
+    from storage import events
+    from storage.models.events import Event
+
+    async with app.sessions() as session:
+        if await session.get(Event, event_id) is None:
+            print(f"unionbot: no event {event_id}", file=sys.stderr)
+            return 1
+        table = await events.export_rows(session, event_id)
+    if out is None:
+        csv.writer(sys.stdout).writerows(table)
+    else:
+        with out.open("w", encoding="utf-8-sig", newline="") as file:
+            csv.writer(file).writerows(table)
+        print(f"wrote {len(table) - 1} participants to {out}")
+    return 0
+
+
 async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
     from bot import runner
 
@@ -271,6 +302,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,
+    "events": run_events,
     "run": run_channels,
     "serve": run_channels,
 }

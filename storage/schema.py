@@ -8,6 +8,8 @@ from storage.models import (  # noqa: F401  (each model module, for metadata)
     bargaining,
     benefits,
     core,
+    events,
+    singles,
 )
 
 metadata = core.Base.metadata

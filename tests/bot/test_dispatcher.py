@@ -47,7 +47,7 @@ async def greet(ctx: Context) -> None:
     ctx.reply("sent")
 
 
-@test_router.command("profile", private=True)
+@test_router.command("secret", private=True)
 async def private_profile(ctx: Context) -> None:
     ctx.reply("your private profile")
 
@@ -179,10 +179,10 @@ async def test_private_commands_in_a_group_point_to_a_private_chat(
     app: App, dispatcher: Dispatcher
 ) -> None:
     [reply] = await dispatcher.handle(
-        Incoming("telegram", "7", "-100", text="/profile", is_group=True)
+        Incoming("telegram", "7", "-100", text="/secret", is_group=True)
     )
     assert "私聊" in reply.text
-    [private] = await dispatcher.handle(Incoming("telegram", "7", "7", text="/profile"))
+    [private] = await dispatcher.handle(Incoming("telegram", "7", "7", text="/secret"))
     assert private.text == "your private profile"
 
 

@@ -1,0 +1,298 @@
+"""Singles' events: members list, sign up, cancel and see their places; officers create
+events, list participants and check people in with the code each one received."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.context import Context
+from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start_form, text_field
+from bot.i18n import N_, Translator
+from bot.messages import Button, Outgoing, rows
+from bot.router import Router
+from storage import events
+from storage.models import Role
+from storage.models.events import Event, Side, SignUp, SignUpStatus
+from storage.refusals import Refused
+from storage.types import utcnow
+
+router = Router("events")
+router.menu(N_("menu.events"), "ev:list", order=310)
+
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+PAGE_SIZE = 20
+YES_NO = fixed_choices(("yes", "events.yes"), ("no", "events.no"))
+SIDE_NAMES = {Side.FEMALE: "events.side.f", Side.MALE: "events.side.m", Side.ALL: "events.side.all"}
+PARTICIPANT_LINES = {
+    SignUpStatus.CONFIRMED: "events.participant.confirmed",
+    SignUpStatus.WAITLIST: "events.participant.waitlist",
+}
+SUMMARY_FIELDS = (
+    ("title", "events.field.title"),
+    ("place", "events.field.place"),
+    ("starts", "events.field.starts"),
+    ("ends", "events.field.ends"),
+    ("deadline", "events.field.deadline"),
+    ("women", "events.field.women"),
+    ("men", "events.field.men"),
+    ("total", "events.field.total"),
+    ("ages", "events.field.ages"),
+    ("profile_required", "events.field.profile_required"),
+)
+
+
+def local(ctx: Context, when: datetime) -> str:
+    return when.astimezone(ctx.settings.zone).strftime(TIME_FORMAT)
+
+
+def parse_time(answer: str) -> str:
+    """A local time ``YYYY-MM-DD HH:MM``, kept as text until the form is saved in UTC."""
+    try:
+        return datetime.strptime(answer.strip(), TIME_FORMAT).strftime(TIME_FORMAT)
+    except ValueError:
+        raise Invalid("events.bad_time") from None
+
+
+def parse_places(answer: str) -> int:
+    if not answer.strip().isdigit() or int(answer) > 1000:
+        raise Invalid("events.bad_places")
+    return int(answer)
+
+
+def parse_ages(answer: str) -> list[int]:
+    numbers = [
+        int(n)
+        for n in answer.replace("～", "-").replace("~", "-").split("-")
+        if n.strip().isdigit()
+    ]
+    if len(numbers) != 2 or not 18 <= numbers[0] <= numbers[1] <= 99:
+        raise Invalid("events.bad_ages")
+    return numbers
+
+
+def describe_places(t: Translator, places: events.Places) -> str:
+    event = places.event
+    if event.split:
+        return t(
+            "events.places_split",
+            women=places.left(Side.FEMALE),
+            men=places.left(Side.MALE),
+        )
+    return t("events.places_total", left=places.left(Side.ALL))
+
+
+def event_card(ctx: Context, places: events.Places) -> str:
+    event = places.event
+    ages = (
+        ctx.t("events.ages", minimum=event.age_min or 18, maximum=event.age_max or 99)
+        if event.age_min or event.age_max
+        else ""
+    )
+    return ctx.t(
+        "events.card",
+        number=event.id,
+        title=event.title,
+        starts=local(ctx, event.starts_at),
+        place=event.place,
+        deadline=local(ctx, event.signup_deadline),
+        places=describe_places(ctx.t, places),
+        ages=ages,
+        description=event.description,
+    )
+
+
+@router.command("events", help=N_("help.events"))
+@router.button("ev")
+async def list_events(ctx: Context) -> None:
+    action, _, number = ctx.args.partition(":")
+    if ctx.message.payload and action in ("s", "c") and number.isdigit():
+        await (sign_up if action == "s" else cancel)(ctx, int(number))
+        return
+    upcoming = await events.upcoming(ctx.session, utcnow())
+    if not upcoming:
+        ctx.reply(ctx.t("events.none"), ctx.dispatcher.menu_button(ctx))
+        return
+    for places in upcoming:
+        event_id = places.event.id
+        ctx.reply(
+            event_card(ctx, places),
+            rows(
+                [
+                    Button(ctx.t("events.button.sign_up"), f"ev:s:{event_id}"),
+                    Button(ctx.t("events.button.cancel"), f"ev:c:{event_id}"),
+                ]
+            ),
+        )
+
+
+async def sign_up(ctx: Context, event_id: int) -> None:
+    try:
+        row = await events.sign_up(ctx.session, event_id, ctx.member.id, utcnow())
+    except Refused as refused:
+        ctx.reply(ctx.t(refused.msgid, **refused.values))
+        return
+    event = await ctx.session.get(Event, event_id)
+    assert event is not None
+    if row.status == SignUpStatus.CONFIRMED:
+        ctx.reply(ctx.t("events.signed_up", title=event.title, code=row.code))
+    else:
+        position = await events.waitlist_position(ctx.session, row)
+        ctx.reply(ctx.t("events.waitlisted", title=event.title, position=position))
+
+
+async def cancel(ctx: Context, event_id: int) -> None:
+    try:
+        promoted = await events.cancel_sign_up(ctx.session, event_id, ctx.member.id, utcnow())
+    except Refused as refused:
+        ctx.reply(ctx.t(refused.msgid, **refused.values))
+        return
+    ctx.reply(ctx.t("events.cancelled"))
+    if promoted is not None:
+        await tell_promoted(ctx, promoted)
+
+
+async def tell_promoted(ctx: Context, row: SignUp) -> None:
+    """Tell the member moved from the waitlist into a freed place, with their check-in code."""
+    event = await ctx.session.get(Event, row.event_id)
+    if row.member_id is None or event is None:
+        return
+    title, code = event.title, row.code or ""
+    ctx.send(row.member_id, lambda t: Outgoing(t("events.promoted", title=title, code=code)))
+
+
+@router.command("myevents", help=N_("help.myevents"))
+async def my_events(ctx: Context) -> None:
+    mine = await events.member_sign_ups(ctx.session, ctx.member.id, utcnow())
+    if not mine:
+        ctx.reply(ctx.t("events.mine_none"))
+        return
+    lines = []
+    for row, event in mine:
+        if row.status == SignUpStatus.CONFIRMED:
+            status = ctx.t("events.status.confirmed", code=row.code)
+        else:
+            position = await events.waitlist_position(ctx.session, row)
+            status = ctx.t("events.status.waitlist", position=position)
+        lines.append(f"#{event.id} {event.title} · {local(ctx, event.starts_at)} · {status}")
+    ctx.reply(ctx.t("events.mine") + "\n" + "\n".join(lines))
+
+
+async def summarise_event(ctx: Context, data: dict[str, Any]) -> str:
+    lines = []
+    for name, label in SUMMARY_FIELDS:
+        value = data.get(name)
+        if isinstance(value, list):
+            value = "-".join(str(v) for v in value)
+        lines.append(f"{ctx.t(label)}: {'-' if value is None else value}")
+    return "\n".join(lines)
+
+
+async def save_event(ctx: Context, data: dict[str, Any]) -> None:
+    zone = ctx.settings.zone
+
+    def when(name: str) -> datetime:
+        return datetime.strptime(data[name], TIME_FORMAT).replace(tzinfo=zone)
+
+    starts, ends, deadline = when("starts"), when("ends"), when("deadline")
+    if ends <= starts or deadline > starts:
+        raise Invalid("events.bad_times")
+    if starts <= utcnow():
+        raise Invalid("events.in_the_past")
+    split = bool(data["women"] or data["men"])
+    if not split and not data.get("total"):
+        raise Invalid("events.need_places")
+    ages = data.get("ages") or [None, None]
+    event = Event(
+        title=data["title"],
+        description=data["description"],
+        place=data["place"],
+        starts_at=starts,
+        ends_at=ends,
+        signup_deadline=deadline,
+        places_women=data["women"] if split else None,
+        places_men=data["men"] if split else None,
+        places_total=None if split else data["total"],
+        age_min=ages[0],
+        age_max=ages[1],
+        profile_required=data["profile_required"] == "yes",
+    )
+    if await events.event_by_title(ctx.session, event.title) is not None:
+        raise Invalid("events.title_taken")
+    ctx.session.add(event)
+    await ctx.session.flush()
+    ctx.reply(ctx.t("events.created", number=event.id, title=event.title))
+
+
+event_form = router.form(
+    Form(
+        name="event",
+        fields=(
+            text_field("title", N_("events.ask.title"), min_length=2, max_length=80),
+            text_field("description", N_("events.ask.description"), max_length=1000),
+            text_field("place", N_("events.ask.place"), min_length=2, max_length=100),
+            Field("starts", N_("events.ask.starts"), parse=parse_time),
+            Field("ends", N_("events.ask.ends"), parse=parse_time),
+            Field("deadline", N_("events.ask.deadline"), parse=parse_time),
+            Field("women", N_("events.ask.women"), parse=parse_places),
+            Field("men", N_("events.ask.men"), parse=parse_places),
+            Field("total", N_("events.ask.total"), parse=parse_places, optional=True),
+            Field("ages", N_("events.ask.ages"), parse=parse_ages, optional=True),
+            choice_field("profile_required", N_("events.ask.profile_required"), YES_NO),
+        ),
+        on_done=save_event,
+        summary=summarise_event,
+    )
+)
+
+
+@router.command("newevent", help=N_("help.newevent"), role=Role.OFFICER)
+async def new_event(ctx: Context) -> None:
+    await start_form(ctx, event_form)
+
+
+@router.command("participants", help=N_("help.participants"), role=Role.OFFICER, private=True)
+@router.button("evp", role=Role.OFFICER, private=True)
+async def list_participants(ctx: Context) -> None:
+    parts = ctx.args.replace(":", " ").split()
+    if not parts or not all(p.isdigit() for p in parts):
+        ctx.reply(ctx.t("events.participants_usage"))
+        return
+    event = await ctx.session.get(Event, int(parts[0]))
+    if event is None:
+        ctx.reply(ctx.t("events.unknown"))
+        return
+    page = int(parts[1]) if len(parts) > 1 else 1
+    everyone = await events.participants(ctx.session, event.id)
+    shown = everyone[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    lines = [
+        ctx.t(
+            PARTICIPANT_LINES[SignUpStatus(row.status)],
+            name=name or "-",
+            side=ctx.t(SIDE_NAMES[Side(row.side)]),
+            checked=ctx.t("events.checked_in") if row.checked_in_at else "",
+        )
+        for row, name in shown
+    ]
+    more = page * PAGE_SIZE < len(everyone)
+    buttons = rows(
+        [Button(ctx.t("events.button.next_page"), f"evp:{event.id}:{page + 1}")] if more else []
+    )
+    header = ctx.t("events.participants", title=event.title, count=len(everyone), page=page)
+    ctx.reply(header + "\n" + "\n".join(lines), buttons)
+
+
+@router.command("checkin", help=N_("help.checkin"), role=Role.OFFICER)
+async def check_in(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.reply(ctx.t("events.checkin_usage"))
+        return
+    try:
+        row = await events.check_in(ctx.session, ctx.args, utcnow())
+    except Refused as refused:
+        ctx.reply(ctx.t(refused.msgid, **refused.values))
+        return
+    names = dict((r.id, n) for r, n in await events.participants(ctx.session, row.event_id))
+    event = await ctx.session.get(Event, row.event_id)
+    assert event is not None
+    ctx.reply(ctx.t("events.checked_in_ok", name=names.get(row.id, "-"), title=event.title))

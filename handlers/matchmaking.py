@@ -1,0 +1,360 @@
+"""Matchmakers' work and members' answers to introductions.
+
+Matchmakers see anonymised cards (no name, no contact, the employer only when the member
+allowed it), ranked suggestions with their reasons (scoring: :mod:`storage.matchmaking`),
+propose introductions and record outcomes; every card they see is logged. Members accept
+or decline; only when both accept does each learn the other's name and contact. A closed
+introduction is told to both in the same words, so nobody learns who declined.
+"""
+
+from __future__ import annotations
+
+from bot.context import Context, MessageBuilder
+from bot.i18n import N_, Translator
+from bot.messages import Button, Outgoing, rows
+from bot.router import Router
+from handlers.profiles import describe, hobby_names, profile_values
+from storage import matchmaking
+from storage.models import Role
+from storage.models.singles import Introduction, IntroStatus, Outcome, Profile
+from storage.profiles import get_profile
+from storage.refusals import Refused
+from storage.types import utcnow
+
+router = Router("matchmaking")
+router.menu(N_("menu.candidates"), "mm:list", role=Role.MATCHMAKER, order=320)
+
+PAGE_SIZE = 5
+LOG_LINES = 50
+REASONS = {
+    "match.reason.ages_both": "match.reason.ages_both",
+    "match.reason.ages_one": "match.reason.ages_one",
+    "match.reason.towns_both": "match.reason.towns_both",
+    "match.reason.towns_one": "match.reason.towns_one",
+    "match.reason.hobbies": "match.reason.hobbies",
+    "match.reason.education": "match.reason.education",
+}
+OUTCOME_NAMES = {
+    Outcome.TALKING: "match.outcome.talking",
+    Outcome.DATING: "match.outcome.dating",
+    Outcome.ENGAGED: "match.outcome.engaged",
+    Outcome.MARRIED: "match.outcome.married",
+    Outcome.ENDED: "match.outcome.ended",
+}
+
+
+def card(t: Translator, profile: Profile) -> str:
+    """An anonymised card: a number instead of a name, no contact."""
+    return (
+        t("match.card", number=profile.id)
+        + "\n"
+        + describe(t, profile_values(profile), private=False)
+    )
+
+
+def _refuse(ctx: Context, refused: Refused) -> None:
+    ctx.reply(ctx.t(refused.msgid, **refused.values))
+
+
+@router.command("candidates", help=N_("help.candidates"), role=Role.MATCHMAKER, private=True)
+@router.button("mm", role=Role.MATCHMAKER, private=True)
+async def matchmaker_action(ctx: Context) -> None:
+    action, _, rest = ctx.args.partition(":")
+    if ctx.message.payload and action == "s" and rest.isdigit():
+        await show_suggestions(ctx, int(rest))
+    elif ctx.message.payload and action == "p":
+        one, _, other = rest.partition(":")
+        if one.isdigit() and other.isdigit():
+            await propose(ctx, int(one), int(other))
+    else:
+        page = int(rest) if action == "list" and rest.isdigit() else 1
+        if not ctx.message.payload and ctx.args.isdigit():
+            page = int(ctx.args)
+        await list_candidates(ctx, max(page, 1))
+
+
+async def list_candidates(ctx: Context, page: int) -> None:
+    found, total = await matchmaking.candidates(
+        ctx.session, ctx.member.id, (page - 1) * PAGE_SIZE, PAGE_SIZE
+    )
+    if not found:
+        ctx.reply(ctx.t("match.no_candidates"))
+        return
+    for profile in found:
+        ctx.reply(
+            card(ctx.t, profile),
+            rows([Button(ctx.t("match.button.suggest"), f"mm:s:{profile.id}")]),
+        )
+    if page * PAGE_SIZE < total:
+        ctx.reply(
+            ctx.t("match.more", shown=page * PAGE_SIZE, total=total),
+            rows([Button(ctx.t("match.button.next_page"), f"mm:list:{page + 1}")]),
+        )
+
+
+@router.command("pairs", help=N_("help.pairs"), role=Role.MATCHMAKER, private=True)
+async def pairs_command(ctx: Context) -> None:
+    if not ctx.args.isdigit():
+        ctx.reply(ctx.t("match.pairs_usage"))
+        return
+    await show_suggestions(ctx, int(ctx.args))
+
+
+async def show_suggestions(ctx: Context, profile_id: int) -> None:
+    try:
+        profile = await matchmaking.active_profile(ctx.session, profile_id)
+    except Refused as refused:
+        _refuse(ctx, refused)
+        return
+    found = await matchmaking.suggestions(ctx.session, ctx.member.id, profile, utcnow())
+    if not found:
+        ctx.reply(ctx.t("match.no_suggestions", number=profile_id))
+        return
+    ctx.reply(ctx.t("match.suggestions", number=profile_id))
+    for suggestion in found:
+        reasons = "；".join(
+            ctx.t(
+                REASONS[msgid],
+                **{k: hobby_names(ctx.t, v) if k == "hobbies" else v for k, v in values.items()},
+            )
+            for msgid, values in suggestion.reasons
+        )
+        other = suggestion.profile
+        text = ctx.t("match.suggestion", score=suggestion.score, reasons=reasons)
+        ctx.reply(
+            text + "\n" + card(ctx.t, other),
+            rows([Button(ctx.t("match.button.propose"), f"mm:p:{profile_id}:{other.id}")]),
+        )
+
+
+@router.command("introduce", help=N_("help.introduce"), role=Role.MATCHMAKER)
+async def introduce_command(ctx: Context) -> None:
+    numbers = ctx.args.split()
+    if len(numbers) != 2 or not all(n.isdigit() for n in numbers):
+        ctx.reply(ctx.t("match.introduce_usage"))
+        return
+    await propose(ctx, int(numbers[0]), int(numbers[1]))
+
+
+async def propose(ctx: Context, one_id: int, other_id: int) -> None:
+    try:
+        intro, one, other = await matchmaking.propose(
+            ctx.session, ctx.member.id, one_id, other_id, utcnow()
+        )
+    except Refused as refused:
+        _refuse(ctx, refused)
+        return
+    for me, them in ((one, other), (other, one)):
+        ctx.send(me.member_id, invitation(intro.id, them.id, profile_values(them)))
+    ctx.reply(ctx.t("match.proposed", number=intro.id, one=one.id, other=other.id))
+
+
+def invitation(intro_id: int, number: int, values: dict[str, object]) -> MessageBuilder:
+    """The anonymous description of the other person, with accept and decline buttons."""
+
+    def build(t: Translator) -> Outgoing:
+        text = t("intro.invitation", number=intro_id, days=matchmaking.INTRODUCTION_LIFETIME.days)
+        return Outgoing(
+            text
+            + "\n"
+            + t("match.card", number=number)
+            + "\n"
+            + describe(t, values, private=False),
+            rows(
+                [
+                    Button(t("intro.button.accept"), f"intro:y:{intro_id}"),
+                    Button(t("intro.button.decline"), f"intro:n:{intro_id}"),
+                ]
+            ),
+        )
+
+    return build
+
+
+def closed_notice(intro_id: int) -> MessageBuilder:
+    """The same words for everyone, whoever declined: a decline is never traced to a person."""
+    return lambda t: Outgoing(t("intro.closed_notice", number=intro_id))
+
+
+def contact_card(intro_id: int, name: str, contact: str) -> MessageBuilder:
+    def build(t: Translator) -> Outgoing:
+        return Outgoing(
+            t("intro.matched", number=intro_id, name=name, contact=contact),
+            rows(
+                [
+                    Button(t("intro.button.block"), f"intro:b:{intro_id}"),
+                    Button(t("intro.button.report"), f"intro:r:{intro_id}"),
+                ]
+            ),
+        )
+
+    return build
+
+
+@router.button("intro", private=True)
+async def answer_introduction(ctx: Context) -> None:
+    action, _, number = ctx.args.partition(":")
+    if not number.isdigit():
+        ctx.reply(ctx.t("intro.unknown"))
+        return
+    intro_id = int(number)
+    if action == "b":
+        await block(ctx, intro_id)
+        return
+    if action == "r":
+        ctx.reply(ctx.t("intro.report_how", number=intro_id))
+        return
+    try:
+        intro = await matchmaking.answer(
+            ctx.session, intro_id, ctx.member.id, action == "y", utcnow()
+        )
+    except Refused as refused:
+        _refuse(ctx, refused)
+        return
+    if intro.status == IntroStatus.CLOSED:
+        ctx.reply(ctx.t("intro.declined"))
+        for member_id in (matchmaking.other_side(intro, ctx.member.id), intro.matchmaker_id):
+            if member_id is not None:
+                ctx.send(member_id, closed_notice(intro.id))
+    elif intro.status == IntroStatus.ACCEPTED:
+        await reveal(ctx, intro)
+    else:
+        ctx.reply(ctx.t("intro.accepted_waiting"))
+
+
+async def reveal(ctx: Context, intro: Introduction) -> None:
+    """Both said yes: each gets the other's name and contact, and the matchmaker is told."""
+    assert intro.member_a_id is not None and intro.member_b_id is not None
+    a = await get_profile(ctx.session, intro.member_a_id)
+    b = await get_profile(ctx.session, intro.member_b_id)
+    assert a is not None and b is not None
+    for me, them in ((a, b), (b, a)):
+        message = contact_card(intro.id, them.display_name, them.contact)
+        if me.member_id == ctx.member.id:
+            ctx.answer(message(ctx.t))
+        else:
+            ctx.send(me.member_id, message)
+    if intro.matchmaker_id is not None:
+        number = intro.id
+        ctx.send(intro.matchmaker_id, lambda t: Outgoing(t("intro.both_accepted", number=number)))
+
+
+@router.command("block", help=N_("help.block"), private=True)
+async def block_command(ctx: Context) -> None:
+    if not ctx.args.isdigit():
+        ctx.reply(ctx.t("intro.block_usage"))
+        return
+    await block(ctx, int(ctx.args))
+
+
+async def block(ctx: Context, intro_id: int) -> None:
+    try:
+        await matchmaking.block(ctx.session, intro_id, ctx.member.id)
+    except Refused as refused:
+        _refuse(ctx, refused)
+        return
+    ctx.reply(ctx.t("intro.blocked"))
+
+
+@router.command("report", help=N_("help.report"), private=True)
+async def report(ctx: Context) -> None:
+    number, _, reason = ctx.args.partition(" ")
+    reason = reason.strip()
+    if not number.isdigit() or not reason:
+        ctx.reply(ctx.t("intro.report_usage"))
+        return
+    try:
+        row = await matchmaking.report(ctx.session, int(number), ctx.member.id, reason[:500])
+    except Refused as refused:
+        _refuse(ctx, refused)
+        return
+    names = {
+        "number": row.id,
+        "intro": int(number),
+        "reason": row.reason,
+        "reporter": await _name(ctx, row.reporter_id),
+        "reported": await _name(ctx, row.reported_id),
+    }
+    for officer_id in await matchmaking.officers(ctx.session):
+        ctx.send(officer_id, lambda t: Outgoing(t("intro.report_to_officers", **names)))
+    ctx.reply(ctx.t("intro.reported"))
+
+
+async def _name(ctx: Context, member_id: int | None) -> str:
+    """How officers know a reported person: their profile's nickname and card number."""
+    profile = await get_profile(ctx.session, member_id) if member_id is not None else None
+    return f"{profile.display_name} (#{profile.id})" if profile is not None else "-"
+
+
+@router.command("outcome", help=N_("help.outcome"), role=Role.MATCHMAKER)
+async def record_outcome(ctx: Context) -> None:
+    number, _, name = ctx.args.partition(" ")
+    outcomes = {ctx.t(msgid): outcome for outcome, msgid in OUTCOME_NAMES.items()}
+    outcome = outcomes.get(name.strip()) or (
+        Outcome(name.strip()) if name.strip() in tuple(Outcome) else None
+    )
+    if not number.isdigit() or outcome is None:
+        ctx.reply(ctx.t("match.outcome_usage", outcomes="、".join(outcomes)))
+        return
+    try:
+        await matchmaking.record_outcome(ctx.session, int(number), outcome, utcnow())
+    except Refused as refused:
+        _refuse(ctx, refused)
+        return
+    ctx.reply(ctx.t("match.outcome_saved", number=number, outcome=ctx.t(OUTCOME_NAMES[outcome])))
+
+
+@router.command("gifts", help=N_("help.gifts"), role=Role.OFFICER, private=True)
+async def married_couples(ctx: Context) -> None:
+    couples = await matchmaking.married_couples(ctx.session)
+    if not couples:
+        ctx.reply(ctx.t("match.no_couples"))
+        return
+    lines = [
+        ctx.t("match.couple", number=intro.id, one=one, other=other, when=_date(ctx, intro))
+        for intro, one, other in couples
+    ]
+    ctx.reply(ctx.t("match.couples") + "\n" + "\n".join(lines))
+
+
+def _date(ctx: Context, intro: Introduction) -> str:
+    when = intro.outcome_at or intro.created_at
+    return when.astimezone(ctx.settings.zone).strftime("%Y-%m-%d")
+
+
+@router.command("mmstats", help=N_("help.mmstats"), role=Role.OFFICER)
+async def statistics(ctx: Context) -> None:
+    stats = await matchmaking.matchmaker_stats(ctx.session)
+    if not stats:
+        ctx.reply(ctx.t("match.no_stats"))
+        return
+    lines = [
+        ctx.t(
+            "match.stats_line",
+            name=s.name,
+            introductions=s.introductions,
+            accepted=s.accepted,
+            couples=s.couples,
+        )
+        for s in stats
+    ]
+    ctx.reply(ctx.t("match.stats") + "\n" + "\n".join(lines))
+
+
+@router.command("viewlog", help=N_("help.viewlog"), role=Role.OFFICER, private=True)
+async def view_log(ctx: Context) -> None:
+    entries = await matchmaking.view_log(ctx.session, LOG_LINES)
+    if not entries:
+        ctx.reply(ctx.t("match.no_views"))
+        return
+    lines = [
+        ctx.t(
+            "match.view_line",
+            when=view.viewed_at.astimezone(ctx.settings.zone).strftime("%Y-%m-%d %H:%M"),
+            matchmaker=matchmaker,
+            number=number if number is not None else "-",
+            name=name or ctx.t("match.forgotten"),
+        )
+        for view, matchmaker, number, name in entries
+    ]
+    ctx.reply(ctx.t("match.views") + "\n" + "\n".join(lines))

@@ -1,0 +1,372 @@
+"""Matchmakers' work: anonymised candidates, suggested pairs, double-opt-in introductions,
+outcomes and statistics.
+
+How a pair is scored (:func:`score_pair`), out of 100:
+
+* **ages, 40**: each person's age lies within the age range the other looks for. Both ways
+  give 40, one way 15. An introduction the other side would not want is worth little.
+* **towns, 30**: each person's town is among the towns the other would meet someone from
+  (no towns listed means anywhere). Both ways 30, one way 10.
+* **hobbies, up to 20**: 5 for each hobby they share.
+* **education, 10**: the same level or next to each other.
+
+Only women and men are paired (the programme's events are balanced that way), never two
+people of whom one blocked the other, a paused profile, or a pair already introduced. Each
+reason that added points is returned with the score, so the matchmaker sees why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Member, Role, RoleGrant
+from storage.models.singles import (
+    EDUCATION_RANK,
+    AbuseReport,
+    Answer,
+    Block,
+    Education,
+    Introduction,
+    IntroStatus,
+    Outcome,
+    Profile,
+    ProfileView,
+)
+from storage.refusals import Refused
+
+INTRODUCTION_LIFETIME = timedelta(days=7)
+MAX_PENDING_INTRODUCTIONS = 3
+"""A member is asked about at most this many introductions at once."""
+MAX_SUGGESTIONS = 5
+
+
+@dataclass
+class Suggestion:
+    profile: Profile
+    score: int = 0
+    reasons: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def age_of(profile: Profile, now: datetime) -> int:
+    return now.year - profile.birth_year
+
+
+def _wants_age(seeker: Profile, other: Profile, now: datetime) -> bool:
+    return seeker.seek_age_min <= age_of(other, now) <= seeker.seek_age_max
+
+
+def _wants_town(seeker: Profile, other: Profile) -> bool:
+    return not seeker.seek_towns or any(
+        town in other.town or other.town in town for town in seeker.seek_towns
+    )
+
+
+def score_pair(one: Profile, other: Profile, now: datetime) -> Suggestion:
+    """Score ``other`` as a partner for ``one``; see the module docstring for the rules."""
+    found = Suggestion(other)
+    ages = _wants_age(one, other, now) + _wants_age(other, one, now)
+    if ages:
+        found.score += 40 if ages == 2 else 15
+        found.reasons.append(
+            ("match.reason.ages_both" if ages == 2 else "match.reason.ages_one", {})
+        )
+    towns = _wants_town(one, other) + _wants_town(other, one)
+    if towns:
+        found.score += 30 if towns == 2 else 10
+        found.reasons.append(
+            ("match.reason.towns_both" if towns == 2 else "match.reason.towns_one", {})
+        )
+    shared = sorted(set(one.hobbies) & set(other.hobbies))
+    if shared:
+        found.score += min(5 * len(shared), 20)
+        found.reasons.append(("match.reason.hobbies", {"hobbies": shared}))
+    gap = abs(EDUCATION_RANK[Education(one.education)] - EDUCATION_RANK[Education(other.education)])
+    if gap <= 1:
+        found.score += 10
+        found.reasons.append(("match.reason.education", {}))
+    return found
+
+
+async def log_views(session: AsyncSession, matchmaker_id: int, member_ids: list[int]) -> None:
+    session.add_all(ProfileView(matchmaker_id=matchmaker_id, member_id=m) for m in member_ids)
+    await session.flush()
+
+
+async def candidates(
+    session: AsyncSession, matchmaker_id: int, offset: int, limit: int
+) -> tuple[list[Profile], int]:
+    """A page of active profiles for a matchmaker, each view logged; and the total."""
+    active = select(Profile).where(Profile.paused.is_(False))
+    total = await session.scalar(select(func.count()).select_from(active.subquery())) or 0
+    page = list(await session.scalars(active.order_by(Profile.id).offset(offset).limit(limit)))
+    await log_views(session, matchmaker_id, [p.member_id for p in page])
+    return page, total
+
+
+async def active_profile(session: AsyncSession, profile_id: int) -> Profile:
+    profile = await session.get(Profile, profile_id)
+    if profile is None or profile.paused:
+        raise Refused("match.no_such_profile", number=profile_id)
+    return profile
+
+
+async def blocked(session: AsyncSession, one: int, other: int) -> bool:
+    found = await session.scalar(
+        select(Block.id).where(
+            or_(
+                and_(Block.member_id == one, Block.blocked_id == other),
+                and_(Block.member_id == other, Block.blocked_id == one),
+            )
+        )
+    )
+    return found is not None
+
+
+def _pair(one: int, other: int) -> Any:
+    return or_(
+        and_(Introduction.member_a_id == one, Introduction.member_b_id == other),
+        and_(Introduction.member_a_id == other, Introduction.member_b_id == one),
+    )
+
+
+async def suggestions(
+    session: AsyncSession, matchmaker_id: int, profile: Profile, now: datetime
+) -> list[Suggestion]:
+    """The best partners for ``profile``, highest score first, each view logged."""
+    others = await session.scalars(
+        select(Profile).where(
+            Profile.paused.is_(False),
+            Profile.gender != profile.gender,
+            Profile.id != profile.id,
+        )
+    )
+    found = []
+    for other in others:
+        if await blocked(session, profile.member_id, other.member_id):
+            continue
+        if await session.scalar(
+            select(Introduction.id).where(
+                _pair(profile.member_id, other.member_id),
+                Introduction.status != IntroStatus.CLOSED,
+            )
+        ):
+            continue
+        suggestion = score_pair(profile, other, now)
+        if suggestion.score > 0:
+            found.append(suggestion)
+    found.sort(key=lambda s: (-s.score, s.profile.id))
+    best = found[:MAX_SUGGESTIONS]
+    await log_views(
+        session, matchmaker_id, [profile.member_id] + [s.profile.member_id for s in best]
+    )
+    return best
+
+
+async def expire_introductions(session: AsyncSession, now: datetime) -> None:
+    """Close pending introductions nobody finished answering in time."""
+    stale = await session.scalars(
+        select(Introduction).where(
+            Introduction.status == IntroStatus.PENDING, Introduction.expires_at <= now
+        )
+    )
+    for intro in stale:
+        intro.status = IntroStatus.CLOSED
+    await session.flush()
+
+
+async def pending_count(session: AsyncSession, member_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).where(
+            Introduction.status == IntroStatus.PENDING,
+            or_(Introduction.member_a_id == member_id, Introduction.member_b_id == member_id),
+        )
+    )
+    return count or 0
+
+
+async def propose(
+    session: AsyncSession, matchmaker_id: int, one_id: int, other_id: int, now: datetime
+) -> tuple[Introduction, Profile, Profile]:
+    """Propose that the members behind two profiles meet. Refuses a paused or unknown
+    profile, two of the same gender, a blocked pair, a pair already introduced, and a
+    member who already has :data:`MAX_PENDING_INTRODUCTIONS` open."""
+    await expire_introductions(session, now)
+    one = await active_profile(session, one_id)
+    other = await active_profile(session, other_id)
+    if one.gender == other.gender:
+        raise Refused("match.same_gender")
+    if await blocked(session, one.member_id, other.member_id):
+        raise Refused("match.blocked")
+    if await session.scalar(
+        select(Introduction.id).where(
+            _pair(one.member_id, other.member_id), Introduction.status != IntroStatus.CLOSED
+        )
+    ):
+        raise Refused("match.already_introduced")
+    for profile in (one, other):
+        if await pending_count(session, profile.member_id) >= MAX_PENDING_INTRODUCTIONS:
+            raise Refused(
+                "match.too_many_pending", number=profile.id, maximum=MAX_PENDING_INTRODUCTIONS
+            )
+    intro = Introduction(
+        matchmaker_id=matchmaker_id,
+        member_a_id=one.member_id,
+        member_b_id=other.member_id,
+        answer_a=Answer.PENDING,
+        answer_b=Answer.PENDING,
+        status=IntroStatus.PENDING,
+        created_at=now,
+        expires_at=now + INTRODUCTION_LIFETIME,
+    )
+    session.add(intro)
+    await session.flush()
+    return intro, one, other
+
+
+async def answer(
+    session: AsyncSession, intro_id: int, member_id: int, accept: bool, now: datetime
+) -> Introduction:
+    """Record one side's answer; the status becomes accepted when both said yes, closed on
+    any no. Refuses an introduction the member is not part of, or one already closed."""
+    await expire_introductions(session, now)
+    intro = await session.get(Introduction, intro_id, with_for_update=True, populate_existing=True)
+    if intro is None or member_id not in (intro.member_a_id, intro.member_b_id):
+        raise Refused("intro.unknown")
+    if intro.status != IntroStatus.PENDING:
+        raise Refused("intro.closed")
+    column = "answer_a" if member_id == intro.member_a_id else "answer_b"
+    if getattr(intro, column) != Answer.PENDING:
+        raise Refused("intro.already_answered")
+    setattr(intro, column, Answer.ACCEPTED if accept else Answer.DECLINED)
+    if not accept:
+        intro.status = IntroStatus.CLOSED
+    elif intro.answer_a == intro.answer_b == Answer.ACCEPTED:
+        intro.status = IntroStatus.ACCEPTED
+    await session.flush()
+    return intro
+
+
+def other_side(intro: Introduction, member_id: int) -> int | None:
+    return intro.member_b_id if member_id == intro.member_a_id else intro.member_a_id
+
+
+async def my_introduction(session: AsyncSession, intro_id: int, member_id: int) -> Introduction:
+    intro = await session.get(Introduction, intro_id)
+    if intro is None or member_id not in (intro.member_a_id, intro.member_b_id):
+        raise Refused("intro.unknown")
+    return intro
+
+
+async def block(session: AsyncSession, intro_id: int, member_id: int) -> int:
+    """Block the other person of an introduction; closes it if still pending."""
+    intro = await my_introduction(session, intro_id, member_id)
+    other = other_side(intro, member_id)
+    if other is None:
+        raise Refused("intro.unknown")
+    if not await session.scalar(
+        select(Block.id).where(Block.member_id == member_id, Block.blocked_id == other)
+    ):
+        session.add(Block(member_id=member_id, blocked_id=other))
+    if intro.status == IntroStatus.PENDING:
+        intro.status = IntroStatus.CLOSED
+    await session.flush()
+    return other
+
+
+async def report(session: AsyncSession, intro_id: int, member_id: int, reason: str) -> AbuseReport:
+    intro = await my_introduction(session, intro_id, member_id)
+    row = AbuseReport(
+        reporter_id=member_id,
+        reported_id=other_side(intro, member_id),
+        introduction_id=intro.id,
+        reason=reason,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def record_outcome(
+    session: AsyncSession, intro_id: int, outcome: Outcome, now: datetime
+) -> Introduction:
+    intro = await session.get(Introduction, intro_id)
+    if intro is None:
+        raise Refused("match.no_such_introduction", number=intro_id)
+    if intro.status != IntroStatus.ACCEPTED:
+        raise Refused("match.outcome_needs_accept")
+    intro.outcome, intro.outcome_at = outcome, now
+    await session.flush()
+    return intro
+
+
+async def married_couples(session: AsyncSession) -> list[tuple[Introduction, str, str]]:
+    """Couples married through the programme, for the gift: names from their profiles."""
+    a, b = Profile.__table__.alias("a"), Profile.__table__.alias("b")
+    rows = await session.execute(
+        select(
+            Introduction, func.coalesce(a.c.display_name, "-"), func.coalesce(b.c.display_name, "-")
+        )
+        .outerjoin(a, a.c.member_id == Introduction.member_a_id)
+        .outerjoin(b, b.c.member_id == Introduction.member_b_id)
+        .where(Introduction.outcome == Outcome.MARRIED)
+        .order_by(Introduction.outcome_at)
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+@dataclass(frozen=True)
+class MatchmakerStats:
+    name: str
+    introductions: int
+    accepted: int
+    couples: int
+
+
+async def matchmaker_stats(session: AsyncSession) -> list[MatchmakerStats]:
+    """Per matchmaker: introductions proposed, mutual accepts, and couples (engaged or married)."""
+    accepted = func.sum(case((Introduction.status == IntroStatus.ACCEPTED, 1), else_=0))
+    couples = func.sum(
+        case((Introduction.outcome.in_((Outcome.ENGAGED, Outcome.MARRIED)), 1), else_=0)
+    )
+    rows = await session.execute(
+        select(Member.display_name, func.count(Introduction.id), accepted, couples)
+        .join(Member, Member.id == Introduction.matchmaker_id)
+        .group_by(Member.id, Member.display_name)
+        .order_by(func.count(Introduction.id).desc(), Member.id)
+    )
+    return [
+        MatchmakerStats(name, total, int(acc or 0), int(cpl or 0)) for name, total, acc, cpl in rows
+    ]
+
+
+async def view_log(
+    session: AsyncSession, limit: int
+) -> list[tuple[ProfileView, str, int | None, str | None]]:
+    """The latest profile views: the view, the matchmaker's name, the viewed profile's
+    number and name (none once that member used ``/forget``)."""
+    rows = await session.execute(
+        select(
+            ProfileView,
+            func.coalesce(Member.display_name, "-"),
+            Profile.id,
+            Profile.display_name,
+        )
+        .outerjoin(Member, Member.id == ProfileView.matchmaker_id)
+        .outerjoin(Profile, Profile.member_id == ProfileView.member_id)
+        .order_by(ProfileView.viewed_at.desc(), ProfileView.id.desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+async def officers(session: AsyncSession) -> list[int]:
+    """Who receives abuse reports: every officer."""
+    found = await session.scalars(
+        select(RoleGrant.member_id).where(RoleGrant.role == Role.OFFICER).distinct()
+    )
+    return list(found)
