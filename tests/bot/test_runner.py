@@ -46,7 +46,7 @@ async def test_healthz_reports_the_database_and_channels(app: App) -> None:
 
 
 async def test_healthz_fails_when_the_database_is_gone(app: App) -> None:
-    missing = "sqlite+aiosqlite:////nonexistent/dir/x.db"
+    missing = "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"
     broken = build_app(app.settings.model_copy(update={"database_url": missing}))
     web = create_web_app(broken, [])
     async with httpx.AsyncClient(
