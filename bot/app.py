@@ -16,9 +16,9 @@ from storage.db import create_engine, session_factory
 
 def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
-    from handlers import account, core
+    from handlers import account, core, wechat
 
-    return [core.router, account.router]
+    return [core.router, account.router, wechat.router]
 
 
 @dataclass

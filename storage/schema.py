@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.models import core
+from storage.models import wechat as _wechat  # noqa: F401  (registers the tables)
 
 metadata = core.Base.metadata
 
