@@ -48,4 +48,7 @@ def _cut(text: str, limit: int) -> str:
     encoded = text.encode("utf-8")
     if len(encoded) <= limit:
         return text
-    return encoded[:limit].decode("utf-8", errors="ignore")
+    cut = encoded[:limit].decode("utf-8", errors="ignore")
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" /|-·") or cut
