@@ -286,11 +286,11 @@ def test_wechat_menu_prints_the_menu_without_credentials(tmp_path: Any) -> None:
     assert '"key": "help"' in result.stdout.decode()
 
 
-async def test_wechat_menu_apply_and_qrcode_use_the_api(settings: Settings, tmp_path: Any) -> None:
+async def test_wechat_menu_apply_and_qrcode_use_the_api(tmp_path: Any) -> None:
     fake = FakeWeChat()
     async with served(fake.app()) as url:
         env = {
-            "UNIONBOT_DATABASE_URL": settings.database_url,
+            "UNIONBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
             "UNIONBOT_WECHAT_APP_ID": "wx2c2769f8efd9abc2",
             "UNIONBOT_WECHAT_APP_SECRET": "app-secret",
             "UNIONBOT_WECHAT_TOKEN": "spamtest",
@@ -331,3 +331,20 @@ async def run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     )
     out, err = await process.communicate()
     return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_wechat_is_built_only_with_its_credentials(
+    app: App, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.app import build_app
+    from bot.channels.registry import configured_channels
+
+    with caplog.at_level("INFO"):
+        assert configured_channels(app) == []
+    assert "WeChat channel off: UNIONBOT_WECHAT_APP_ID, UNIONBOT_WECHAT_APP_SECRET" in caplog.text
+    configured = build_app(wechat_settings(settings, "http://127.0.0.1:9"))
+    channels = configured_channels(configured)
+    assert [c.name for c in channels] == ["wechat"]
+    assert [r.path for r in channels[0].routes()] == ["/wechat"]  # type: ignore[attr-defined]
+    await channels[0].stop()
+    await configured.close()
