@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,14 +60,16 @@ async def lock_token(session: AsyncSession, app_id: str, now: datetime) -> Wecha
 async def save_choices(
     session: AsyncSession, openid: str, payloads: list[str], now: datetime
 ) -> None:
-    row = await session.get(WechatChoices, openid)
-    if row is None:
-        if not payloads:
-            return
-        session.add(WechatChoices(openid=openid, payloads={"p": payloads}, updated_at=now))
-    else:
-        row.payloads = {"p": payloads}
-        row.updated_at = now
+    """Remember the options just shown (replacing the last ones), in one statement."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = {"openid": openid, "payloads": {"p": payloads}, "updated_at": now}
+    statement = insert(WechatChoices).values(values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[WechatChoices.openid],
+            set_={"payloads": statement.excluded.payloads, "updated_at": now},
+        )
+    )
 
 
 async def choice(session: AsyncSession, openid: str, number: int) -> str | None:

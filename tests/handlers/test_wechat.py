@@ -25,7 +25,14 @@ from storage.models import Identity
 from storage.models.wechat import WechatInboxMessage
 from storage.types import utcnow
 from tests.test_cli import unionbot
-from tests.wechat_support import FakeWeChat, WeChatServer, served, wechat_bot, wechat_settings
+from tests.wechat_support import (
+    FakeWeChat,
+    WeChatServer,
+    message_xml,
+    served,
+    wechat_bot,
+    wechat_settings,
+)
 
 XIAOLI = "o-xiaoli-openid"
 
@@ -348,3 +355,28 @@ async def test_wechat_is_built_only_with_its_credentials(
     assert [r.path for r in channels[0].routes()] == ["/wechat"]  # type: ignore[attr-defined]
     await channels[0].stop()
     await configured.close()
+
+
+async def test_a_shared_location_reaches_the_services_location_handler(settings: Settings) -> None:
+    router = Router("test-near")
+
+    @router.location()
+    async def nearby(ctx: Context) -> None:
+        assert ctx.message.location is not None
+        where = ctx.message.location
+        ctx.reply(f"附近的服务点 {where.latitude:.2f},{where.longitude:.2f}")
+
+    async with wechat_bot(settings, FakeWeChat(), [router]) as (_, _, base, _):
+        wechat = WeChatServer(base)
+        xml = message_xml(
+            XIAOLI,
+            "location",
+            Location_X="30.17",
+            Location_Y="121.27",
+            Scale="15",
+            Label="慈溪市坎墩街道",
+            MsgId="99",
+        )
+        answer = wechat.reply_text(await wechat.post(xml))
+        await wechat.close()
+    assert answer == "附近的服务点 30.17,121.27"

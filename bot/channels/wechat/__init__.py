@@ -123,7 +123,7 @@ class WeChatChannel:
         replies: list[Outgoing] = work.result()
         if not replies:
             return None
-        rendered = await self._render(received.openid, replies)
+        rendered = await self._render(received.openid, replies, inbox_hint=True)
         first, rest = rendered.parts[0], rendered.parts[1:]
         if rest:
             self._spawn(self._push_parts(received.openid, rest))
@@ -150,13 +150,7 @@ class WeChatChannel:
             return [Outgoing(t("wechat.text_only"))]
         if received.incoming is None:
             return []
-        replies = await dispatcher.handle(await self._pressed(received.incoming))
-        async with self.app.sessions() as session:
-            waiting = await wechat.inbox_count(session, received.openid)
-        if waiting:
-            t = await dispatcher.translator_for(probe)
-            replies.append(Outgoing(t("wechat.inbox_waiting", count=waiting)))
-        return replies
+        return await dispatcher.handle(await self._pressed(received.incoming))
 
     async def _pressed(self, incoming: Incoming) -> Incoming:
         """A bare number presses that option of the last message (never inside a form,
@@ -176,7 +170,7 @@ class WeChatChannel:
         except Exception:
             return
         if replies:
-            await self._send_or_keep(openid, replies)
+            await self._send_or_keep(openid, replies, inbox_hint=True)
 
     async def _push_parts(self, openid: str, parts: Sequence[str]) -> None:
         try:
@@ -191,7 +185,12 @@ class WeChatChannel:
         await self._send_or_keep(external_id, [message], raise_blocked=True)
 
     async def _send_or_keep(
-        self, openid: str, messages: list[Outgoing], *, raise_blocked: bool = False
+        self,
+        openid: str,
+        messages: list[Outgoing],
+        *,
+        raise_blocked: bool = False,
+        inbox_hint: bool = False,
     ) -> None:
         """Customer-service message inside the window, else template, else the inbox.
 
@@ -205,7 +204,7 @@ class WeChatChannel:
             log.warning("no WeChat identity %s; message dropped", openid)
             return
         try:
-            reason = await self._try_push(openid, messages, identity.last_seen_at)
+            reason = await self._try_push(openid, messages, identity.last_seen_at, inbox_hint)
         except RecipientBlocked:
             if raise_blocked:
                 raise
@@ -219,11 +218,13 @@ class WeChatChannel:
             for message in messages:
                 await wechat.keep_in_inbox(session, identity.id, to_json(message), reason)
 
-    async def _try_push(self, openid: str, messages: list[Outgoing], last_seen: Any) -> str | None:
+    async def _try_push(
+        self, openid: str, messages: list[Outgoing], last_seen: Any, inbox_hint: bool
+    ) -> str | None:
         """Push the messages; None when delivered, else why they must wait in the inbox."""
         reason = "window"
         if utcnow() - last_seen < WINDOW:
-            rendered = await self._render(openid, messages)
+            rendered = await self._render(openid, messages, inbox_hint=inbox_hint)
             try:
                 for part in rendered.parts:
                     await self.api.send_text(openid, part)
@@ -248,15 +249,24 @@ class WeChatChannel:
         complete = short == text and not any(m.buttons for m in messages)
         return None if complete else "template"
 
-    async def _render(self, openid: str, messages: Sequence[Outgoing]) -> Rendered:
-        t = await self._translator(openid)
-        rendered = render(messages, t)
+    async def _render(
+        self, openid: str, messages: Sequence[Outgoing], *, inbox_hint: bool = False
+    ) -> Rendered:
+        """The text in the member's language, remembering its numbered options; a reply to
+        the member's own message also says how many messages wait in their inbox."""
         async with self.app.sessions() as session, session.begin():
+            member = await members.member_by_identity(session, NAME, openid)
+            t = self._translator(member.language if member else None)
+            waiting = await wechat.inbox_count(session, openid) if inbox_hint else 0
+            if waiting:
+                messages = [*messages, Outgoing(t("wechat.inbox_waiting", count=waiting))]
+            rendered = render(messages, t)
             await wechat.save_choices(session, openid, rendered.payloads, utcnow())
         return rendered
 
-    async def _translator(self, openid: str) -> Translator:
-        return await self.app.dispatcher.translator_for(Incoming(NAME, openid, openid))
+    def _translator(self, language: str | None) -> Translator:
+        translations = self.app.dispatcher.translations
+        return translations[language or self.settings.default_language]
 
     def _spawn(self, work: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
