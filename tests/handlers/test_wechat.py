@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -380,3 +381,64 @@ async def test_a_shared_location_reaches_the_services_location_handler(settings:
         answer = wechat.reply_text(await wechat.post(xml))
         await wechat.close()
     assert answer == "附近的服务点 30.17,121.27"
+
+
+async def test_polling_mode_says_wechat_needs_serve(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.app import build_app
+    from bot.runner import channels_running
+
+    configured = build_app(wechat_settings(settings, "http://127.0.0.1:9"))
+    with caplog.at_level("INFO"):
+        async with channels_running(configured, webhook=False) as channels:
+            assert [c.name for c in channels] == ["wechat"]
+    await configured.close()
+    assert "run `unionbot serve` to serve WeChat members" in caplog.text
+
+
+async def test_unionbot_serve_answers_wechat(tmp_path: Any) -> None:
+    """The real command: webhook verification and a message through ``unionbot serve``."""
+    import os
+    import socket
+
+    from tests.test_cli import UNIONBOT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("UNIONBOT_")}
+    environment.update(
+        UNIONBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/serve.db",
+        UNIONBOT_WECHAT_APP_ID="wx2c2769f8efd9abc2",
+        UNIONBOT_WECHAT_APP_SECRET="app-secret",
+        UNIONBOT_WECHAT_TOKEN="spamtest",
+        UNIONBOT_WECHAT_API_URL="http://127.0.0.1:9",
+    )
+    process = await asyncio.create_subprocess_exec(
+        UNIONBOT,
+        "serve",
+        "--port",
+        str(port),
+        env=environment,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wechat = WeChatServer(base, plain=True)
+    try:
+        for _ in range(300):
+            try:
+                health = await wechat.client.get(base + "/healthz")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+        assert health.json()["channels"] == ["wechat"]
+        echo = await wechat.client.get(wechat.url, params={**wechat.query(), "echostr": "e1"})
+        answer = await wechat.says(XIAOLI, "/menu")
+    finally:
+        await wechat.close()
+        process.terminate()
+        await process.wait()
+    assert echo.text == "e1"
+    assert answer is not None and answer.startswith("您好！")
