@@ -442,3 +442,25 @@ async def test_unionbot_serve_answers_wechat(tmp_path: Any) -> None:
         await process.wait()
     assert echo.text == "e1"
     assert answer is not None and answer.startswith("您好！")
+
+
+async def test_when_wechat_is_unreachable_messages_are_queued_to_try_again(
+    settings: Settings,
+) -> None:
+    from bot.app import build_app
+    from storage import members
+    from storage.models import QueuedMessage
+
+    app = build_app(wechat_settings(settings, "http://127.0.0.1:9"))
+    channel = WeChatChannel(app)
+    app.messenger.attach(channel)
+    await make_member(app, channel, "o-1")
+    async with app.sessions() as session:
+        member = await members.find_member(session, "wechat:o-1")
+    assert member is not None
+    await app.messenger.deliver([(member.id, lambda t: Outgoing("明天开会"))])
+    async with app.sessions() as session:
+        queued = (await session.scalars(select(QueuedMessage))).all()
+    await channel.stop()
+    await app.close()
+    assert [q.body["text"] for q in queued] == ["明天开会"]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -195,8 +196,10 @@ class WeChatChannel:
         """Customer-service message inside the window, else template, else the inbox.
 
         WeChat's refusals (45015 outside the window, 45047 over the per-user limit...) are
-        recorded with the message in the inbox; network failures raise so the message is
-        queued and tried again. An unsubscribed user raises :class:`RecipientBlocked`.
+        recorded with the message in the inbox. Network failures raise for :meth:`send`, so
+        the messenger queues the message and tries again; a late reply to the member's own
+        message waits in the inbox instead. An unsubscribed user raises
+        :class:`RecipientBlocked` from :meth:`send` and is marked inactive otherwise.
         """
         async with self.app.sessions() as session:
             identity = await wechat.identity(session, openid)
@@ -205,6 +208,11 @@ class WeChatChannel:
             return
         try:
             reason = await self._try_push(openid, messages, identity.last_seen_at, inbox_hint)
+        except httpx.HTTPError as error:
+            if raise_blocked:
+                raise
+            log.warning("WeChat unreachable for a reply to %s: %s", openid, error)
+            reason = "network"
         except RecipientBlocked:
             if raise_blocked:
                 raise
