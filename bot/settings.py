@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     wechat_reply_seconds: float = Field(default=4.0, gt=0, le=4.5)
     wechat_template_id: str | None = None
     wechat_qrcode_url: str = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
+    redis_url: str | None = None
 
     @field_validator("database_url")
     @classmethod

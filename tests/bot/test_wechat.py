@@ -4,6 +4,7 @@ message modes with WeChat's own published samples, refusals, retries, the 5-seco
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -265,3 +266,67 @@ async def test_view_clicks_and_unknown_events_are_answered_with_success(settings
         )
         await server.close()
     assert [r.text for r in (view, unknown, report)] == ["success"] * 3
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """A throwaway redis-server on a free port; skips when Redis is not installed."""
+    import shutil
+    import socket
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    import redis.asyncio
+
+    client = redis.asyncio.Redis(port=port)
+    for _ in range(200):
+        try:
+            await client.ping()
+            break
+        except redis.ConnectionError:
+            await asyncio.sleep(0.02)
+    await client.aclose()
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    await process.wait()
+
+
+async def test_with_redis_a_retry_reaching_another_instance_is_not_run_again(
+    settings: Settings, redis_url: str
+) -> None:
+    calls: list[str] = []
+    router = counting_router(calls, 0.2)
+    fake = FakeWeChat()
+    async with (
+        wechat_bot(settings, fake, [router], redis_url=redis_url) as first,
+        wechat_bot(settings, fake, [router], redis_url=redis_url) as second,
+    ):
+        assert type(first[1].seen).__name__ == "RedisSeen"
+        one, two = WeChatServer(first[2]), WeChatServer(second[2])
+        await asyncio.gather(
+            one.text(OPENID, "/count", msg_id=999),
+            two.text(OPENID, "/count", msg_id=999),
+            one.text(OPENID, "/count", msg_id=999),
+        )
+        again = await two.says(OPENID, "/count")
+        await one.close()
+        await two.close()
+    assert calls == [OPENID, OPENID]
+    assert again == "counted 2"

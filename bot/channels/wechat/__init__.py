@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from bot.channels.base import RecipientBlocked
 from bot.channels.wechat.api import BLOCKED_ERRORS, WeChatApi, WeChatApiError
 from bot.channels.wechat.render import Rendered, render
+from bot.channels.wechat.seen import DatabaseSeen, RedisSeen, SeenStore
 from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected, Verifier
 from bot.i18n import Translator
 from bot.messages import Incoming, Outgoing, to_json
@@ -41,8 +42,6 @@ __all__ = ["NAME", "WeChatChannel"]
 WINDOW = timedelta(hours=48) - timedelta(minutes=10)
 """Customer-service messages are allowed for 48 hours after the user's last message; the
 margin covers the last-seen time being refreshed only every few minutes."""
-SEEN_KEPT = timedelta(days=1)
-"""WeChat retries within seconds; message keys older than this are forgotten."""
 TEMPLATE_TEXT_LIMIT = 180
 SUCCESS = "success"
 
@@ -55,8 +54,12 @@ class WeChatChannel:
         self.settings = app.settings
         self.verifier = Verifier(app.settings)
         self.api = api or WeChatApi(app.settings, app.sessions)
+        self.seen: SeenStore = (
+            RedisSeen(app.settings.redis_url)
+            if app.settings.redis_url
+            else DatabaseSeen(app.sessions)
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._purged_at = utcnow() - SEEN_KEPT
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -71,6 +74,7 @@ class WeChatChannel:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
         await self.api.close()
+        await self.seen.close()
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/wechat", self.webhook, methods=["GET", "POST"])]
@@ -92,7 +96,7 @@ class WeChatChannel:
         except Rejected as rejected:
             log.warning("WeChat webhook refused (%s): %s", rejected.status, rejected.reason)
             return PlainTextResponse(rejected.reason, status_code=rejected.status)
-        if not await self._first_sight(received.key):
+        if not await self.seen.first_sight(received.key):
             log.info("WeChat retry of %s ignored", received.key)
             return PlainTextResponse(SUCCESS)
         text = await self._answer(received)
@@ -100,16 +104,6 @@ class WeChatChannel:
             return PlainTextResponse(SUCCESS)
         xml = self.verifier.reply_xml(received, text, query.get("nonce", ""))
         return Response(xml, media_type="application/xml")
-
-    async def _first_sight(self, key: str) -> bool:
-        now = utcnow()
-        async with self.app.sessions() as session:
-            first = await wechat.first_sight(session, key, now)
-            if now - self._purged_at > timedelta(hours=1):
-                self._purged_at = now
-                async with session.begin():
-                    await wechat.forget_seen_before(session, now - SEEN_KEPT)
-        return first
 
     async def _answer(self, received: Received) -> str | None:
         """The passive reply's text, or None when the reply will follow through the API."""
