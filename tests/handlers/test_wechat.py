@@ -464,3 +464,21 @@ async def test_when_wechat_is_unreachable_messages_are_queued_to_try_again(
     await channel.stop()
     await app.close()
     assert [q.body["text"] for q in queued] == ["明天开会"]
+
+
+async def test_a_token_near_its_expiry_is_renewed_before_use(settings: Settings) -> None:
+    from storage.models.wechat import WechatToken
+
+    fake = FakeWeChat()
+    async with wechat_bot(settings, fake) as (app, channel, _, _):
+        await make_member(app, channel, "o-1")
+        await channel.api.send_text("o-1", "first")
+        async with app.sessions() as session, session.begin():
+            await session.execute(
+                update(WechatToken).values(expires_at=utcnow() + timedelta(minutes=3))
+            )
+        fresh = WeChatApi(app.settings, app.sessions)
+        await fresh.send_text("o-1", "second")
+        await fresh.close()
+    assert fake.tokens_issued == ["TOKEN-1", "TOKEN-2"]
+    assert fake.texts_to("o-1") == ["first", "second"]
