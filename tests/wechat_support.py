@@ -235,7 +235,10 @@ async def wechat_bot(
     settings: Settings, fake: FakeWeChat, routers: list[Any] | None = None, **changes: Any
 ) -> AsyncIterator[tuple[App, WeChatChannel, str, str]]:
     """A bot with the WeChat channel on the test database, its webhook served over HTTP,
-    talking to ``fake``; yields (app, channel, webhook base URL, fake API URL)."""
+    talking to ``fake``; yields (app, channel, webhook base URL, fake API URL).
+
+    ``routers`` (test services) come before the real ones, so their location handler is
+    the one a shared location reaches."""
     async with served(fake.app()) as api_url:
         app = build_app(wechat_settings(settings, api_url, **changes))
         if routers:
@@ -247,7 +250,7 @@ async def wechat_bot(
                 app.sessions,
                 app.dispatcher.translations,
                 app.messenger,
-                [*service_routers(), *routers],
+                [*routers, *service_routers()],
             )
         channel = WeChatChannel(app)
         app.messenger.attach(channel)
