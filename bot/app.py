@@ -29,6 +29,7 @@ def service_routers() -> list[Router]:
         model_workers,
         profiles,
         suggestions,
+        wechat,
     )
 
     return [
@@ -44,6 +45,7 @@ def service_routers() -> list[Router]:
         meeting.router,
         ballots.router,
         suggestions.router,
+        wechat.router,
     ]
 
 

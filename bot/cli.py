@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+
+import httpx
 
 from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
@@ -19,6 +23,8 @@ from storage.models import SCOPED_ROLES, Role
 from storage.seed import SeedError, demo_files, import_file
 
 log = logging.getLogger("unionbot")
+
+DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 DEMO_BANNER = """\
 unionbot 演示 / demo — {url}
@@ -85,6 +91,24 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the channels' webhooks and /healthz over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+
+    wechat = commands.add_parser("wechat", help="the WeChat Official Account: menu, QR codes")
+    wechat_commands = wechat.add_subparsers(dest="wechat_command", required=True, metavar="ACTION")
+    menu = wechat_commands.add_parser(
+        "menu", help="print the custom menu built from the bot's menu (--apply sets it)"
+    )
+    menu.add_argument("--apply", action="store_true", help="set it as the account's menu")
+    qrcode = wechat_commands.add_parser(
+        "qrcode", help="create a parametric QR code that opens a deep link; save the PNG"
+    )
+    qrcode.add_argument("payload", help="deep-link payload, e.g. event_12 (<= 64 characters)")
+    qrcode.add_argument("--out", type=Path, help="PNG file to write (default: qrcode_PAYLOAD.png)")
+    qrcode.add_argument(
+        "--days", type=int, default=30, help="days the code is valid, 1-30 (default 30)"
+    )
+    qrcode.add_argument(
+        "--permanent", action="store_true", help="a permanent code (limited number per account)"
+    )
     return root
 
 
@@ -293,6 +317,50 @@ async def run_keys(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def run_wechat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.registry import wechat_missing
+    from bot.channels.wechat.api import WeChatApi, WeChatApiError
+    from bot.channels.wechat.menu import build_menu
+
+    if args.wechat_command == "qrcode" and not DEEP_LINK.fullmatch(args.payload):
+        print("unionbot: PAYLOAD must be 1-64 letters, digits, _ or -", file=sys.stderr)
+        return 2
+    if args.wechat_command == "qrcode" and not 1 <= args.days <= 30:
+        print("unionbot: --days must be between 1 and 30", file=sys.stderr)
+        return 2
+    missing = wechat_missing(settings)
+    needs_api = args.wechat_command == "qrcode" or args.apply
+
+    async def work(app: App) -> int:
+        if needs_api and missing:
+            print(f"unionbot: set {', '.join(missing)} first", file=sys.stderr)
+            return 2
+        if args.wechat_command == "menu":
+            menu = build_menu(app.dispatcher, app.dispatcher.translations["zh_CN"])
+            print(json.dumps(menu, ensure_ascii=False, indent=2))
+        api = WeChatApi(settings, app.sessions) if needs_api else None
+        if api is None:
+            return 0
+        try:
+            if args.wechat_command == "menu":
+                await api.create_menu(menu)
+                print("menu set")
+                return 0
+            expire = None if args.permanent else args.days * 24 * 3600
+            ticket, url = await api.create_qrcode(args.payload, expire_seconds=expire)
+            out = args.out or Path(f"qrcode_{args.payload}.png")
+            out.write_bytes(await api.qrcode_image(ticket))
+            print(f"{out}\t{url}")
+            return 0
+        except (WeChatApiError, httpx.HTTPError) as error:
+            print(f"unionbot: WeChat: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await api.close()
+
+    return await _with_app(settings, work)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, None, int]]] = {
     "demo": run_demo,
     "chat": run_chat,
@@ -305,4 +373,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "events": run_events,
     "run": run_channels,
     "serve": run_channels,
+    "wechat": run_wechat,
 }

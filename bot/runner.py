@@ -45,6 +45,8 @@ async def channels_running(app: App, *, webhook: bool) -> AsyncIterator[list[Ser
         yield channels
     finally:
         drainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drainer
         scheduler.shutdown(wait=False)
         for channel in channels:
             await channel.stop()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     wechat_max_age: int = Field(default=300, ge=0)
     congress_quorum: str = "2/3"
     congress_majority: str = "1/2"
+    wechat_reply_seconds: float = Field(default=4.0, gt=0, le=4.5)
+    wechat_template_id: str | None = None
+    wechat_qrcode_url: str = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
+    redis_url: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -77,6 +81,15 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("is not a known time zone, e.g. Asia/Shanghai") from None
+        return value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) != 43 or not value.isalnum():
+            raise ValueError("must be the 43 letters and digits of the EncodingAESKey")
         return value
 
     @property

@@ -6,6 +6,7 @@ import logging
 
 from bot.app import App
 from bot.channels.base import ServiceChannel
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +15,21 @@ def configured_channels(app: App) -> list[ServiceChannel]:
     channels: list[ServiceChannel] = []
     if not app.settings.telegram_token:
         log.info("Telegram channel off: UNIONBOT_TELEGRAM_TOKEN is not set")
-    if not (app.settings.wechat_app_id and app.settings.wechat_token):
-        log.info("WeChat channel off: UNIONBOT_WECHAT_APP_ID and UNIONBOT_WECHAT_TOKEN are not set")
+    missing = wechat_missing(app.settings)
+    if missing:
+        log.info("WeChat channel off: %s not set", ", ".join(missing))
+    else:
+        from bot.channels.wechat import WeChatChannel
+
+        channels.append(WeChatChannel(app))
     return channels
+
+
+def wechat_missing(settings: Settings) -> list[str]:
+    """The WeChat settings the channel needs that are not set."""
+    needed = {
+        "UNIONBOT_WECHAT_APP_ID": settings.wechat_app_id,
+        "UNIONBOT_WECHAT_APP_SECRET": settings.wechat_app_secret,
+        "UNIONBOT_WECHAT_TOKEN": settings.wechat_token,
+    }
+    return [name for name, value in needed.items() if not value]

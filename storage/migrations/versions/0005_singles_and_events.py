@@ -1,7 +1,7 @@
 """singles and events
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-24 23:04:04.245516
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

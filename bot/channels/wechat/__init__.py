@@ -1,0 +1,289 @@
+"""The WeChat Official Account channel: a verified, encrypted webhook that answers within
+WeChat's 5 seconds, and proactive messages through the HTTP API.
+
+A message is handled once however often WeChat retries it (``wechat_seen_messages``). The
+reply goes back passively when the handler finishes within ``UNIONBOT_WECHAT_REPLY_SECONDS``;
+otherwise WeChat gets ``success`` at once and the reply follows as a customer-service
+message. Messages to a member go as customer-service messages inside the 48 hours after
+their last message, else as the configured template message, else they wait in the
+member's inbox (``/inbox``) until the member writes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels.base import RecipientBlocked
+from bot.channels.wechat.api import BLOCKED_ERRORS, WeChatApi, WeChatApiError
+from bot.channels.wechat.render import Rendered, render
+from bot.channels.wechat.seen import DatabaseSeen, RedisSeen, SeenStore
+from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected, Verifier
+from bot.i18n import Translator
+from bot.messages import Incoming, Outgoing, to_json
+from storage import members, wechat
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+__all__ = ["NAME", "WeChatChannel"]
+
+WINDOW = timedelta(hours=48) - timedelta(minutes=10)
+"""Customer-service messages are allowed for 48 hours after the user's last message; the
+margin covers the last-seen time being refreshed only every few minutes."""
+TEMPLATE_TEXT_LIMIT = 180
+SUCCESS = "success"
+
+
+class WeChatChannel:
+    name = NAME
+
+    def __init__(self, app: App, api: WeChatApi | None = None) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.verifier = Verifier(app.settings)
+        self.api = api or WeChatApi(app.settings, app.sessions)
+        self.seen: SeenStore = (
+            RedisSeen(app.settings.redis_url)
+            if app.settings.redis_url
+            else DatabaseSeen(app.sessions)
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, *, webhook: bool) -> None:
+        if not webhook:
+            log.warning(
+                "WeChat delivers messages only to a webhook: run `unionbot serve` to serve "
+                "WeChat members; this process only sends to them"
+            )
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=30)
+        await self.api.close()
+        await self.seen.close()
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/wechat", self.webhook, methods=["GET", "POST"])]
+
+    async def idle(self) -> None:
+        """Wait until replies still being worked on have gone out (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    # -- the webhook -----------------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        try:
+            self.verifier.check(query)
+            if request.method == "GET":
+                return PlainTextResponse(query.get("echostr", ""))
+            received = self.verifier.receive(query, await _read_capped(request))
+        except Rejected as rejected:
+            log.warning("WeChat webhook refused (%s): %s", rejected.status, rejected.reason)
+            return PlainTextResponse(rejected.reason, status_code=rejected.status)
+        if not await self.seen.first_sight(received.key):
+            log.info("WeChat retry of %s ignored", received.key)
+            return PlainTextResponse(SUCCESS)
+        text = await self._answer(received)
+        if text is None:
+            return PlainTextResponse(SUCCESS)
+        xml = self.verifier.reply_xml(received, text, query.get("nonce", ""))
+        return Response(xml, media_type="application/xml")
+
+    async def _answer(self, received: Received) -> str | None:
+        """The passive reply's text, or None when the reply will follow through the API."""
+        work = self._spawn(self._handle(received))
+        done, _ = await asyncio.wait({work}, timeout=self.settings.wechat_reply_seconds)
+        if not done:
+            log.info("WeChat handler for %s is slow; its reply will be pushed", received.key)
+            self._spawn(self._push_when_done(received.openid, work))
+            return None
+        if work.exception() is not None:
+            return None
+        replies: list[Outgoing] = work.result()
+        if not replies:
+            return None
+        rendered = await self._render(received.openid, replies, inbox_hint=True)
+        first, rest = rendered.parts[0], rendered.parts[1:]
+        if rest:
+            self._spawn(self._push_parts(received.openid, rest))
+        return first
+
+    async def _handle(self, received: Received) -> list[Outgoing]:
+        try:
+            return await self._dispatch(received)
+        except Exception:
+            log.exception("WeChat message %s failed", received.key)
+            raise
+
+    async def _dispatch(self, received: Received) -> list[Outgoing]:
+        dispatcher = self.app.dispatcher
+        probe = Incoming(NAME, received.openid, received.openid)
+        if received.kind == "unsubscribe":
+            async with self.app.sessions() as session, session.begin():
+                identity = await wechat.identity(session, received.openid)
+                if identity is not None:
+                    await members.mark_inactive(session, identity.id)
+            return []
+        if received.kind == "media":
+            t = await dispatcher.translator_for(probe)
+            return [Outgoing(t("wechat.text_only"))]
+        if received.incoming is None:
+            return []
+        return await dispatcher.handle(await self._pressed(received.incoming))
+
+    async def _pressed(self, incoming: Incoming) -> Incoming:
+        """A bare number presses that option of the last message (never inside a form,
+        whose options are not stored, so the form reads the number)."""
+        number = (incoming.text or "").strip()
+        if not number.isdigit() or len(number) > 3:
+            return incoming
+        async with self.app.sessions() as session:
+            payload = await wechat.choice(session, incoming.user_id, int(number))
+        if payload is None:
+            return incoming
+        return Incoming(NAME, incoming.user_id, incoming.chat_id, payload=payload)
+
+    async def _push_when_done(self, openid: str, work: asyncio.Task[list[Outgoing]]) -> None:
+        try:
+            replies = await work
+        except Exception:
+            return
+        if replies:
+            await self._send_or_keep(openid, replies, inbox_hint=True)
+
+    async def _push_parts(self, openid: str, parts: Sequence[str]) -> None:
+        try:
+            for part in parts:
+                await self.api.send_text(openid, part)
+        except Exception:
+            log.exception("pushing the rest of a long WeChat reply to %s failed", openid)
+
+    # -- proactive sending -----------------------------------------------------------------
+
+    async def send(self, external_id: str, message: Outgoing) -> None:
+        await self._send_or_keep(external_id, [message], raise_blocked=True)
+
+    async def _send_or_keep(
+        self,
+        openid: str,
+        messages: list[Outgoing],
+        *,
+        raise_blocked: bool = False,
+        inbox_hint: bool = False,
+    ) -> None:
+        """Customer-service message inside the window, else template, else the inbox.
+
+        WeChat's refusals (45015 outside the window, 45047 over the per-user limit...) are
+        recorded with the message in the inbox. Network failures raise for :meth:`send`, so
+        the messenger queues the message and tries again; a late reply to the member's own
+        message waits in the inbox instead. An unsubscribed user raises
+        :class:`RecipientBlocked` from :meth:`send` and is marked inactive otherwise.
+        """
+        async with self.app.sessions() as session:
+            identity = await wechat.identity(session, openid)
+        if identity is None:
+            log.warning("no WeChat identity %s; message dropped", openid)
+            return
+        try:
+            reason = await self._try_push(openid, messages, identity.last_seen_at, inbox_hint)
+        except httpx.HTTPError as error:
+            if raise_blocked:
+                raise
+            log.warning("WeChat unreachable for a reply to %s: %s", openid, error)
+            reason = "network"
+        except RecipientBlocked:
+            if raise_blocked:
+                raise
+            async with self.app.sessions() as session, session.begin():
+                await members.mark_inactive(session, identity.id)
+            return
+        if reason is None:
+            return
+        log.info("WeChat message for %s kept in the inbox: %s", openid, reason)
+        async with self.app.sessions() as session, session.begin():
+            for message in messages:
+                await wechat.keep_in_inbox(session, identity.id, to_json(message), reason)
+
+    async def _try_push(
+        self, openid: str, messages: list[Outgoing], last_seen: Any, inbox_hint: bool
+    ) -> str | None:
+        """Push the messages; None when delivered, else why they must wait in the inbox."""
+        reason = "window"
+        if utcnow() - last_seen < WINDOW:
+            rendered = await self._render(openid, messages, inbox_hint=inbox_hint)
+            try:
+                for part in rendered.parts:
+                    await self.api.send_text(openid, part)
+                return None
+            except WeChatApiError as error:
+                if error.errcode in BLOCKED_ERRORS:
+                    raise RecipientBlocked(openid) from error
+                log.warning("WeChat refused a message to %s: %s", openid, error)
+                reason = str(error.errcode)
+        template = self.settings.wechat_template_id
+        if not template or reason not in ("window", "45015"):
+            return reason
+        text = "\n".join(m.text for m in messages)
+        short = text if len(text) <= TEMPLATE_TEXT_LIMIT else text[: TEMPLATE_TEXT_LIMIT - 1] + "…"
+        try:
+            await self.api.send_template(openid, template, short)
+        except WeChatApiError as error:
+            if error.errcode in BLOCKED_ERRORS:
+                raise RecipientBlocked(openid) from error
+            log.warning("WeChat refused a template message to %s: %s", openid, error)
+            return f"template {error.errcode}"
+        complete = short == text and not any(m.buttons for m in messages)
+        return None if complete else "template"
+
+    async def _render(
+        self, openid: str, messages: Sequence[Outgoing], *, inbox_hint: bool = False
+    ) -> Rendered:
+        """The text in the member's language, remembering its numbered options; a reply to
+        the member's own message also says how many messages wait in their inbox."""
+        async with self.app.sessions() as session, session.begin():
+            member = await members.member_by_identity(session, NAME, openid)
+            t = self._translator(member.language if member else None)
+            waiting = await wechat.inbox_count(session, openid) if inbox_hint else 0
+            if waiting:
+                messages = [*messages, Outgoing(t("wechat.inbox_waiting", count=waiting))]
+            rendered = render(messages, t)
+            await wechat.save_choices(session, openid, rendered.payloads, utcnow())
+        return rendered
+
+    def _translator(self, language: str | None) -> Translator:
+        translations = self.app.dispatcher.translations
+        return translations[language or self.settings.default_language]
+
+    def _spawn(self, work: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+async def _read_capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise Rejected(400, "body too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise Rejected(400, "body too large")
+    return bytes(body)

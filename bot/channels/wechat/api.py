@@ -1,0 +1,149 @@
+"""WeChat's HTTP API with an async client: the shared access token, customer-service and
+template messages, the custom menu and parametric QR codes.
+
+wechatpy's clients are synchronous, so the documented endpoints are called with httpx
+against ``UNIONBOT_WECHAT_API_URL``. One access token serves every process: it lives in
+``wechat_tokens`` and whoever finds it missing or about to expire fetches a new one while
+holding that row's lock, so the others wait and then use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from storage import wechat
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+TOKEN_MARGIN = timedelta(minutes=5)
+"""Fetch a new token this long before the old one expires (WeChat gives 7200 s)."""
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+"""Invalid or expired access_token: fetch a new one once and try again."""
+BLOCKED_ERRORS = frozenset({43004, 43019})
+"""The user unsubscribed (43004) or is blacklisted (43019)."""
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class WeChatApiError(Exception):
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+class WeChatApi:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        assert settings.wechat_app_id and settings.wechat_app_secret
+        self.app_id = settings.wechat_app_id
+        self._secret = settings.wechat_app_secret
+        self._settings = settings
+        self._sessions = sessions
+        self._client = client or httpx.AsyncClient(
+            base_url=settings.wechat_api_url.rstrip("/"), timeout=TIMEOUT
+        )
+        self._token: tuple[str, datetime] | None = None
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def access_token(self, *, rejected: str | None = None) -> str:
+        """A valid token; ``rejected`` is one WeChat just refused, never handed out again."""
+        now = utcnow()
+        if self._token is not None:
+            token, expires_at = self._token
+            if token != rejected and expires_at - TOKEN_MARGIN > now:
+                return token
+        async with self._sessions() as session, session.begin():
+            row = await wechat.lock_token(session, self.app_id, now)
+            fresh = row.expires_at - TOKEN_MARGIN > now and row.access_token != rejected
+            if not (row.access_token and fresh):
+                row.access_token, row.expires_at = await self._fetch_token(now)
+            self._token = (row.access_token, row.expires_at)
+        return self._token[0]
+
+    async def _fetch_token(self, now: datetime) -> tuple[str, datetime]:
+        response = await self._client.get(
+            "/cgi-bin/token",
+            params={
+                "grant_type": "client_credential",
+                "appid": self.app_id,
+                "secret": self._secret,
+            },
+        )
+        data = _json(response)
+        if "access_token" not in data:
+            raise WeChatApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "")))
+        log.info("WeChat access_token fetched; valid %s s", data.get("expires_in"))
+        return str(data["access_token"]), now + timedelta(seconds=int(data["expires_in"]))
+
+    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` as JSON with the access token; a refused token is renewed once."""
+        token = await self.access_token()
+        data = await self._post(path, token, body)
+        if data.get("errcode") in TOKEN_ERRORS:
+            log.info("WeChat refused the access_token (%s); fetching a new one", data["errcode"])
+            token = await self.access_token(rejected=token)
+            data = await self._post(path, token, body)
+        errcode = int(data.get("errcode", 0) or 0)
+        if errcode:
+            raise WeChatApiError(errcode, str(data.get("errmsg", "")))
+        return data
+
+    async def _post(self, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._client.post(path, params={"access_token": token}, json=body)
+        return _json(response)
+
+    async def send_text(self, openid: str, text: str) -> None:
+        """A customer-service message: only within 48 hours of the user's last message."""
+        await self.call(
+            "/cgi-bin/message/custom/send",
+            {"touser": openid, "msgtype": "text", "text": {"content": text}},
+        )
+
+    async def send_template(self, openid: str, template_id: str, text: str) -> None:
+        """A template message whose template has one field, ``{{content.DATA}}``."""
+        await self.call(
+            "/cgi-bin/message/template/send",
+            {"touser": openid, "template_id": template_id, "data": {"content": {"value": text}}},
+        )
+
+    async def create_menu(self, menu: dict[str, Any]) -> None:
+        await self.call("/cgi-bin/menu/create", menu)
+
+    async def create_qrcode(self, scene: str, *, expire_seconds: int | None) -> tuple[str, str]:
+        """A parametric QR code for ``scene``; returns (ticket, the URL it encodes)."""
+        body: dict[str, Any] = {
+            "action_name": "QR_STR_SCENE" if expire_seconds else "QR_LIMIT_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        }
+        if expire_seconds:
+            body["expire_seconds"] = expire_seconds
+        data = await self.call("/cgi-bin/qrcode/create", body)
+        return str(data["ticket"]), str(data.get("url", ""))
+
+    async def qrcode_image(self, ticket: str) -> bytes:
+        response = await self._client.get(
+            self._settings.wechat_qrcode_url, params={"ticket": ticket}
+        )
+        response.raise_for_status()
+        return response.content
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    response.raise_for_status()
+    data = response.json()
+    if not isinstance(data, dict):
+        raise WeChatApiError(-1, "the answer is not a JSON object")
+    return data

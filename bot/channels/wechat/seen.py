@@ -1,0 +1,58 @@
+"""Where the webhook records the messages it took, so a retry is never handled twice:
+the database (``wechat_seen_messages``) or, with ``UNIONBOT_REDIS_URL``, Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import wechat
+from storage.types import utcnow
+
+SEEN_KEPT = timedelta(days=1)
+"""WeChat retries within seconds; message keys older than this are forgotten."""
+REDIS_PREFIX = "unionbot:wechat:seen:"
+
+
+class SeenStore(Protocol):
+    async def first_sight(self, key: str) -> bool:
+        """Record ``key``; False when any process recorded it before."""
+
+    async def close(self) -> None: ...
+
+
+class DatabaseSeen:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._purged_at = utcnow() - SEEN_KEPT
+
+    async def first_sight(self, key: str) -> bool:
+        now = utcnow()
+        async with self._sessions() as session:
+            first = await wechat.first_sight(session, key, now)
+            if now - self._purged_at > timedelta(hours=1):
+                self._purged_at = now
+                async with session.begin():
+                    await wechat.forget_seen_before(session, now - SEEN_KEPT)
+        return first
+
+    async def close(self) -> None:
+        pass
+
+
+class RedisSeen:
+    """``SET key NX EX``: atomic across processes, and Redis forgets old keys itself."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio
+
+        self._redis: Any = redis.asyncio.from_url(url)
+
+    async def first_sight(self, key: str) -> bool:
+        seconds = int(SEEN_KEPT.total_seconds())
+        return bool(await self._redis.set(REDIS_PREFIX + key, 1, nx=True, ex=seconds))
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,176 @@
+"""What WeChat posts to the webhook: verified, decrypted, parsed and mapped to the core.
+
+The only module importing wechatpy. A request passes, in order: the signature (403), its
+age against replays (403), the size cap (400), a strict XML check that refuses DOCTYPE and
+entities (400), decryption in compatible and safe modes (403 for a wrong signature or
+app id, 400 for garbage), and wechatpy's parser (400 when fields are missing).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import defusedxml.ElementTree
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.messages import Incoming, Location
+from bot.settings import Settings
+
+NAME = "wechat"
+MAX_BODY_BYTES = 64 * 1024
+
+
+class Rejected(Exception):
+    """A request to refuse with ``status``; nothing in it is processed."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Received:
+    """A verified message: who sent it, the key that tells retries apart, and what it means.
+
+    ``incoming`` is None for what the core does not take: ``kind`` then says why
+    (``media`` earns the "text only" answer; ``unsubscribe`` and ``ignored`` get none).
+    """
+
+    openid: str
+    account: str
+    key: str
+    kind: str
+    incoming: Incoming | None
+    encrypted: bool
+
+
+class Verifier:
+    def __init__(self, settings: Settings) -> None:
+        assert settings.wechat_token and settings.wechat_app_id
+        self.token = settings.wechat_token
+        self.max_age = settings.wechat_max_age
+        self.crypto = (
+            WeChatCrypto(self.token, settings.wechat_aes_key, settings.wechat_app_id)
+            if settings.wechat_aes_key
+            else None
+        )
+
+    def check(self, query: dict[str, str]) -> None:
+        """The plain signature WeChat adds to every request, and the timestamp's age."""
+        try:
+            check_signature(
+                self.token,
+                query.get("signature", ""),
+                query.get("timestamp", ""),
+                query.get("nonce", ""),
+            )
+        except InvalidSignatureException:
+            raise Rejected(403, "bad signature") from None
+        if self.max_age:
+            try:
+                age = abs(time.time() - int(query.get("timestamp", "")))
+            except ValueError:
+                raise Rejected(403, "bad timestamp") from None
+            if age > self.max_age:
+                raise Rejected(403, "timestamp too old")
+
+    def receive(self, query: dict[str, str], body: bytes) -> Received:
+        """Verify and decode a POSTed message (after :meth:`check`)."""
+        if len(body) > MAX_BODY_BYTES:
+            raise Rejected(400, "body too large")
+        _strict_xml(body)
+        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        if encrypted:
+            if self.crypto is None:
+                raise Rejected(400, "encrypted message but no UNIONBOT_WECHAT_AES_KEY")
+            try:
+                plain = self.crypto.decrypt_message(
+                    body,
+                    query.get("msg_signature", ""),
+                    query.get("timestamp", ""),
+                    query.get("nonce", ""),
+                )
+            except (InvalidSignatureException, InvalidAppIdException):
+                raise Rejected(403, "bad message signature or app id") from None
+            except Exception:
+                raise Rejected(400, "cannot decrypt") from None
+            body = plain.encode("utf-8") if isinstance(plain, str) else plain
+            _strict_xml(body)
+        elif self.crypto is not None:
+            # The plain-mode signature does not cover the body: with a key, insist on it.
+            raise Rejected(403, "unencrypted message while UNIONBOT_WECHAT_AES_KEY is set")
+        try:
+            message = parse_message(body)
+            return _map(message, encrypted)
+        except Rejected:
+            raise
+        except Exception:
+            raise Rejected(400, "not a WeChat message") from None
+
+    def reply_xml(self, received: Received, text: str, nonce: str) -> str:
+        reply = TextReply(source=received.account, target=received.openid, content=text)
+        xml: str = reply.render()
+        if received.encrypted and self.crypto is not None:
+            xml = self.crypto.encrypt_message(xml, nonce or "0", str(int(time.time())))
+        return xml
+
+
+def _strict_xml(body: bytes) -> None:
+    lowered = body[:MAX_BODY_BYTES].lower()
+    if b"<!doctype" in lowered or b"<!entity" in lowered:
+        raise Rejected(400, "DOCTYPE or ENTITY in XML")
+    try:
+        defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
+    except Exception:
+        raise Rejected(400, "malformed XML") from None
+
+
+MEDIA = frozenset({"image", "voice", "video", "shortvideo", "file", "link"})
+
+
+def _map(message: Any, encrypted: bool) -> Received:
+    data: dict[str, Any] = message._data
+    openid = str(data["FromUserName"])
+    account = str(data["ToUserName"])
+    kind = str(data["MsgType"]).lower()
+    created = str(data.get("CreateTime", ""))
+
+    def incoming(**fields: Any) -> Incoming:
+        return Incoming(channel=NAME, user_id=openid, chat_id=openid, **fields)
+
+    if kind != "event":
+        key = f"m:{data['MsgId']}" if data.get("MsgId") else f"m:{openid}:{created}:{kind}"
+        if kind == "text":
+            return Received(
+                openid, account, key, "text", incoming(text=message.content or ""), encrypted
+            )
+        if kind == "location":
+            try:
+                where = Location(float(data["Location_X"]), float(data["Location_Y"]))
+            except (KeyError, ValueError):
+                raise Rejected(400, "bad location") from None
+            return Received(openid, account, key, "location", incoming(location=where), encrypted)
+        return Received(
+            openid, account, key, "media" if kind in MEDIA else "ignored", None, encrypted
+        )
+    event = str(data.get("Event", "")).lower()
+    key = f"e:{openid}:{created}:{event}"
+    if event == "subscribe_scan" or event == "scan":
+        scene = str(data.get("EventKey") or "").removeprefix("qrscene_")
+        found = incoming(start=scene) if scene else incoming(text="/start")
+        return Received(openid, account, key, "start", found, encrypted)
+    if event == "subscribe":
+        return Received(openid, account, key, "start", incoming(text="/start"), encrypted)
+    if event == "click" and data.get("EventKey"):
+        payload = str(data["EventKey"])
+        return Received(openid, account, key, "press", incoming(payload=payload), encrypted)
+    if event == "unsubscribe":
+        return Received(openid, account, key, "unsubscribe", None, encrypted)
+    return Received(openid, account, key, "ignored", None, encrypted)

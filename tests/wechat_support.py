@@ -1,0 +1,264 @@
+"""Stand-ins for WeChat in tests: a fake API server on a free local port, and a client that
+signs (and, in safe mode, encrypts) webhook requests the way WeChat's servers do."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+import xmltodict
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from wechatpy.crypto import WeChatCrypto
+
+from bot.app import App, build_app
+from bot.channels.wechat import WeChatChannel
+from bot.settings import Settings
+from bot.web import create_web_app
+
+APP_ID = "wx2c2769f8efd9abc2"
+TOKEN = "spamtest"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+"""The token, key and app id of WeChat's published message-encryption samples."""
+ACCOUNT = "gh_10f6c3c3ac5a"
+PNG = b"\x89PNG\r\n\x1a\nfake"
+
+
+@contextlib.asynccontextmanager
+async def served(asgi: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app over real HTTP on a free port of 127.0.0.1, in this event loop."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(asgi, log_config=None, lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@dataclass
+class FakeWeChat:
+    """WeChat's API as far as the bot uses it; records every call."""
+
+    secret: str = "app-secret"
+    tokens_issued: list[str] = field(default_factory=list)
+    revoked: set[str] = field(default_factory=set)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
+    menus: list[dict[str, Any]] = field(default_factory=list)
+    qrcodes: list[dict[str, Any]] = field(default_factory=list)
+    refuse: dict[str, int] = field(default_factory=dict)
+    """openid -> errcode the customer-service endpoint answers for that user."""
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/cgi-bin/token", self.token),
+                Route("/cgi-bin/message/custom/send", self.custom_send, methods=["POST"]),
+                Route("/cgi-bin/message/template/send", self.template_send, methods=["POST"]),
+                Route("/cgi-bin/menu/create", self.menu_create, methods=["POST"]),
+                Route("/cgi-bin/qrcode/create", self.qrcode_create, methods=["POST"]),
+                Route("/showqrcode", self.showqrcode),
+            ]
+        )
+
+    async def token(self, request: Request) -> JSONResponse:
+        query = request.query_params
+        if query.get("appid") != APP_ID or query.get("secret") != self.secret:
+            return JSONResponse({"errcode": 40125, "errmsg": "invalid appsecret"})
+        token = f"TOKEN-{len(self.tokens_issued) + 1}"
+        self.tokens_issued.append(token)
+        return JSONResponse({"access_token": token, "expires_in": 7200})
+
+    def _valid(self, request: Request) -> bool:
+        token = request.query_params.get("access_token", "")
+        return token in self.tokens_issued and token not in self.revoked
+
+    async def custom_send(self, request: Request) -> JSONResponse:
+        if not self._valid(request):
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        body = await request.json()
+        errcode = self.refuse.get(body["touser"], 0)
+        if errcode:
+            return JSONResponse({"errcode": errcode, "errmsg": "refused"})
+        self.sent.append(body)
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+    async def template_send(self, request: Request) -> JSONResponse:
+        if not self._valid(request):
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        self.templates.append(await request.json())
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": 1})
+
+    async def menu_create(self, request: Request) -> JSONResponse:
+        if not self._valid(request):
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        self.menus.append(await request.json())
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+    async def qrcode_create(self, request: Request) -> JSONResponse:
+        if not self._valid(request):
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        body = await request.json()
+        self.qrcodes.append(body)
+        scene = body["action_info"]["scene"]["scene_str"]
+        return JSONResponse({"ticket": f"T-{scene}", "url": f"http://weixin.qq.com/q/{scene}"})
+
+    async def showqrcode(self, request: Request) -> Response:
+        if not request.query_params.get("ticket", "").startswith("T-"):
+            return Response(status_code=404)
+        return Response(PNG, media_type="image/png")
+
+    def texts_to(self, openid: str) -> list[str]:
+        return [m["text"]["content"] for m in self.sent if m["touser"] == openid]
+
+
+def wechat_settings(settings: Settings, api_url: str, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "wechat_app_id": APP_ID,
+        "wechat_app_secret": "app-secret",
+        "wechat_token": TOKEN,
+        "wechat_aes_key": AES_KEY,
+        "wechat_api_url": api_url,
+        "wechat_qrcode_url": api_url + "/showqrcode",
+        "wechat_max_age": 0,
+        "wechat_reply_seconds": 3.0,
+    }
+    values.update(changes)
+    return settings.model_copy(update=values)
+
+
+def sign(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def message_xml(openid: str, kind: str, created: int | None = None, **fields: str) -> str:
+    created = created if created is not None else int(time.time())
+    inner = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[{kind}]]></MsgType>{inner}</xml>"
+    )
+
+
+class WeChatServer:
+    """Posts to a webhook as WeChat does: signed, and encrypted unless ``plain``."""
+
+    def __init__(self, base_url: str, *, plain: bool = False, token: str = TOKEN) -> None:
+        self.url = base_url + "/wechat"
+        self.plain = plain
+        self.token = token
+        self.crypto = WeChatCrypto(token, AES_KEY, APP_ID)
+        self.client = httpx.AsyncClient(timeout=30)
+        self._ids = 1000
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def query(self, timestamp: str | None = None, nonce: str = "12345") -> dict[str, str]:
+        timestamp = timestamp or str(int(time.time()))
+        return {
+            "signature": sign(self.token, timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+        }
+
+    async def post_raw(self, body: bytes | str, query: dict[str, str]) -> httpx.Response:
+        return await self.client.post(self.url, params=query, content=body)
+
+    async def post(self, xml: str) -> httpx.Response:
+        query = self.query()
+        if self.plain:
+            return await self.post_raw(xml, query)
+        encrypted = xmltodict.parse(
+            self.crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
+        )["xml"]
+        envelope = (
+            f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted['Encrypt']}]]></Encrypt></xml>"
+        )
+        query.update(encrypt_type="aes", msg_signature=encrypted["MsgSignature"])
+        return await self.post_raw(envelope, query)
+
+    def reply_text(self, response: httpx.Response) -> str | None:
+        """The text of a passive reply (decrypted), or None for ``success``."""
+        assert response.status_code == 200, response.text
+        if response.text in ("success", ""):
+            return None
+        xml = response.text
+        if not self.plain:
+            outer = xmltodict.parse(xml)["xml"]
+            xml = self.crypto.decrypt_message(
+                xml, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"]
+            )
+        reply = xmltodict.parse(xml)["xml"]
+        assert reply["MsgType"] == "text"
+        return str(reply["Content"])
+
+    async def text(self, openid: str, content: str, msg_id: int | None = None) -> httpx.Response:
+        self._ids += 1
+        return await self.post(
+            message_xml(openid, "text", Content=content, MsgId=str(msg_id or self._ids))
+        )
+
+    async def event(
+        self, openid: str, event: str, key: str = "", created: int | None = None
+    ) -> httpx.Response:
+        fields = {"Event": event}
+        if key:
+            fields["EventKey"] = key
+        return await self.post(message_xml(openid, "event", created, **fields))
+
+    async def says(self, openid: str, content: str) -> str | None:
+        return self.reply_text(await self.text(openid, content))
+
+
+@contextlib.asynccontextmanager
+async def wechat_bot(
+    settings: Settings, fake: FakeWeChat, routers: list[Any] | None = None, **changes: Any
+) -> AsyncIterator[tuple[App, WeChatChannel, str, str]]:
+    """A bot with the WeChat channel on the test database, its webhook served over HTTP,
+    talking to ``fake``; yields (app, channel, webhook base URL, fake API URL).
+
+    ``routers`` (test services) come before the real ones, so their location handler is
+    the one a shared location reaches."""
+    async with served(fake.app()) as api_url:
+        app = build_app(wechat_settings(settings, api_url, **changes))
+        if routers:
+            from bot.app import service_routers
+            from bot.dispatcher import Dispatcher
+
+            app.dispatcher = Dispatcher(
+                app.settings,
+                app.sessions,
+                app.dispatcher.translations,
+                app.messenger,
+                [*routers, *service_routers()],
+            )
+        channel = WeChatChannel(app)
+        app.messenger.attach(channel)
+        await channel.start(webhook=True)
+        try:
+            async with served(create_web_app(app, [channel])) as base:
+                yield app, channel, base, api_url
+        finally:
+            await channel.idle()
+            await channel.stop()
+            await app.close()
