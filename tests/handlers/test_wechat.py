@@ -5,6 +5,7 @@ customer-service API, the template or the inbox, and survives WeChat's refusals.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -284,7 +285,11 @@ def test_the_menu_fits_wechats_three_by_five(app: App) -> None:
     assert all(len(b["name"].encode()) <= 16 for b in menu["button"])
     assert all(len(b.get("sub_button", [])) <= 5 for b in menu["button"])
     everyone = [i.payload for i in app.dispatcher.menu_items if i.role is None]
-    assert [e["key"] for e in entries(menu)] == everyone
+    keys = [e["key"] for e in entries(menu)]
+    if len(everyone) <= 7:
+        assert keys == everyone
+    else:
+        assert keys == [*everyone[:6], "menu"], "what does not fit opens the whole menu"
     assert {"type": "click", "name": "我的资料", "key": "me"} in entries(menu)
 
 
@@ -303,7 +308,9 @@ def test_a_long_menu_groups_entries_under_more(app: App) -> None:
 def test_wechat_menu_prints_the_menu_without_credentials(tmp_path: Any) -> None:
     result = unionbot("wechat", "menu", url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
     assert result.returncode == 0, result.stderr
-    assert '"key": "help"' in result.stdout.decode()
+    menu = json.loads(result.stdout)
+    assert 1 <= len(menu["button"]) <= 3
+    assert {"type": "click", "name": "我的资料", "key": "me"} in entries(menu)
 
 
 async def test_wechat_menu_apply_and_qrcode_use_the_api(tmp_path: Any) -> None:
