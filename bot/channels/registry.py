@@ -12,7 +12,11 @@ log = logging.getLogger(__name__)
 
 def configured_channels(app: App) -> list[ServiceChannel]:
     channels: list[ServiceChannel] = []
-    if not app.settings.telegram_token:
+    if app.settings.telegram_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(app.dispatcher, app.settings))
+    else:
         log.info("Telegram channel off: UNIONBOT_TELEGRAM_TOKEN is not set")
     if not (app.settings.wechat_app_id and app.settings.wechat_token):
         log.info("WeChat channel off: UNIONBOT_WECHAT_APP_ID and UNIONBOT_WECHAT_TOKEN are not set")

@@ -1,0 +1,152 @@
+"""``unionbot serve``'s Telegram webhook, start-up with a bad token, and ``unionbot run``
+as a real process against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import App
+from bot.channels.base import StartFailed
+from bot.channels.telegram import SECRET_HEADER, WEBHOOK_BODY_LIMIT, TelegramChannel
+from bot.web import create_web_app
+from tests.channels.conftest import WEBHOOK_SECRET, telegram_settings
+from tests.channels.fake_telegram import FakeTelegram
+from tests.test_cli import UNIONBOT
+
+XIAOMING = 1001
+
+
+@pytest.fixture
+async def webhook(app: App, fake: FakeTelegram) -> AsyncIterator[httpx.AsyncClient]:
+    settings = telegram_settings(app.settings, fake).model_copy(
+        update={"telegram_webhook_url": "https://bot.example.org/telegram"}
+    )
+    channel = TelegramChannel(app.dispatcher, settings)
+    app.messenger.attach(channel)
+    await channel.start(webhook=True)
+    web = create_web_app(app, [channel])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(web), base_url="http://bot"
+    ) as client:
+        yield client
+    await channel.stop()
+
+
+async def post(
+    client: httpx.AsyncClient, update: dict[str, Any], secret: str | None = WEBHOOK_SECRET
+) -> httpx.Response:
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    return await client.post("/telegram", json=update, headers=headers)
+
+
+async def test_serving_sets_the_webhook_with_its_secret(
+    fake: FakeTelegram, webhook: httpx.AsyncClient
+) -> None:
+    assert fake.webhook is not None
+    assert fake.webhook["url"] == "https://bot.example.org/telegram"
+    assert fake.webhook["secret_token"] == WEBHOOK_SECRET
+    assert fake.calls_of("getUpdates") == []
+
+
+async def test_an_update_posted_with_the_secret_is_answered(
+    app: App, fake: FakeTelegram, webhook: httpx.AsyncClient
+) -> None:
+    response = await post(webhook, fake.message_update(XIAOMING, "/start"))
+    assert response.status_code == 200
+    [menu] = fake.events_in(XIAOMING)
+    assert menu.text == app.dispatcher.translations["zh_CN"]("menu.title")
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong", WEBHOOK_SECRET + "x"])
+async def test_an_update_without_the_right_secret_is_refused(
+    fake: FakeTelegram, webhook: httpx.AsyncClient, secret: str | None
+) -> None:
+    response = await post(webhook, fake.message_update(XIAOMING, "/start"), secret)
+    assert response.status_code == 403
+    assert fake.events_in(XIAOMING) == []
+
+
+async def test_only_json_updates_of_bounded_size_are_taken(
+    fake: FakeTelegram, webhook: httpx.AsyncClient
+) -> None:
+    headers = {SECRET_HEADER: WEBHOOK_SECRET}
+    form = await webhook.post("/telegram", data={"update_id": "1"}, headers=headers)
+    assert form.status_code == 415
+    json_headers = {**headers, "content-type": "application/json"}
+    huge = b'{"update_id": 1, "x": "' + b"a" * WEBHOOK_BODY_LIMIT + b'"}'
+    assert (await webhook.post("/telegram", content=huge, headers=json_headers)).status_code == 413
+    broken = await webhook.post("/telegram", content=b"{not json", headers=json_headers)
+    assert broken.status_code == 400
+    listed = await webhook.post("/telegram", content=b"[1, 2]", headers=json_headers)
+    assert listed.status_code == 400
+    assert fake.events_in(XIAOMING) == []
+
+
+async def test_serving_without_a_webhook_secret_stops_start_up(
+    app: App, fake: FakeTelegram
+) -> None:
+    settings = telegram_settings(app.settings, fake).model_copy(
+        update={"telegram_webhook_secret": None}
+    )
+    with pytest.raises(StartFailed, match="UNIONBOT_TELEGRAM_WEBHOOK_SECRET"):
+        await TelegramChannel(app.dispatcher, settings).start(webhook=True)
+
+
+async def test_a_token_the_api_rejects_stops_start_up(app: App, fake: FakeTelegram) -> None:
+    settings = telegram_settings(app.settings, fake).model_copy(
+        update={"telegram_token": "999:wrong"}
+    )
+    channel = TelegramChannel(app.dispatcher, settings)
+    with pytest.raises(StartFailed, match="rejected UNIONBOT_TELEGRAM_TOKEN"):
+        await channel.start(webhook=False)
+    await channel.stop()
+
+
+async def unionbot_run(
+    database_url: str, fake: FakeTelegram, token: str
+) -> asyncio.subprocess.Process:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("UNIONBOT_")}
+    environment.update(
+        UNIONBOT_DATABASE_URL=database_url,
+        UNIONBOT_TELEGRAM_TOKEN=token,
+        UNIONBOT_TELEGRAM_API_URL=fake.url,
+    )
+    return await asyncio.create_subprocess_exec(
+        UNIONBOT,
+        "run",
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_unionbot_run_with_a_rejected_token_says_so_in_one_line(
+    database_url: str, fake: FakeTelegram
+) -> None:
+    process = await unionbot_run(database_url, fake, "999:wrong")
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    [line] = [x for x in stderr.decode().splitlines() if x.startswith("unionbot:")]
+    assert "rejected UNIONBOT_TELEGRAM_TOKEN" in line
+
+
+async def test_unionbot_run_serves_members_by_polling(
+    database_url: str, fake: FakeTelegram
+) -> None:
+    process = await unionbot_run(database_url, fake, fake.token)
+    try:
+        update = fake.message_update(XIAOMING, "/start", language="en")
+        [menu] = await asyncio.wait_for(fake.exchange(update), 60)
+        assert menu.payloads() == ["me", "help", "lang"]
+        assert json.dumps(fake.commands["en"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.communicate(), 60)
