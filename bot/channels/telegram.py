@@ -48,10 +48,11 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
 from bot.channels.base import RecipientBlocked, StartFailed
+from bot.channels.limits import Pacer, split_text
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing
 from bot.settings import LANGUAGES, Settings
@@ -78,30 +79,40 @@ BOT_COMMAND_LANGUAGES = {"zh_CN": "zh", "en": "en"}
 UPDATES = ["message", "callback_query"]
 
 
-class Pacer:
-    """Spaces out messages to members who did not just write.
+class PerChatOrder(BaseUpdateProcessor):
+    """Runs updates from different chats at the same time, each chat's in the order sent.
 
-    Telegram allows a bot about 30 messages a second in all and about one a second to the
-    same chat; above that it answers 429. Replies to a member who just wrote are not paced.
+    PTB's default handles one update at a time, so one officer's broadcast (paced to
+    Telegram's 30 messages a second) would hold up every member; running everything at
+    once could take two quick answers to the same form out of order.
     """
 
-    def __init__(self, per_second: float = 30.0, per_chat_seconds: float = 1.0) -> None:
-        self._interval = 1.0 / per_second
-        self._per_chat = per_chat_seconds
-        self._next_any = 0.0
-        self._next_chat: dict[str, float] = {}
-        self._lock = asyncio.Lock()
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
 
-    async def wait(self, chat: str) -> None:
-        async with self._lock:
-            now = asyncio.get_running_loop().time()
-            if len(self._next_chat) > 10_000:
-                self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
-            at = max(now, self._next_any, self._next_chat.get(chat, 0.0))
-            self._next_any = at + self._interval
-            self._next_chat[chat] = at + self._per_chat
-        if at > now:
-            await asyncio.sleep(at - now)
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock, users = self._chats.get(chat.id, (asyncio.Lock(), 0))
+        self._chats[chat.id] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._chats[chat.id]
+            if users == 1:
+                del self._chats[chat.id]
+            else:
+                self._chats[chat.id] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
 
 
 class TelegramChannel:
@@ -128,6 +139,7 @@ class TelegramChannel:
             .token(settings.telegram_token)
             .base_url(f"{root}/bot")
             .base_file_url(f"{root}/file/bot")
+            .concurrent_updates(PerChatOrder())
         )
         if request is not None:
             builder = builder.request(request).get_updates_request(request)
@@ -235,7 +247,8 @@ class TelegramChannel:
         except (ValueError, TypeError, KeyError) as error:
             log.info("Telegram webhook: bad update: %s", error)
             return PlainTextResponse("bad update", 400)
-        await self.application.process_update(update)
+        processor = self.application.update_processor
+        await processor.process_update(update, self.application.process_update(update))
         return PlainTextResponse("ok")
 
     # --- updates in ------------------------------------------------------------------------
@@ -404,7 +417,7 @@ class TelegramChannel:
             )
             if caption is not None:
                 return
-        chunks = split_text(message.text)
+        chunks = split_text(message.text, TEXT_LIMIT)
         for number, chunk in enumerate(chunks, 1):
             last = number == len(chunks)
             await _retry_once(
@@ -443,29 +456,6 @@ def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup |
         if line:
             keyboard.append(line)
     return InlineKeyboardMarkup(keyboard) if keyboard else None
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut ``text`` into messages of at most ``limit`` characters, at line ends where it
-    can; a single longer line is cut where the limit falls."""
-    if not text:
-        return ["…"]
-    chunks: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            chunks.append(current)
-            current = ""
-        current += line
-    if current:
-        chunks.append(current)
-    return [chunk.rstrip("\n") or "…" for chunk in chunks]
 
 
 def _language(code: str | None) -> str | None:

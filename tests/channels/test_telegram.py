@@ -3,15 +3,18 @@ menus as inline keyboards that edit in place, forms, deep links and group chats.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.app import App, build_app, service_routers
+from bot.channels.limits import Pacer
 from bot.channels.telegram import TelegramChannel
 from bot.context import Context
 from bot.dispatcher import Dispatcher
 from bot.i18n import Translator
+from bot.messages import Outgoing
 from bot.router import Router
 from storage import members
 from tests.channels.conftest import make_channel
@@ -113,8 +116,13 @@ async def test_a_form_carries_on_after_the_bot_restarts(
 
 
 def routes_for_tests() -> Router:
-    """A deep-link route and a private command, as services register them."""
+    """A deep-link route, a private command, and a slow command, as services register them."""
     router = Router("test_events")
+
+    @router.command("remind")
+    async def remind(ctx: Context) -> None:
+        ctx.send(ctx.member.id, lambda t: Outgoing("提醒"))
+        ctx.reply("已安排")
 
     @router.start("event")
     async def open_event(ctx: Context) -> None:
@@ -142,7 +150,9 @@ async def with_test_routes(app: App, fake: FakeTelegram) -> AsyncIterator[Telegr
     await channel.stop()
 
 
-async def test_a_deep_link_opens_its_item(fake: FakeTelegram, with_test_routes: object) -> None:
+async def test_a_deep_link_opens_its_item(
+    fake: FakeTelegram, with_test_routes: TelegramChannel
+) -> None:
     [event] = await fake.say(XIAOMING, "/start event_42")
     assert event.text == "活动 42"
 
@@ -179,7 +189,7 @@ async def test_in_a_group_only_commands_addressed_to_the_bot_are_answered(
 
 
 async def test_private_data_is_not_shown_in_a_group_but_continues_in_private(
-    app: App, fake: FakeTelegram, with_test_routes: object
+    app: App, fake: FakeTelegram, with_test_routes: TelegramChannel
 ) -> None:
     [refusal] = await fake.say(XIAOMING, f"/secret@{BOT['username']}", chat=GROUP)
     assert refusal.text == zh(app)("input.private_only")
@@ -190,3 +200,32 @@ async def test_private_data_is_not_shown_in_a_group_but_continues_in_private(
 
     [private] = await fake.say(XIAOMING, "/start cmd-secret")
     assert private.text == f"私密 工友{XIAOMING}"
+
+
+class GatedPacer(Pacer):
+    """Holds messages to members who did not just write until the test opens the gate,
+    like a long broadcast waiting on Telegram's limits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def wait(self, chat: str) -> None:
+        await self.gate.wait()
+
+
+async def test_a_slow_broadcast_holds_up_only_its_own_chat_which_keeps_its_order(
+    app: App, fake: FakeTelegram, with_test_routes: TelegramChannel
+) -> None:
+    pacer = with_test_routes.pacer = GatedPacer()
+    await fake.say(XIAOMING, "/start")
+    await fake.say(AMY, "/start")
+    await fake.push(fake.message_update(XIAOMING, "/remind"))
+    await fake.push(fake.message_update(XIAOMING, "/help"))
+    [other] = await fake.say(AMY, "/help")
+    assert other.text.startswith(zh(app)("help.title"))
+    assert len(fake.events_in(XIAOMING)) == 1
+
+    pacer.gate.set()
+    await fake.wait_for(lambda: len(fake.events_in(XIAOMING)) == 4)
+    assert [e.text for e in fake.events_in(XIAOMING)[1:]] == ["提醒", "已安排", other.text]

@@ -8,7 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import App
-from bot.channels.telegram import TelegramChannel, split_text
+from bot.channels.limits import split_text
+from bot.channels.telegram import TelegramChannel
 from bot.messages import Button, Outgoing, rows
 from storage import members
 from storage.models import Identity, QueuedMessage
@@ -116,7 +117,7 @@ async def test_a_long_text_is_split_on_line_boundaries_with_buttons_on_the_last_
 def test_split_text_cuts_an_overlong_line_where_the_limit_falls() -> None:
     assert split_text("a" * 10 + "\nbb", limit=4) == ["aaaa", "aaaa", "aa", "bb"]
     assert split_text("one\ntwo\nthree", limit=8) == ["one\ntwo", "three"]
-    assert split_text("") == ["…"]
+    assert split_text("", limit=10) == ["…"]
 
 
 async def test_an_image_goes_as_a_photo_with_its_text_and_buttons(
