@@ -37,6 +37,7 @@ async def test_start_shows_the_menu_as_an_inline_keyboard(
     assert menu.text == zh(app)("menu.title")
     assert menu.labels() == [zh(app)("menu.me"), zh(app)("menu.help"), zh(app)("menu.language")]
     assert menu.payloads() == ["me", "help", "lang"]
+    assert fake.calls_of("deleteWebhook"), "polling works only without a webhook"
 
 
 async def test_the_command_menu_is_registered_in_chinese_and_english(
