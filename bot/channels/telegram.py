@@ -260,7 +260,7 @@ class TelegramChannel:
             if query is not None:
                 await self._answer(query)
             return
-        incoming, continue_with = translated
+        incoming, private_link = translated
         replies = await self.dispatcher.handle(incoming)
         if query is not None:
             await self._answer(query)
@@ -268,15 +268,15 @@ class TelegramChannel:
             query.message if query is not None and isinstance(query.message, Message) else None
         )
         if incoming.is_group:
-            replies = [self._point_to_private(r, continue_with) for r in replies]
+            replies = [self._point_to_private(r, private_link) for r in replies]
         await self._render(int(incoming.chat_id), replies, pressed)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram update failed: %s", context.error, exc_info=context.error)
 
     def _incoming(self, update: Update) -> tuple[Incoming, str] | None:
-        """The core message for an update, and the command a group member may continue
-        with in private; ``None`` for what the bot ignores."""
+        """The core message for an update, and the deep link that would continue it in a
+        private chat; ``None`` for what the bot ignores."""
         query = update.callback_query
         if query is not None:
             if query.data is None:
@@ -293,7 +293,7 @@ class TelegramChannel:
                     language=_language(user.language_code),
                     is_group=chat is not None and chat.type != ChatType.PRIVATE,
                 ),
-                "menu",
+                PRIVATE_LINK_PREFIX + "menu",
             )
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
@@ -302,35 +302,18 @@ class TelegramChannel:
         group = message.chat.type != ChatType.PRIVATE
         to_me = self._replies_to_me(message)
         fields: dict[str, Any] = {}
-        continue_with = "menu"
-        if message.location is not None:
-            if group and not to_me:
+        link = PRIVATE_LINK_PREFIX + "menu"
+        if message.text is not None and message.text.startswith("/"):
+            command = self._command(message.text, group=group, to_me=to_me)
+            if command is None:
                 return None
-            fields["location"] = Location(message.location.latitude, message.location.longitude)
-        elif message.text is not None and message.text.startswith("/"):
-            word, _, rest = message.text.partition(" ")
-            name, _, addressee = word[1:].partition("@")
-            if addressee and addressee.lower() != self.username.lower():
-                return None
-            if group and not addressee and not to_me:
-                return None
-            name = name.lower()
-            if COMMAND_NAME.match(name) and name != "start":
-                continue_with = name
-            if name == "start" and rest.strip():
-                link = rest.strip()
-                if link.startswith(PRIVATE_LINK_PREFIX) and not group:
-                    fields["text"] = "/" + link.removeprefix(PRIVATE_LINK_PREFIX)
-                else:
-                    fields["start"] = link
-            else:
-                fields["text"] = message.text
-        elif message.text is not None:
-            if group and not to_me:
-                return None
-            fields["text"] = message.text
-        elif group:
+            fields, link = command
+        elif group and not to_me:
             return None
+        elif message.location is not None:
+            fields["location"] = Location(message.location.latitude, message.location.longitude)
+        elif message.text is not None:
+            fields["text"] = message.text
         return (
             Incoming(
                 channel=NAME,
@@ -341,8 +324,24 @@ class TelegramChannel:
                 is_group=group,
                 **fields,
             ),
-            continue_with,
+            link,
         )
+
+    def _command(self, text: str, *, group: bool, to_me: bool) -> tuple[dict[str, Any], str] | None:
+        """``/name[@bot] [args]`` as core fields, or ``None`` when it is not for this bot:
+        addressed to another bot, or unaddressed in a group."""
+        word, *rest = text.split(maxsplit=1)
+        args = rest[0].strip() if rest else ""
+        name, _, addressee = word[1:].partition("@")
+        name = name.lower()
+        if addressee.lower() != self.username.lower() and (addressee or (group and not to_me)):
+            return None
+        if name == "start" and args:
+            if args.startswith(PRIVATE_LINK_PREFIX) and not group:
+                return {"text": "/" + args.removeprefix(PRIVATE_LINK_PREFIX)}, args
+            return {"start": args}, args
+        link = PRIVATE_LINK_PREFIX + (name if COMMAND_NAME.match(name) else "menu")
+        return {"text": f"/{name} {args}".rstrip()}, link
 
     def _replies_to_me(self, message: Message) -> bool:
         replied = message.reply_to_message
@@ -352,12 +351,13 @@ class TelegramChannel:
             and replied.from_user.id == self.application.bot.id
         )
 
-    def _point_to_private(self, message: Outgoing, command: str) -> Outgoing:
-        """A private-only refusal in a group gets a button opening a private chat."""
+    def _point_to_private(self, message: Outgoing, link: str) -> Outgoing:
+        """A private-only refusal in a group gets a button opening a private chat that
+        carries on with ``link`` (``cmd-NAME`` runs ``/NAME`` there)."""
         label = self._private_only.get(message.text)
         if label is None:
             return message
-        url = f"https://t.me/{self.username}?start={PRIVATE_LINK_PREFIX}{command}"
+        url = f"https://t.me/{self.username}?start={link}"
         button = Button(label, url=url)
         return Outgoing(message.text, (*message.buttons, (button,)), message.image)
 
@@ -371,12 +371,21 @@ class TelegramChannel:
     # --- messages out ----------------------------------------------------------------------
 
     async def send(self, external_id: str, message: Outgoing) -> None:
-        """Message a member who did not just write: paced, retried once after a 429."""
+        """Message a member who did not just write: paced, retried once after a 429.
+
+        A member who blocked the bot (403) or whose chat is gone raises
+        :class:`RecipientBlocked`; a message Telegram refuses as it is (400) is logged and
+        dropped, since sending it again would fail again.
+        """
         await self.pacer.wait(external_id)
         try:
             await self._post(int(external_id), message)
         except Forbidden as error:
             raise RecipientBlocked(str(error)) from error
+        except BadRequest as error:
+            if "chat not found" in str(error).lower():
+                raise RecipientBlocked(str(error)) from error
+            log.error("Telegram refused a message to %s, dropped: %s", external_id, error)
 
     async def _render(self, chat_id: int, replies: list[Outgoing], pressed: Message | None) -> None:
         for reply in replies:
@@ -407,7 +416,9 @@ class TelegramChannel:
     async def _post(self, chat_id: int, message: Outgoing) -> None:
         bot = self.application.bot
         markup = _keyboard(message.buttons)
-        if message.image:
+        if message.image and not await asyncio.to_thread(Path(message.image).is_file):
+            log.error("image %s not found; sending the text alone", message.image)
+        elif message.image:
             photo = Path(message.image)
             caption = message.text if len(message.text) <= CAPTION_LIMIT else None
             await _retry_once(

@@ -91,7 +91,8 @@ class FakeTelegram:
 
     def fail_next(self, method: str, kind: str, retry_after: int = 1) -> None:
         """Fail the next ``method`` call: ``retry_after`` (429), ``blocked`` (403),
-        ``not_modified`` (400) or ``drop`` (close the connection unanswered)."""
+        ``not_modified`` (400), ``bad_request`` (400) or ``drop`` (close the connection
+        unanswered)."""
         self.faults[method].append((kind, retry_after))
 
     def message_update(
@@ -196,6 +197,7 @@ class FakeTelegram:
                 ),
                 "blocked": _error(403, "Forbidden: bot was blocked by the user"),
                 "not_modified": _error(400, "Bad Request: message is not modified"),
+                "bad_request": _error(400, "Bad Request: message text is empty"),
             }[kind]
         chat_id = int(params.get("chat_id", 0))
         if method in OUTBOUND and chat_id in self.blocked:

@@ -91,6 +91,17 @@ async def test_a_dropped_connection_keeps_the_message_queued(
     assert fake.events_in(XIAOMING)[-1].text == "工资协商"
 
 
+async def test_a_message_telegram_refuses_is_dropped_not_retried_forever(
+    app: App, fake: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    await fake.say(XIAOMING, "/start")
+    fake.fail_next("sendMessage", "bad_request")
+    await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("坏消息"))])
+    assert await identity_active(app, XIAOMING)
+    assert await app.messenger.drain("telegram") == 0
+    assert len(fake.events_in(XIAOMING)) == 1
+
+
 async def test_polling_carries_on_after_a_dropped_connection(
     fake: FakeTelegram, telegram: TelegramChannel
 ) -> None:
@@ -132,6 +143,15 @@ async def test_an_image_goes_as_a_photo_with_its_text_and_buttons(
     assert photo.method == "sendPhoto" and photo.photo
     assert photo.text == "签到码"
     assert photo.urls() == ["https://example.org/e/1"]
+
+
+async def test_a_missing_image_still_sends_the_text(
+    fake: FakeTelegram, telegram: TelegramChannel, tmp_path: Path
+) -> None:
+    await fake.say(XIAOMING, "/start")
+    await telegram.send(str(XIAOMING), Outgoing("签到码", image=str(tmp_path / "gone.png")))
+    [text] = fake.events_in(XIAOMING)[1:]
+    assert (text.method, text.text) == ("sendMessage", "签到码")
 
 
 async def test_a_payload_too_long_for_telegram_is_left_out(
