@@ -129,6 +129,8 @@ class TelegramChannel:
     ) -> None:
         if not settings.telegram_token:
             raise ValueError("the Telegram channel needs UNIONBOT_TELEGRAM_TOKEN")
+        # httpx logs each request's URL at INFO, and a Bot API URL carries the token.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
         self.dispatcher = dispatcher
         self.settings = settings
         self.poll_timeout = poll_timeout

@@ -4,9 +4,11 @@ as a real process against the fake Bot API."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -111,17 +113,18 @@ async def test_a_token_the_api_rejects_stops_start_up(app: App, fake: FakeTelegr
 
 
 async def unionbot_run(
-    database_url: str, fake: FakeTelegram, token: str
+    database_url: str, fake: FakeTelegram, token: str, *args: str, **env: str
 ) -> asyncio.subprocess.Process:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("UNIONBOT_")}
     environment.update(
         UNIONBOT_DATABASE_URL=database_url,
         UNIONBOT_TELEGRAM_TOKEN=token,
         UNIONBOT_TELEGRAM_API_URL=fake.url,
+        **env,
     )
     return await asyncio.create_subprocess_exec(
         UNIONBOT,
-        "run",
+        *(args or ("run",)),
         env=environment,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -147,6 +150,54 @@ async def test_unionbot_run_serves_members_by_polling(
         [menu] = await asyncio.wait_for(fake.exchange(update), 60)
         assert menu.payloads() == ["me", "help", "lang"]
         assert json.dumps(fake.commands["en"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert "Telegram @union_test_bot: polling" in stderr.decode()
+    assert fake.token.split(":")[1] not in stderr.decode(), "the token leaked into the log"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_unionbot_serve_takes_webhook_posts_over_http(
+    app: App, database_url: str, fake: FakeTelegram
+) -> None:
+    port = free_port()
+    process = await unionbot_run(
+        database_url,
+        fake,
+        fake.token,
+        "serve",
+        "--port",
+        str(port),
+        UNIONBOT_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        UNIONBOT_TELEGRAM_WEBHOOK_URL="https://bot.example.org/telegram",
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            async with asyncio.timeout(60):
+                while True:
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get("/healthz")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.2)
+            health = (await client.get("/healthz")).json()
+            assert health == {"status": "ok", "channels": ["telegram"]}
+            update = fake.message_update(XIAOMING, "/start")
+            refused = await client.post("/telegram", json=update)
+            assert refused.status_code == 403
+            headers = {SECRET_HEADER: WEBHOOK_SECRET}
+            taken = await client.post("/telegram", json=update, headers=headers)
+            assert taken.status_code == 200
+        [menu] = fake.events_in(XIAOMING)
+        assert menu.text == app.dispatcher.translations["zh_CN"]("menu.title")
+        assert fake.webhook is not None
+        assert fake.webhook["secret_token"] == WEBHOOK_SECRET
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.communicate(), 60)
