@@ -183,11 +183,7 @@ class TelegramChannel:
         await self._register_commands()
         if webhook:
             if self.settings.telegram_webhook_url:
-                await self.application.bot.set_webhook(
-                    self.settings.telegram_webhook_url,
-                    secret_token=self.settings.telegram_webhook_secret,
-                    allowed_updates=UPDATES,
-                )
+                await self._set_webhook(self.settings.telegram_webhook_url)
             log.info("Telegram @%s: webhook at %s", self.username, WEBHOOK_PATH)
             return
         await self.application.start()
@@ -197,6 +193,14 @@ class TelegramChannel:
         )
         self._polling = True
         log.info("Telegram @%s: polling", self.username)
+
+    async def _set_webhook(self, url: str) -> None:
+        try:
+            await self.application.bot.set_webhook(
+                url, secret_token=self.settings.telegram_webhook_secret, allowed_updates=UPDATES
+            )
+        except TelegramError as error:
+            raise StartFailed(f"Telegram refused UNIONBOT_TELEGRAM_WEBHOOK_URL: {error}") from None
 
     async def stop(self) -> None:
         """Stop polling and close the connections; stopping twice is harmless."""

@@ -201,3 +201,14 @@ async def test_unionbot_serve_takes_webhook_posts_over_http(
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.communicate(), 60)
+
+
+async def test_a_webhook_url_telegram_refuses_stops_start_up(app: App, fake: FakeTelegram) -> None:
+    settings = telegram_settings(app.settings, fake).model_copy(
+        update={"telegram_webhook_url": "http://not-https.example.org/telegram"}
+    )
+    fake.fail_next("setWebhook", "bad_request")
+    channel = TelegramChannel(app.dispatcher, settings)
+    with pytest.raises(StartFailed, match="UNIONBOT_TELEGRAM_WEBHOOK_URL"):
+        await channel.start(webhook=True)
+    await channel.stop()
