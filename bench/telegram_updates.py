@@ -13,9 +13,12 @@ a note if unreachable) it measures, in the same run, with the network replaced b
   written in one transaction) and the reply through PTB's ``sendMessage``;
 - process_update: the same without HTTP, ``Application.process_update`` on the channel;
 - bare PTB: ``Application.process_update`` with a handler that only replies, no database;
-- PTB + database: the reference of ``bench/dispatch.py`` (one read and one write).
+- PTB + database: the reference of ``bench/dispatch.py`` (one read and one write);
+- console: the same form steps through the console channel (``bench/dispatch.py``'s core),
+  so that process_update/console is what the Telegram translation and PTB add.
 
-It prints each rate and the ratios of the Telegram path to the two references.
+It prints each rate and the ratios of the Telegram path to the references. The webhook
+rate includes httpx's in-process ASGI client, a cost a real deployment has in uvicorn.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ import time
 from typing import Any
 
 import httpx
-from dispatch import NoNetwork, long_form, postgres_database, reference_rate, update_json
+from dispatch import (
+    NoNetwork,
+    core_rate,
+    long_form,
+    postgres_database,
+    reference_rate,
+    update_json,
+)
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
@@ -124,12 +134,14 @@ async def main() -> None:
             for label, url in databases:
                 with_db = await reference_rate(url, args.updates)
                 webhook, direct = await unionbot_rates(url, args.updates)
+                console = await core_rate(url, args.updates)
                 print(
-                    f"{label:<10} webhook {webhook:6.0f}/s  process_update {direct:6.0f}/s  "
-                    f"PTB+db {with_db:6.0f}/s  "
-                    f"ratios: webhook/PTB+db {webhook / with_db:4.2f}  "
-                    f"process_update/PTB+db {direct / with_db:4.2f}  "
-                    f"webhook/bare PTB {webhook / bare:4.2f}"
+                    f"{label}: webhook {webhook:.0f}/s, process_update {direct:.0f}/s, "
+                    f"PTB+db {with_db:.0f}/s, console {console:.0f}/s\n"
+                    f"  ratios: process_update/PTB+db {direct / with_db:.2f}, "
+                    f"webhook/PTB+db {webhook / with_db:.2f}, "
+                    f"process_update/console {direct / console:.2f}, "
+                    f"process_update/bare PTB {direct / bare:.3f}"
                 )
         finally:
             if postgres:
