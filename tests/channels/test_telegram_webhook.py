@@ -212,3 +212,28 @@ async def test_a_webhook_url_telegram_refuses_stops_start_up(app: App, fake: Fak
     with pytest.raises(StartFailed, match="UNIONBOT_TELEGRAM_WEBHOOK_URL"):
         await channel.start(webhook=True)
     await channel.stop()
+
+
+async def test_a_form_started_under_one_unionbot_run_finishes_under_the_next(
+    app: App, database_url: str, fake: FakeTelegram
+) -> None:
+    zh = app.dispatcher.translations["zh_CN"]
+    first = await unionbot_run(database_url, fake, fake.token)
+    try:
+        await asyncio.wait_for(fake.say(XIAOMING, "/me"), 60)
+        [ask_town] = await asyncio.wait_for(fake.say(XIAOMING, "王小明"), 60)
+        assert ask_town.text.startswith(zh("me.ask_town"))
+    finally:
+        first.send_signal(signal.SIGINT)
+        await asyncio.wait_for(first.communicate(), 60)
+
+    second = await unionbot_run(database_url, fake, fake.token)
+    try:
+        [ask_enterprise] = await asyncio.wait_for(fake.say(XIAOMING, "坎墩街道"), 60)
+        assert ask_enterprise.text.startswith(zh("me.ask_enterprise"))
+        [summary] = await asyncio.wait_for(fake.press(XIAOMING, ask_enterprise, "f:skip"), 60)
+        [saved] = await asyncio.wait_for(fake.press(XIAOMING, summary, "f:ok"), 60)
+        assert saved.text == zh("me.saved")
+    finally:
+        second.send_signal(signal.SIGINT)
+        await asyncio.wait_for(second.communicate(), 60)
