@@ -6,6 +6,7 @@ Nothing here imports a platform SDK, so any channel can use it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 STALE_CHATS = 10_000
 """Chats the pacer remembers before it forgets those whose wait has passed."""
@@ -18,7 +19,13 @@ class Pacer:
     same chat; above that it answers 429. Replies to a member who just wrote are not paced.
     """
 
-    def __init__(self, per_second: float = 30.0, per_chat_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        per_second: float = 30.0,
+        per_chat_seconds: float = 1.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._sleep = sleep
         self._interval = 1.0 / per_second
         self._per_chat = per_chat_seconds
         self._next_any = 0.0
@@ -35,7 +42,7 @@ class Pacer:
             self._next_any = at + self._interval
             self._next_chat[chat] = at + self._per_chat
         if at > now:
-            await asyncio.sleep(at - now)
+            await self._sleep(at - now)
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import App
-from bot.channels.limits import split_text
 from bot.channels.telegram import TelegramChannel
 from bot.messages import Button, Outgoing, rows
 from storage import members
@@ -123,12 +122,6 @@ async def test_a_long_text_is_split_on_line_boundaries_with_buttons_on_the_last_
     assert all(len(p.text) <= 4096 for p in parts)
     assert "\n".join(p.text for p in parts) == text
     assert [p.payloads() for p in parts] == [[], [], ["menu"]]
-
-
-def test_split_text_cuts_an_overlong_line_where_the_limit_falls() -> None:
-    assert split_text("a" * 10 + "\nbb", limit=4) == ["aaaa", "aaaa", "aa", "bb"]
-    assert split_text("one\ntwo\nthree", limit=8) == ["one\ntwo", "three"]
-    assert split_text("", limit=10) == ["…"]
 
 
 async def test_an_image_goes_as_a_photo_with_its_text_and_buttons(
