@@ -230,3 +230,20 @@ async def test_a_slow_broadcast_holds_up_only_its_own_chat_which_keeps_its_order
     pacer.gate.set()
     await fake.wait_for(lambda: len(fake.events_in(XIAOMING)) == 4)
     assert [e.text for e in fake.events_in(XIAOMING)[1:]] == ["提醒", "已安排", other.text]
+
+
+async def test_a_member_asking_for_their_details_in_a_group_continues_in_private(
+    app: App, fake: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    [refusal] = await fake.say(XIAOMING, f"/me@{BOT['username']}", chat=GROUP)
+    assert refusal.text == zh(app)("input.private_only")
+    assert refusal.urls() == [f"https://t.me/{BOT['username']}?start=cmd-me"]
+
+    [menu] = await fake.say(XIAOMING, f"/menu@{BOT['username']}", chat=GROUP)
+    [pressed] = await fake.press(XIAOMING, menu, "me")
+    assert pressed.text == zh(app)("input.private_only")
+    assert pressed.urls() == [f"https://t.me/{BOT['username']}?start=cmd-menu"]
+
+    [ask_name] = await fake.say(XIAOMING, "/start cmd-me")
+    assert ask_name.chat_id == XIAOMING
+    assert ask_name.text.startswith(zh(app)("me.ask_real_name"))
