@@ -148,7 +148,7 @@ async def test_unionbot_run_serves_members_by_polling(
     try:
         update = fake.message_update(XIAOMING, "/start", language="en")
         [menu] = await asyncio.wait_for(fake.exchange(update), 60)
-        assert menu.payloads() == ["me", "help", "lang"]
+        assert {"me", "help", "lang"} <= set(menu.payloads())
         assert json.dumps(fake.commands["en"])
     finally:
         process.send_signal(signal.SIGINT)
