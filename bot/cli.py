@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from bot.app import App, build_app
+from bot.channels.base import StartFailed
 from bot.channels.console import ConsoleChannel
 from bot.settings import LANGUAGES, Settings, SettingsError, load_settings
 from storage import members
@@ -306,6 +307,9 @@ async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
         except runner.NoChannel as error:
             print(f"unionbot: {error}", file=sys.stderr)
             return 2
+        except StartFailed as error:
+            print(f"unionbot: {error}", file=sys.stderr)
+            return 1
         return 0
 
     return await _with_app(settings, work)

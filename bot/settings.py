@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_secret: str | None = None
+    telegram_webhook_url: str | None = None
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None
     wechat_token: str | None = None

@@ -49,13 +49,13 @@ details_form = router.form(
 )
 
 
-@router.command("me", help=N_("help.me"))
-@router.button("me")
+@router.command("me", help=N_("help.me"), private=True)
+@router.button("me", private=True)
 async def edit_details(ctx: Context) -> None:
     await start_form(ctx, details_form)
 
 
-@router.command("link", help=N_("help.link"))
+@router.command("link", help=N_("help.link"), private=True)
 async def link(ctx: Context) -> None:
     """``/link`` makes a code here; ``/link CODE`` on another channel joins that account."""
     now = utcnow()

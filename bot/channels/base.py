@@ -13,6 +13,11 @@ class RecipientBlocked(Exception):
     """The member blocked the bot or left; stop sending to this identity until they write."""
 
 
+class StartFailed(Exception):
+    """A channel cannot start (a rejected token, an unreachable API); the message says why
+    in one line for the operator."""
+
+
 class Channel(Protocol):
     """Anything that can deliver a message to one of its identities."""
 

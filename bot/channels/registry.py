@@ -13,7 +13,11 @@ log = logging.getLogger(__name__)
 
 def configured_channels(app: App) -> list[ServiceChannel]:
     channels: list[ServiceChannel] = []
-    if not app.settings.telegram_token:
+    if app.settings.telegram_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(app.dispatcher, app.settings))
+    else:
         log.info("Telegram channel off: UNIONBOT_TELEGRAM_TOKEN is not set")
     missing = wechat_missing(app.settings)
     if missing:
