@@ -10,15 +10,16 @@ from bot.delivery import Messenger
 from bot.dispatcher import Dispatcher
 from bot.i18n import Translations
 from bot.router import Router
+from bot.scheduler import Jobs
 from bot.settings import LANGUAGES, Settings
 from storage.db import create_engine, session_factory
 
 
 def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
-    from handlers import account, core
+    from handlers import account, broadcasts, core, notices, settings
 
-    return [core.router, account.router]
+    return [core.router, account.router, notices.router, broadcasts.router, settings.router]
 
 
 @dataclass
@@ -28,8 +29,10 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     messenger: Messenger
     dispatcher: Dispatcher
+    jobs: Jobs
 
     async def close(self) -> None:
+        self.jobs.shutdown()
         await self.engine.dispose()
 
 
@@ -38,5 +41,6 @@ def build_app(settings: Settings, translations: Translations | None = None) -> A
     sessions = session_factory(engine)
     translations = translations or Translations(LANGUAGES)
     messenger = Messenger(sessions, translations)
-    dispatcher = Dispatcher(settings, sessions, translations, messenger, service_routers())
-    return App(settings, engine, sessions, messenger, dispatcher)
+    jobs = Jobs(settings)
+    dispatcher = Dispatcher(settings, sessions, translations, messenger, service_routers(), jobs)
+    return App(settings, engine, sessions, messenger, dispatcher, jobs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.models import core
+from storage.models import core, notices  # noqa: F401
 
 metadata = core.Base.metadata
 

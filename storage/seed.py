@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import core_seed
+from storage import core_seed, notices_seed
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 MAX_SEED_BYTES = 10 * 1024 * 1024
@@ -36,6 +36,7 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "enterprises": Section(core_seed.EnterpriseRow, core_seed.load_enterprises),
     "members": Section(core_seed.MemberRow, core_seed.load_members),
+    "notices": Section(notices_seed.NoticeRow, notices_seed.load_notices),
 }
 """Sections in the order they load, so later ones can refer to earlier ones by name."""
 

@@ -62,12 +62,18 @@ def test_start_then_language_choice_gives_the_menu_in_chinese_then_english(
         database_url, "x", "/start", {"press": "lang"}, {"press": "lang:en"}
     )
     assert menu["to"] == "x" and "请选择" in menu["text"]
-    assert [b["payload"] for row in menu["buttons"] for b in row] == ["me", "help", "lang"]
+    assert [b["payload"] for row in menu["buttons"] for b in row] == [
+        "np:0",
+        "me",
+        "set",
+        "help",
+        "lang",
+    ]
     assert set(menu) == {"to", "text", "buttons", "image"}
     assert "lang:en" in json.dumps(choose)
     assert done["text"] == "Language set to English."
     assert "Please choose" in english_menu["text"]
-    assert english_menu["buttons"][0][0]["label"] == "My details"
+    assert english_menu["buttons"][0][0]["label"] == "Notices"
 
 
 def test_a_form_started_in_one_process_continues_in_the_next(database_url: str) -> None:
