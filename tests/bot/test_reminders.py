@@ -45,8 +45,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout * 10)):
+async def wait_for(condition, seconds: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds * 10)):
         if await condition():
             return
         await asyncio.sleep(0.1)
@@ -138,7 +138,7 @@ async def test_cancelling_removes_a_things_reminders(app: App) -> None:
     await app.jobs.schedule_reminder("notice_deadline", 7, when + timedelta(hours=22))
     await app.jobs.schedule_reminder("notice_deadline", 70, when)
     assert await app.jobs.cancel_reminders("notice_deadline", 7) == 2
-    assert [job.id for job in app.jobs.scheduler.get_jobs()][0].startswith("notice_deadline:70:")
+    assert next(job.id for job in app.jobs.scheduler.get_jobs()).startswith("notice_deadline:70:")
 
 
 async def test_a_message_that_fails_schedules_nothing(app: App) -> None:
@@ -157,4 +157,4 @@ async def test_a_message_that_fails_schedules_nothing(app: App) -> None:
     assert "编号" in apology.text
     assert app.jobs._scheduler is None or app.jobs.scheduler.get_jobs() == []
     await dispatcher.handle(Incoming("console", "x", "x", text="/plan"))
-    assert [job.id for job in app.jobs.scheduler.get_jobs()][0].startswith("test_burst:1:")
+    assert next(job.id for job in app.jobs.scheduler.get_jobs()).startswith("test_burst:1:")

@@ -227,7 +227,7 @@ async def test_urgent_messages_ignore_quiet_hours(app: App) -> None:
 async def test_the_statuses_are_constrained_in_the_schema(app: App) -> None:
     [a] = await recipients(app, "a")
     await broadcast(app, [a], NOON)
-    with pytest.raises(Exception, match="(?i)check|constraint"):
+    with pytest.raises(Exception, match=r"(?i)check|constraint"):
         async with app.sessions() as session, session.begin():
             await outbox.record(session, 1, "lost", NOON)  # type: ignore[arg-type]
     assert DeliveryStatus.SENT == "sent"
