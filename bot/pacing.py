@@ -57,14 +57,20 @@ class Pacer:
             waits.append(self._last_by_chat[chat] + self.per_chat_gap - now)
         return max(0.0, *waits)
 
-    async def acquire(self, chat: str) -> None:
-        """Wait for a slot, then take it."""
+    async def wait(self, chat: str) -> None:
+        """Wait until a slot is free, without taking it."""
         while (wait := self.delay(chat)) > 0:
             await self._sleep(wait)
+
+    async def acquire(self, chat: str) -> None:
+        """Wait for a slot, then take it: call it right before the send."""
+        await self.wait(chat)
         now = self._clock()
         if self.rate:
             self._recent.append(now)
-            self._next_slot = max(now, self._next_slot) + self._interval
+            # A send that came late may be followed by one a little early (one interval of
+            # slack); the one-second window above still caps every second at the limit.
+            self._next_slot = max(now - self._interval, self._next_slot) + self._interval
         if self.per_chat_gap:
             self._last_by_chat[chat] = now
             if len(self._last_by_chat) > 10_000:

@@ -32,7 +32,7 @@ from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
 from bot.messages import from_json
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
 from storage import members, outbox
-from storage.models import Delivery, DeliveryStatus
+from storage.models import Delivery, DeliveryStatus, Identity
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -114,11 +114,12 @@ class Sender:
         now = self.clock()
         async with self.app.sessions() as session:
             rows = await outbox.due(session, now, BATCH)
+            identities = await outbox.preferred_identities(session, [r.member_id for r in rows])
         handled = 0
         for row in rows:
             if stop is not None and stop.is_set():
                 break
-            await self._deliver(row)
+            await self._deliver(row, identities.get(row.member_id))
             handled += 1
         if handled:
             async with self.app.sessions() as session, session.begin():
@@ -130,9 +131,7 @@ class Sender:
         while await self.send_due():
             pass
 
-    async def _deliver(self, row: Delivery) -> None:
-        async with self.app.sessions() as session:
-            identity = await members.preferred_identity(session, row.member_id)
+    async def _deliver(self, row: Delivery, identity: Identity | None) -> None:
         if identity is None:
             await self._record(row, DeliveryStatus.FAILED, "no active account")
             return
@@ -143,11 +142,12 @@ class Sender:
                     self.stats.queued += 1
             return
         pacer = self.pacers.setdefault(identity.channel, Pacer(0))
-        await pacer.acquire(identity.external_id)
+        await pacer.wait(identity.external_id)
         async with self.app.sessions() as session, session.begin():
             if not await outbox.claim(session, row.id):
                 return
         try:
+            await pacer.acquire(identity.external_id)
             await channel.send(identity.external_id, from_json(row.body))
         except RateLimited as limited:
             pacer.hold(limited.retry_after)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Broadcast, Delivery, DeliveryStatus, QueuedMessage
+from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, QueuedMessage
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
@@ -69,6 +69,22 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[Delivery
         .limit(limit)
     )
     return list(rows)
+
+
+async def preferred_identities(
+    session: AsyncSession, member_ids: Sequence[int]
+) -> dict[int, Identity]:
+    """Each member's active identity used last (as :func:`storage.members.preferred_identity`),
+    for a batch of rows in one query."""
+    rows = await session.scalars(
+        select(Identity)
+        .where(Identity.member_id.in_(set(member_ids)), Identity.active.is_(True))
+        .order_by(Identity.member_id, Identity.last_seen_at.desc(), Identity.id.desc())
+    )
+    found: dict[int, Identity] = {}
+    for identity in rows:
+        found.setdefault(identity.member_id, identity)
+    return found
 
 
 async def claim(session: AsyncSession, delivery_id: int) -> bool:
