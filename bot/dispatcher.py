@@ -100,6 +100,7 @@ class Dispatcher:
             await self.jobs.apply(ctx.scheduled, ctx.cancelled)
         except Exception:
             log.exception("scheduling after message from %s failed", message.user_id)
+        self.jobs.wake_sender()
         return ctx.replies
 
     async def translator_for(self, message: Incoming) -> Translator:

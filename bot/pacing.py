@@ -16,6 +16,10 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+WINDOW_MARGIN = 1.005
+"""The window the pacer checks is 0.5 % longer than the platform's, so that the jitter
+between taking a slot and the request reaching the platform never puts one message too
+many into a second."""
 PER_CHAT_GAP_SECONDS = 1.0
 """Telegram: at most one message a second to the same chat."""
 
@@ -33,6 +37,7 @@ class Pacer:
         """``rate`` sends per ``window`` seconds; 0 means unpaced."""
         self.rate = rate
         self.window = window
+        self._guard = window * WINDOW_MARGIN
         self.per_chat_gap = per_chat_gap
         self._clock = clock
         self._sleep = sleep
@@ -49,10 +54,10 @@ class Pacer:
         waits = [self._paused_until - now]
         if self.rate:
             waits.append(self._next_slot - now)
-            while self._recent and now - self._recent[0] >= self.window:
+            while self._recent and now - self._recent[0] >= self._guard:
                 self._recent.popleft()
             if len(self._recent) >= self._capacity:
-                waits.append(self._recent[0] + self.window - now)
+                waits.append(self._recent[0] + self._guard - now)
         if self.per_chat_gap and chat in self._last_by_chat:
             waits.append(self._last_by_chat[chat] + self.per_chat_gap - now)
         return max(0.0, *waits)
