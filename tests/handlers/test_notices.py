@@ -192,3 +192,14 @@ async def test_remind_me_is_refused_without_a_deadline_or_when_too_late(app: App
     assert "没有截止时间" in await member.text_of({"press": f"nrem:{news.id}"})
     assert "来不及" in await member.text_of({"press": f"nrem:{soon.id}"})
     assert app.jobs._scheduler is None or app.jobs.scheduler.get_jobs() == []
+
+
+async def test_a_title_already_used_is_refused_at_confirmation(app: App) -> None:
+    await load_demo(app)
+    officer = Chat(app, "officer")
+    await compose(officer, ["温州“尊崇劳模联盟”成立", "正文正文", "跳过", "跳过", "跳过"])
+    await officer.say({"press": "f:c:all:"})
+    await officer.say("跳过")
+    assert "同样标题" in await officer.text_of({"press": "f:ok"})
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count(Delivery.id))) == 0
