@@ -20,7 +20,7 @@ from bot.messages import Incoming
 from bot.router import Router
 from bot.sender import Sender
 from bot.settings import Settings
-from storage.models import Broadcast, Delivery, Notice
+from storage.models import Broadcast, Delivery, Member, Notice
 from storage.types import utcnow
 from tests.conftest import Chat
 from tests.test_cli import unionbot
@@ -158,3 +158,22 @@ async def test_a_message_that_fails_schedules_nothing(app: App) -> None:
     assert app.jobs._scheduler is None or app.jobs.scheduler.get_jobs() == []
     await dispatcher.handle(Incoming("console", "x", "x", text="/plan"))
     assert next(job.id for job in app.jobs.scheduler.get_jobs()).startswith("test_burst:1:")
+
+
+async def test_a_notice_scheduled_for_later_goes_to_its_audience_once(app: App) -> None:
+    async with app.sessions() as session, session.begin():
+        for name, town in (("a", "逍林镇"), ("b", "逍林镇"), ("c", "温州")):
+            session.add(Member(display_name=name, language="zh_CN", town=town))
+        notice = Notice(
+            title="逍林镇职工运动会",
+            body="周六上午八点集合",
+            audience="town",
+            audience_value="逍林镇",
+            send_at=utcnow() + timedelta(days=1),
+        )
+        session.add(notice)
+    reminders.bind(app)
+    await reminders.fire("notice", notice.id, "20261126T010000Z")
+    await reminders.fire("notice", notice.id, "20261127T010000Z")
+    assert await count(app, Broadcast) == 1
+    assert await count(app, Delivery) == 2
