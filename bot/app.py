@@ -10,6 +10,7 @@ from bot.delivery import Messenger
 from bot.dispatcher import Dispatcher
 from bot.i18n import Translations
 from bot.router import Router
+from bot.scheduler import Jobs
 from bot.settings import LANGUAGES, Settings
 from storage.db import create_engine, session_factory
 
@@ -22,12 +23,15 @@ def service_routers() -> list[Router]:
         bargaining,
         bargaining_review,
         benefits,
+        broadcasts,
         core,
         events,
         matchmaking,
         meeting,
         model_workers,
+        notices,
         profiles,
+        settings,
         suggestions,
         wechat,
     )
@@ -35,6 +39,9 @@ def service_routers() -> list[Router]:
     return [
         core.router,
         account.router,
+        notices.router,
+        broadcasts.router,
+        settings.router,
         profiles.router,
         events.router,
         matchmaking.router,
@@ -56,8 +63,10 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     messenger: Messenger
     dispatcher: Dispatcher
+    jobs: Jobs
 
     async def close(self) -> None:
+        self.jobs.shutdown()
         await self.engine.dispose()
 
 
@@ -66,5 +75,6 @@ def build_app(settings: Settings, translations: Translations | None = None) -> A
     sessions = session_factory(engine)
     translations = translations or Translations(LANGUAGES)
     messenger = Messenger(sessions, translations)
-    dispatcher = Dispatcher(settings, sessions, translations, messenger, service_routers())
-    return App(settings, engine, sessions, messenger, dispatcher)
+    jobs = Jobs(settings)
+    dispatcher = Dispatcher(settings, sessions, translations, messenger, service_routers(), jobs)
+    return App(settings, engine, sessions, messenger, dispatcher, jobs)

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from bot.app import App, build_app
+from bot.background import Background
 from bot.channels.base import StartFailed
 from bot.channels.console import ConsoleChannel
 from bot.settings import LANGUAGES, Settings, SettingsError, load_settings
@@ -163,14 +164,19 @@ async def _chat(app: App, name: str, language: str | None, json_mode: bool) -> i
         async with app.sessions() as session, session.begin():
             await members.set_language(session, console.name, name, language)
     await console.start()
+    background = Background(app)
+    await background.start()
     prompt = sys.stdin.isatty() and not json_mode
-    while True:
-        if prompt:
-            print("> ", end="", flush=True)
-        line = await asyncio.to_thread(sys.stdin.buffer.readline)
-        if not line:
-            return 0
-        await console.handle_line(line)
+    try:
+        while True:
+            if prompt:
+                print("> ", end="", flush=True)
+            line = await asyncio.to_thread(sys.stdin.buffer.readline)
+            if not line:
+                return 0
+            await console.handle_line(line)
+    finally:
+        await background.stop()
 
 
 async def run_db(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +61,8 @@ class Context:
     args: str = ""
     replies: list[Outgoing] = field(default_factory=list)
     outbox: list[tuple[int, MessageBuilder]] = field(default_factory=list)
+    scheduled: list[tuple[str, int, datetime]] = field(default_factory=list)
+    cancelled: list[tuple[str, int]] = field(default_factory=list)
     _roles: Roles | None = None
 
     async def roles(self) -> Roles:
@@ -83,3 +86,11 @@ class Context:
     def send(self, member_id: int, build: MessageBuilder) -> None:
         """Message another member (after commit), in their own language."""
         self.outbox.append((member_id, build))
+
+    def schedule(self, kind: str, thing_id: int, when: datetime) -> None:
+        """Schedule a reminder (see :mod:`bot.reminders`) once this message commits."""
+        self.scheduled.append((kind, thing_id, when))
+
+    def cancel_reminders(self, kind: str, thing_id: int) -> None:
+        """Remove a thing's reminder jobs once this message commits."""
+        self.cancelled.append((kind, thing_id))

@@ -22,6 +22,7 @@ from bot.delivery import Messenger
 from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
 from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextHandler
+from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
 from storage.types import utcnow
@@ -43,8 +44,10 @@ class Dispatcher:
         translations: Translations,
         messenger: Messenger,
         routers: Iterable[Router],
+        jobs: Jobs | None = None,
     ) -> None:
         self.settings = settings
+        self.jobs = jobs or Jobs(settings)
         self.sessions = sessions
         self.translations = translations
         self.messenger = messenger
@@ -93,6 +96,11 @@ class Dispatcher:
             t = ctx.t if ctx is not None else self._translator(message.language)
             return [Outgoing(t("error.apology", reference=reference))]
         await self.messenger.deliver(ctx.outbox)
+        try:
+            await self.jobs.apply(ctx.scheduled, ctx.cancelled)
+        except Exception:
+            log.exception("scheduling after message from %s failed", message.user_id)
+        self.jobs.wake_sender()
         return ctx.replies
 
     async def translator_for(self, message: Incoming) -> Translator:

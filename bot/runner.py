@@ -1,7 +1,8 @@
 """Running the configured channels: ``unionbot run`` (polling) and ``unionbot serve`` (webhooks).
 
 Either way the process also delivers what waits in ``queued_messages`` for its channels
-(messages sent while no process ran that channel) and runs the scheduler.
+(messages sent while no process ran that channel) and competes to be the leader, the one
+process that runs the scheduler and the broadcast sender (:mod:`bot.background`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import AsyncIterator
 import uvicorn
 
 from bot.app import App
+from bot.background import Background
 from bot.channels.base import ServiceChannel
 from bot.channels.registry import configured_channels
-from bot.scheduler import create_scheduler
 from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ async def channels_running(app: App, *, webhook: bool) -> AsyncIterator[list[Ser
         raise NoChannel(
             "no channel configured: set UNIONBOT_TELEGRAM_TOKEN, or the UNIONBOT_WECHAT_* settings"
         )
-    scheduler = create_scheduler(app.settings)
+    background = Background(app)
     for channel in channels:
         app.messenger.attach(channel)
         await channel.start(webhook=webhook)
-    scheduler.start()
+    await background.start()
     drainer = asyncio.create_task(_drain_forever(app, channels))
     try:
         yield channels
@@ -47,7 +48,7 @@ async def channels_running(app: App, *, webhook: bool) -> AsyncIterator[list[Ser
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
-        scheduler.shutdown(wait=False)
+        await background.stop()
         for channel in channels:
             await channel.stop()
 

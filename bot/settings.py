@@ -5,6 +5,7 @@ Each field is documented in the README's configuration table; keep the two in st
 
 from __future__ import annotations
 
+from datetime import time
 from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +14,20 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LANGUAGES = ("zh_CN", "en")
+
+
+def parse_window(text: str) -> tuple[time, time] | None:
+    """``"22:00-07:30"`` as two times; None when malformed or empty (start equals end)."""
+    start, sep, end = text.strip().partition("-")
+    if not sep:
+        return None
+    try:
+        window = (time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+    except ValueError:
+        return None
+    if window[0] == window[1] or any(len(part.strip()) != 5 for part in (start, end)):
+        return None
+    return window
 
 
 class SettingsError(Exception):
@@ -46,6 +61,13 @@ class Settings(BaseSettings):
     wechat_template_id: str | None = None
     wechat_qrcode_url: str = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
     redis_url: str | None = None
+    quiet_hours: str = "22:00-07:30"
+    telegram_rate: float = Field(default=30.0, gt=0)
+    wechat_rate: float = Field(default=20.0, gt=0)
+    console_rate: float = Field(default=0.0, ge=0)
+    leader_check_seconds: float = Field(default=5.0, gt=0, le=300)
+    sender_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    scheduler_wakeup_seconds: float = Field(default=10.0, gt=0, le=600)
 
     @field_validator("database_url")
     @classmethod
@@ -92,6 +114,19 @@ class Settings(BaseSettings):
         if len(value) != 43 or not value.isalnum():
             raise ValueError("must be the 43 letters and digits of the EncodingAESKey")
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_window(cls, value: str) -> str:
+        value = value.strip()
+        if value and parse_window(value) is None:
+            raise ValueError("must be HH:MM-HH:MM (for example 22:00-07:30) or empty")
+        return value
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """The default quiet hours as local times, or None when there are none."""
+        return parse_window(self.quiet_hours) if self.quiet_hours else None
 
     @property
     def zone(self) -> ZoneInfo:

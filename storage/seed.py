@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import bargaining_seed, benefits, core_seed, model_workers, singles_seed
+from storage import bargaining_seed, benefits, core_seed, model_workers, notices_seed, singles_seed
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 MAX_SEED_BYTES = 10 * 1024 * 1024
@@ -44,6 +44,7 @@ SECTIONS: dict[str, Section] = {
     "model_workers": Section(model_workers.ModelWorkerRow, model_workers.load_model_workers),
     "unit_staff": Section(model_workers.UnitStaffRow, model_workers.load_unit_staff),
     "bargaining": Section(bargaining_seed.BargainingRow, bargaining_seed.load_sessions),
+    "notices": Section(notices_seed.NoticeRow, notices_seed.load_notices),
 }
 """Sections in the order they load, so later ones can refer to earlier ones by name."""
 

@@ -18,6 +18,19 @@ class StartFailed(Exception):
     in one line for the operator."""
 
 
+class RateLimited(Exception):
+    """The platform said to slow down (Telegram 429); try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class TemporaryFailure(Exception):
+    """A network error or a server hiccup: worth retrying later. Any other exception from
+    ``send`` is taken as permanent for that message."""
+
+
 class Channel(Protocol):
     """Anything that can deliver a message to one of its identities."""
 

@@ -13,16 +13,30 @@ from storage.models.core import (
     Role,
     RoleGrant,
 )
+from storage.models.notices import (
+    Broadcast,
+    Delivery,
+    DeliveryStatus,
+    MemberSettings,
+    Notice,
+    ReminderSubscription,
+)
 
 __all__ = [
     "SCOPED_ROLES",
     "Base",
+    "Broadcast",
+    "Delivery",
+    "DeliveryStatus",
     "DialogState",
     "Enterprise",
     "Identity",
     "LinkCode",
     "Member",
+    "MemberSettings",
+    "Notice",
     "QueuedMessage",
+    "ReminderSubscription",
     "Role",
     "RoleGrant",
 ]

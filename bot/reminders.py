@@ -1,0 +1,116 @@
+"""Reminders: one scheduled job per thing and time, fanning out to members when it fires.
+
+Services call this small API (events, ballots, bargaining and notices alike):
+
+- register a kind once, at import: ``register("event", fan_out)``, where
+  ``async def fan_out(app, session, thing_id) -> list[(member_id, MessageBuilder)]``
+  says who gets what when the reminder fires (read in the same transaction that writes
+  the outbox; return ``[]`` when the thing is gone or cancelled);
+- in a handler, ``ctx.schedule(kind, thing_id, when)`` (applied after the message
+  commits, so a rolled-back message schedules nothing) and
+  ``ctx.cancel_reminders(kind, thing_id)``;
+- elsewhere, ``await app.jobs.schedule_reminder(kind, thing_id, when)`` and
+  ``await app.jobs.cancel_reminders(kind, thing_id)``.
+
+Scheduling per thing, not per member, keeps the job store small: APScheduler's SQL job
+store costs about a millisecond per job added. A job carries only ``(kind, thing_id,
+due)``, names :func:`fire` by reference, and is kept in the project database, so it
+survives restarts. When it fires, the fan-out and the outbox rows are written in one
+transaction under a unique key (``kind:thing_id:due``), so a job that runs again after a
+crash finds its batch already written: a reminder is never sent twice. A reminder missed
+while the bot was down runs when the scheduler comes back, if at most
+``MISFIRE_GRACE_SECONDS`` late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import MessageBuilder
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+FanOut = Callable[["App", AsyncSession, int], Awaitable[list[tuple[int, MessageBuilder]]]]
+FIRE = "bot.reminders:fire"
+"""The job's function, by reference: jobs never hold pickled objects."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    fan_out: FanOut
+    urgent: bool = False
+    """Urgent messages ignore quiet hours."""
+    once_per_thing: bool = False
+    """The batch key leaves out the time: the thing goes out once however it is scheduled."""
+    about_notice: bool = False
+    """``thing_id`` is a notice's id: the broadcast is listed under that notice."""
+
+
+KINDS: dict[str, Kind] = {}
+_app: App | None = None
+
+
+def register(
+    kind: str,
+    fan_out: FanOut,
+    *,
+    urgent: bool = False,
+    once_per_thing: bool = False,
+    about_notice: bool = False,
+) -> None:
+    if ":" in kind:
+        raise ValueError("a reminder kind has no colon")
+    KINDS[kind] = Kind(fan_out, urgent, once_per_thing, about_notice)
+
+
+def bind(app: App | None) -> None:
+    """The app whose database and sender fired jobs use (the process's leader)."""
+    global _app
+    _app = app
+
+
+def job_id(kind: str, thing_id: int, when: datetime) -> str:
+    return f"{kind}:{thing_id}:{when.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def job_prefix(kind: str, thing_id: int) -> str:
+    return f"{kind}:{thing_id}:"
+
+
+async def fire(kind: str, thing_id: int, due: str) -> None:
+    """Run by the scheduler: fan out and write the outbox, once per ``(kind, thing, due)``."""
+    app = _app
+    spec = KINDS.get(kind)
+    if app is None or spec is None:
+        log.error("reminder %s:%s fired with no app or unknown kind; skipped", kind, thing_id)
+        return
+    from bot.broadcasting import publish
+
+    key = f"{kind}:{thing_id}" if spec.once_per_thing else f"{kind}:{thing_id}:{due}"
+    async with app.sessions() as session, session.begin():
+        recipients = await spec.fan_out(app, session, thing_id)
+        written = await publish(
+            session,
+            app.settings,
+            app.dispatcher.translations,
+            key,
+            recipients,
+            utcnow(),
+            notice_id=thing_id if spec.about_notice else None,
+            urgent=spec.urgent,
+        )
+    if written is None:
+        log.info("reminder %s already sent; not again", key)
+        return
+    log.info("reminder %s: %d recipients", key, len(recipients))
+    app.jobs.wake_sender()

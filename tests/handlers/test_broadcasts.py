@@ -1,0 +1,49 @@
+"""/broadcasts: officers see each broadcast's progress and final counts; members cannot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.app import App
+from bot.channels.base import RecipientBlocked
+from bot.messages import Outgoing
+from bot.sender import Sender
+from handlers.notices import send_notice
+from storage.models import Notice
+from tests.conftest import Chat
+from tests.handlers.test_notices import load_demo, settings  # noqa: F401
+
+NOON = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+
+
+class Telegram:
+    name = "telegram"
+
+    async def send(self, external_id: str, message: Outgoing) -> None:
+        raise RecipientBlocked()
+
+
+async def test_an_officer_sees_progress_then_final_counts(app: App) -> None:
+    await load_demo(app)
+    officer = Chat(app, "officer")
+    async with app.sessions() as session, session.begin():
+        notice = Notice(title="建德青荷对对联谊活动", body="欢迎报名", audience="all")
+        session.add(notice)
+        await session.flush()
+        from storage import members
+
+        await members.create_member(session, "telegram", "42", "小王", "zh_CN")
+        assert await send_notice(session, app, notice, NOON) == 9
+        assert await send_notice(session, app, notice, NOON) is None
+    progress = await officer.text_of("/broadcasts")
+    assert "建德青荷对对联谊活动：发送中，共 9 人（待发送 9）" in progress
+    app.messenger.attach(Telegram())
+    await Sender(app, clock=lambda: NOON).send_all()
+    final = await officer.text_of({"press": "bc"})
+    assert "建德青荷对对联谊活动：已完成，共 9 人（已送达 8，已屏蔽 1）" in final
+
+
+async def test_members_may_not_see_broadcasts(app: App) -> None:
+    await load_demo(app)
+    assert "只对工会干部开放" in await Chat(app, "xiaoli").text_of("/broadcasts")
+    assert "还没有发送过" in await Chat(app, "officer").text_of("/broadcasts")
