@@ -290,7 +290,9 @@ def test_the_menu_fits_wechats_three_by_five(app: App) -> None:
         assert keys == everyone
     else:
         assert keys == [*everyone[:6], "menu"], "what does not fit opens the whole menu"
-    assert {"type": "click", "name": "我的资料", "key": "me"} in entries(menu)
+    first = app.dispatcher.menu_items[0]
+    assert {"type": "click", "name": "通知公告", "key": first.payload} in entries(menu)
+    assert all(any(ch.isalnum() for ch in e["name"]) for e in entries(menu))
 
 
 def test_a_long_menu_groups_entries_under_more(app: App) -> None:
@@ -310,7 +312,7 @@ def test_wechat_menu_prints_the_menu_without_credentials(tmp_path: Any) -> None:
     assert result.returncode == 0, result.stderr
     menu = json.loads(result.stdout)
     assert 1 <= len(menu["button"]) <= 3
-    assert {"type": "click", "name": "我的资料", "key": "me"} in entries(menu)
+    assert {"type": "click", "name": "交友资料", "key": "prof"} in entries(menu)
 
 
 async def test_wechat_menu_apply_and_qrcode_use_the_api(tmp_path: Any) -> None:
@@ -329,7 +331,7 @@ async def test_wechat_menu_apply_and_qrcode_use_the_api(tmp_path: Any) -> None:
         qrcode = await run("wechat", "qrcode", "event_7", "--out", str(out), env=env)
         bad = await run("wechat", "qrcode", "event 7!", env=env)
     assert menu[0] == 0 and "menu set" in menu[1]
-    assert {"type": "click", "name": "我的资料", "key": "me"} in entries(fake.menus[0])
+    assert {"type": "click", "name": "交友资料", "key": "prof"} in entries(fake.menus[0])
     assert qrcode[0] == 0, qrcode
     assert fake.qrcodes == [
         {

@@ -45,6 +45,9 @@ def _click(label: str, payload: str, limit: int) -> dict[str, str]:
 
 
 def _cut(text: str, limit: int) -> str:
+    """Fit a label into ``limit`` bytes: first drop a leading emoji, then cut at a word."""
+    if len(text.encode("utf-8")) > limit:
+        text = _without_leading_symbols(text)
     encoded = text.encode("utf-8")
     if len(encoded) <= limit:
         return text
@@ -52,3 +55,8 @@ def _cut(text: str, limit: int) -> str:
     if " " in cut:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" /|-·") or cut
+
+
+def _without_leading_symbols(text: str) -> str:
+    start = next((i for i, ch in enumerate(text) if ch.isalnum()), 0)
+    return text[start:]
