@@ -10,6 +10,8 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 
 import httpx
@@ -65,6 +67,10 @@ class FakeWeChat:
     qrcodes: list[dict[str, Any]] = field(default_factory=list)
     refuse: dict[str, int] = field(default_factory=dict)
     """openid -> errcode the customer-service endpoint answers for that user."""
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)
+    """(file name, bytes) of every image uploaded as temporary media."""
+    refuse_uploads: int = 0
+    """errcode the media upload answers, when not 0."""
 
     def app(self) -> Starlette:
         return Starlette(
@@ -73,6 +79,7 @@ class FakeWeChat:
                 Route("/cgi-bin/message/custom/send", self.custom_send, methods=["POST"]),
                 Route("/cgi-bin/message/template/send", self.template_send, methods=["POST"]),
                 Route("/cgi-bin/menu/create", self.menu_create, methods=["POST"]),
+                Route("/cgi-bin/media/upload", self.media_upload, methods=["POST"]),
                 Route("/cgi-bin/qrcode/create", self.qrcode_create, methods=["POST"]),
                 Route("/showqrcode", self.showqrcode),
             ]
@@ -120,13 +127,48 @@ class FakeWeChat:
         scene = body["action_info"]["scene"]["scene_str"]
         return JSONResponse({"ticket": f"T-{scene}", "url": f"http://weixin.qq.com/q/{scene}"})
 
+    async def media_upload(self, request: Request) -> JSONResponse:
+        if not self._valid(request):
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        if request.query_params.get("type") != "image":
+            return JSONResponse({"errcode": 40004, "errmsg": "invalid media type"})
+        if self.refuse_uploads:
+            return JSONResponse({"errcode": self.refuse_uploads, "errmsg": "refused"})
+        head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+        form = BytesParser(policy=HTTP).parsebytes(head + await request.body())
+        media = [
+            part
+            for part in form.iter_parts()
+            if part.get_param("name", header="content-disposition") == "media"
+        ]
+        if len(media) != 1:
+            return JSONResponse({"errcode": 41005, "errmsg": "media data missing"})
+        content = media[0].get_payload(decode=True)
+        assert isinstance(content, bytes)
+        self.uploads.append((str(media[0].get_filename()), content))
+        return JSONResponse(
+            {"type": "image", "media_id": f"MEDIA-{len(self.uploads)}", "created_at": 1}
+        )
+
     async def showqrcode(self, request: Request) -> Response:
         if not request.query_params.get("ticket", "").startswith("T-"):
             return Response(status_code=404)
         return Response(PNG, media_type="image/png")
 
     def texts_to(self, openid: str) -> list[str]:
-        return [m["text"]["content"] for m in self.sent if m["touser"] == openid]
+        return [
+            m["text"]["content"]
+            for m in self.sent
+            if m["touser"] == openid and m["msgtype"] == "text"
+        ]
+
+    def images_to(self, openid: str) -> list[str]:
+        """The media_ids of the image customer-service messages to ``openid``."""
+        return [
+            m["image"]["media_id"]
+            for m in self.sent
+            if m["touser"] == openid and m["msgtype"] == "image"
+        ]
 
 
 def wechat_settings(settings: Settings, api_url: str, **changes: Any) -> Settings:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from storage.models.wechat import WechatInboxMessage
 from storage.types import utcnow
 from tests.test_cli import unionbot
 from tests.wechat_support import (
+    PNG,
     FakeWeChat,
     WeChatServer,
     message_xml,
@@ -503,3 +505,165 @@ async def test_a_token_near_its_expiry_is_renewed_before_use(settings: Settings)
         await fresh.close()
     assert fake.tokens_issued == ["TOKEN-1", "TOKEN-2"]
     assert fake.texts_to("o-1") == ["first", "second"]
+
+
+# -- images: uploaded as temporary media, sent as customer-service messages after the text --
+
+
+def image_router(image: str) -> Router:
+    router = Router("test-image")
+
+    @router.command("qr")
+    async def qr(ctx: Context) -> None:
+        ctx.reply("这是您的活动签到码", image=image)
+
+    return router
+
+
+def png_file(tmp_path: Path, name: str = "code.png") -> str:
+    path = tmp_path / name
+    path.write_bytes(PNG)
+    return str(path)
+
+
+async def test_a_reply_with_an_image_sends_the_text_then_uploads_and_sends_the_image(
+    settings: Settings, tmp_path: Path
+) -> None:
+    fake = FakeWeChat()
+    async with wechat_bot(settings, fake, [image_router(png_file(tmp_path))]) as (
+        _,
+        channel,
+        base,
+        _,
+    ):
+        wechat = WeChatServer(base)
+        reply = await wechat.says(XIAOLI, "/qr")
+        await channel.idle()
+        await wechat.close()
+    assert reply == "这是您的活动签到码"
+    assert fake.uploads == [("code.png", PNG)]
+    assert fake.images_to(XIAOLI) == ["MEDIA-1"]
+    assert fake.texts_to(XIAOLI) == []
+
+
+async def test_a_model_worker_gets_the_qr_of_their_code_on_wechat(
+    settings: Settings, app: App
+) -> None:
+    from tests.handlers.test_benefits import load_demo
+    from tests.handlers.test_model_workers import WANG_ID
+
+    await load_demo(app)
+    fake = FakeWeChat()
+    async with wechat_bot(settings, fake) as (_, channel, base, _):
+        wechat = WeChatServer(base)
+        await wechat.says("o-laomo", "/claim")
+        await wechat.says("o-laomo", "王建明")
+        await wechat.says("o-laomo", WANG_ID)
+        code = await wechat.says("o-laomo", "/code")
+        await channel.idle()
+        await wechat.close()
+    assert code is not None and re.search(r"劳模码：\d{10}", code), code
+    [(name, content)] = fake.uploads
+    assert name.endswith(".png") and content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert fake.images_to("o-laomo") == ["MEDIA-1"]
+
+
+async def test_a_proactive_image_goes_after_its_text_and_is_uploaded_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    image = png_file(tmp_path)
+    fake = FakeWeChat()
+    async with wechat_bot(settings, fake) as (app, channel, _, _):
+        await make_member(app, channel, "o-1")
+        await make_member(app, channel, "o-2")
+        await channel.send("o-1", Outgoing("工会通知：见图", image=image))
+        await channel.send("o-2", Outgoing("工会通知：见图", image=image))
+    assert fake.uploads == [("code.png", PNG)]
+    assert [(m["touser"], m["msgtype"]) for m in fake.sent] == [
+        ("o-1", "text"),
+        ("o-1", "image"),
+        ("o-2", "text"),
+        ("o-2", "image"),
+    ]
+    assert fake.images_to("o-1") == fake.images_to("o-2") == ["MEDIA-1"]
+    assert fake.texts_to("o-2") == ["工会通知：见图"]
+
+
+async def test_an_image_upload_renews_a_rejected_token(settings: Settings, tmp_path: Path) -> None:
+    fake = FakeWeChat()
+    async with wechat_bot(settings, fake) as (app, channel, _, _):
+        await make_member(app, channel, "o-1")
+        await channel.api.send_text("o-1", "first")
+        fake.revoked.add("TOKEN-1")
+        await channel.send("o-1", Outgoing("见图", image=png_file(tmp_path)))
+    assert fake.tokens_issued == ["TOKEN-1", "TOKEN-2"]
+    assert fake.uploads == [("code.png", PNG)]
+    assert fake.images_to("o-1") == ["MEDIA-1"]
+
+
+async def test_a_refused_upload_still_delivers_the_text_and_is_logged(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    image = png_file(tmp_path)
+    fake = FakeWeChat(refuse_uploads=40009)
+    with caplog.at_level("ERROR"):
+        async with wechat_bot(settings, fake, [image_router(image)]) as (app, channel, base, _):
+            await make_member(app, channel, "o-1")
+            await channel.send("o-1", Outgoing("工会通知：见图", image=image))
+            wechat = WeChatServer(base)
+            reply = await wechat.says(XIAOLI, "/qr")
+            await channel.idle()
+            await wechat.close()
+            kept = await inbox(app)
+    assert fake.texts_to("o-1") == ["工会通知：见图"]
+    assert reply == "这是您的活动签到码"
+    assert fake.uploads == [] and fake.images_to("o-1") == fake.images_to(XIAOLI) == []
+    assert kept == []
+    assert caplog.text.count("WeChat API error 40009") == 2
+
+
+async def test_a_missing_or_non_image_file_sends_the_text_alone(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = str(tmp_path / "gone.png")
+    secret = tmp_path / "settings.env"
+    secret.write_text("UNIONBOT_WECHAT_APP_SECRET=app-secret\n")
+    fake = FakeWeChat()
+    with caplog.at_level("ERROR"):
+        async with wechat_bot(settings, fake, [image_router(gone)]) as (app, channel, base, _):
+            await make_member(app, channel, "o-1")
+            await channel.send("o-1", Outgoing("工会通知：见图", image=gone))
+            await channel.send("o-1", Outgoing("不是图片的文件不上传", image=str(secret)))
+            wechat = WeChatServer(base)
+            reply = await wechat.says(XIAOLI, "/qr")
+            await channel.idle()
+            await wechat.close()
+    assert fake.texts_to("o-1") == ["工会通知：见图", "不是图片的文件不上传"]
+    assert reply == "这是您的活动签到码"
+    assert fake.uploads == [] and fake.images_to("o-1") == fake.images_to(XIAOLI) == []
+    assert caplog.text.count(f"image {gone} not found; sending the text alone") == 2
+    assert f"image {secret} is not a PNG, JPEG or GIF image; sending" in caplog.text
+
+
+async def test_outside_the_window_an_image_waits_in_the_inbox_with_its_text(
+    settings: Settings, tmp_path: Path
+) -> None:
+    image = png_file(tmp_path)
+    fake = FakeWeChat()
+    async with wechat_bot(settings, fake, wechat_template_id="TPL1") as (app, channel, base, _):
+        await make_member(app, channel, "o-away")
+        await age(app, "o-away", days=3)
+        await channel.send("o-away", Outgoing("工会通知：见图", image=image))
+        kept = await inbox(app)
+        sent_while_away = list(fake.sent)
+        await age(app, "o-away", days=0)
+        wechat = WeChatServer(base)
+        shown = await wechat.says("o-away", "/inbox")
+        await channel.idle()
+        await wechat.close()
+    assert [t["data"]["content"]["value"] for t in fake.templates] == ["工会通知：见图"]
+    assert sent_while_away == []
+    assert kept == [("template", "工会通知：见图")]
+    assert shown is not None and "工会通知：见图" in shown
+    assert fake.uploads == [("code.png", PNG)]
+    assert fake.images_to("o-away") == ["MEDIA-1"]

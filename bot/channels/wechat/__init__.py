@@ -7,14 +7,21 @@ otherwise WeChat gets ``success`` at once and the reply follows as a customer-se
 message. Messages to a member go as customer-service messages inside the 48 hours after
 their last message, else as the configured template message, else they wait in the
 member's inbox (``/inbox``) until the member writes again.
+
+An image (``Outgoing.image``, a file path) is uploaded as temporary media and sent as a
+customer-service image message after the text: a passive reply holds one message only, and
+the upload is network work that must not eat into WeChat's 5 seconds. Outside the window the
+whole message (image included) waits in the inbox, even when a template carried its text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -43,6 +50,14 @@ WINDOW = timedelta(hours=48) - timedelta(minutes=10)
 """Customer-service messages are allowed for 48 hours after the user's last message; the
 margin covers the last-seen time being refreshed only every few minutes."""
 TEMPLATE_TEXT_LIMIT = 180
+MEDIA_REUSE = timedelta(days=2)
+"""An uploaded image's media_id is used again this long (WeChat keeps temporary media for
+3 days), so a broadcast with one image uploads it once per process."""
+MEDIA_CACHE_SIZE = 64
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+"""WeChat takes PNG, JPEG and GIF images up to 10 MB; nothing else is read off the disk and
+uploaded (a notice's image is a path an officer typed)."""
 SUCCESS = "success"
 
 
@@ -60,6 +75,8 @@ class WeChatChannel:
             else DatabaseSeen(app.sessions)
         )
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._media: dict[str, tuple[str, datetime]] = {}
+        """sha256 of an image's bytes -> (media_id, when it was uploaded)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -120,9 +137,10 @@ class WeChatChannel:
             return None
         rendered = await self._render(received.openid, replies, inbox_hint=True)
         first, rest = rendered.parts[0], rendered.parts[1:]
-        if rest:
-            self._spawn(self._push_parts(received.openid, rest))
-        return first
+        images = [reply.image for reply in replies if reply.image]
+        if rest or images:
+            self._spawn(self._push_rest(received.openid, rest, images))
+        return first or None
 
     async def _handle(self, received: Received) -> list[Outgoing]:
         try:
@@ -167,12 +185,52 @@ class WeChatChannel:
         if replies:
             await self._send_or_keep(openid, replies, inbox_hint=True)
 
-    async def _push_parts(self, openid: str, parts: Sequence[str]) -> None:
+    async def _push_rest(self, openid: str, parts: Sequence[str], images: Sequence[str]) -> None:
+        """After a passive reply: the rest of a long text, then the images."""
         try:
             for part in parts:
                 await self.api.send_text(openid, part)
         except Exception:
             log.exception("pushing the rest of a long WeChat reply to %s failed", openid)
+            return
+        await self._push_images(openid, images)
+
+    async def _push_images(self, openid: str, images: Sequence[str]) -> None:
+        """Upload each image and send it as a customer-service message. The text has gone
+        already, so a missing file, a refusal or a network failure is logged and the
+        message counts as delivered (trying it again would repeat the text)."""
+        for image in images:
+            try:
+                media_id = await self._media_id(image)
+                if media_id is not None:
+                    await self.api.send_image(openid, media_id)
+            except (WeChatApiError, httpx.HTTPError) as error:
+                log.error("WeChat image %s to %s not sent: %s", image, openid, error)
+            except Exception:
+                log.exception("WeChat image %s to %s not sent", image, openid)
+
+    async def _media_id(self, image: str) -> str | None:
+        """The media_id of the image file, uploaded unless it was lately; None when the
+        file cannot be read."""
+        try:
+            content = await asyncio.to_thread(_read_image, Path(image))
+        except OSError as error:
+            log.error("image %s not found; sending the text alone (%s)", image, error)
+            return None
+        except ValueError as error:
+            log.error("image %s is %s; sending the text alone", image, error)
+            return None
+        digest = hashlib.sha256(content).hexdigest()
+        now = utcnow()
+        cached = self._media.get(digest)
+        if cached is not None and now - cached[1] < MEDIA_REUSE:
+            return cached[0]
+        media_id = await self.api.upload_image(Path(image).name, content)
+        self._media.pop(digest, None)
+        while len(self._media) >= MEDIA_CACHE_SIZE:
+            del self._media[next(iter(self._media))]
+        self._media[digest] = (media_id, now)
+        return media_id
 
     # -- proactive sending -----------------------------------------------------------------
 
@@ -229,17 +287,20 @@ class WeChatChannel:
             rendered = await self._render(openid, messages, inbox_hint=inbox_hint)
             try:
                 for part in rendered.parts:
-                    await self.api.send_text(openid, part)
-                return None
+                    if part:
+                        await self.api.send_text(openid, part)
             except WeChatApiError as error:
                 if error.errcode in BLOCKED_ERRORS:
                     raise RecipientBlocked(openid) from error
                 log.warning("WeChat refused a message to %s: %s", openid, error)
                 reason = str(error.errcode)
+            else:
+                await self._push_images(openid, [m.image for m in messages if m.image])
+                return None
         template = self.settings.wechat_template_id
-        if not template or reason not in ("window", "45015"):
-            return reason
         text = "\n".join(m.text for m in messages)
+        if not template or reason not in ("window", "45015") or not text.strip():
+            return reason
         short = text if len(text) <= TEMPLATE_TEXT_LIMIT else text[: TEMPLATE_TEXT_LIMIT - 1] + "…"
         try:
             await self.api.send_template(openid, template, short)
@@ -248,7 +309,7 @@ class WeChatChannel:
                 raise RecipientBlocked(openid) from error
             log.warning("WeChat refused a template message to %s: %s", openid, error)
             return f"template {error.errcode}"
-        complete = short == text and not any(m.buttons for m in messages)
+        complete = short == text and not any(m.buttons or m.image for m in messages)
         return None if complete else "template"
 
     async def _render(
@@ -275,6 +336,16 @@ class WeChatChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _read_image(path: Path) -> bytes:
+    if path.stat().st_size > IMAGE_MAX_BYTES:
+        raise ValueError("larger than WeChat's 10 MB")
+    with path.open("rb") as file:
+        content = file.read(IMAGE_MAX_BYTES + 1)
+    if len(content) > IMAGE_MAX_BYTES or not content.startswith(IMAGE_MAGIC):
+        raise ValueError("not a PNG, JPEG or GIF image")
+    return content
 
 
 async def _read_capped(request: Request) -> bytes:

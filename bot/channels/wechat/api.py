@@ -1,5 +1,5 @@
 """WeChat's HTTP API with an async client: the shared access token, customer-service and
-template messages, the custom menu and parametric QR codes.
+template messages, temporary image media, the custom menu and parametric QR codes.
 
 wechatpy's clients are synchronous, so the documented endpoints are called with httpx
 against ``UNIONBOT_WECHAT_API_URL``. One access token serves every process: it lives in
@@ -10,6 +10,7 @@ holding that row's lock, so the others wait and then use it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,12 +91,19 @@ class WeChatApi:
 
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``body`` as JSON with the access token; a refused token is renewed once."""
+        return await self._with_token(lambda token: self._post(path, token, body))
+
+    async def _with_token(
+        self, request: Callable[[str], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """Run ``request`` with the access token, once more with a new token if WeChat
+        refuses it; an ``errcode`` in the answer raises :class:`WeChatApiError`."""
         token = await self.access_token()
-        data = await self._post(path, token, body)
+        data = await request(token)
         if data.get("errcode") in TOKEN_ERRORS:
             log.info("WeChat refused the access_token (%s); fetching a new one", data["errcode"])
             token = await self.access_token(rejected=token)
-            data = await self._post(path, token, body)
+            data = await request(token)
         errcode = int(data.get("errcode", 0) or 0)
         if errcode:
             raise WeChatApiError(errcode, str(data.get("errmsg", "")))
@@ -104,6 +112,29 @@ class WeChatApi:
     async def _post(self, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._client.post(path, params={"access_token": token}, json=body)
         return _json(response)
+
+    async def upload_image(self, filename: str, content: bytes) -> str:
+        """Upload an image as temporary media (WeChat keeps it 3 days); returns its media_id."""
+
+        async def upload(token: str) -> dict[str, Any]:
+            response = await self._client.post(
+                "/cgi-bin/media/upload",
+                params={"access_token": token, "type": "image"},
+                files={"media": (filename, content, _image_type(filename))},
+            )
+            return _json(response)
+
+        data = await self._with_token(upload)
+        if "media_id" not in data:
+            raise WeChatApiError(-1, "the upload answer has no media_id")
+        return str(data["media_id"])
+
+    async def send_image(self, openid: str, media_id: str) -> None:
+        """An image as a customer-service message (the same 48-hour window as text)."""
+        await self.call(
+            "/cgi-bin/message/custom/send",
+            {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}},
+        )
 
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service message: only within 48 hours of the user's last message."""
@@ -139,6 +170,11 @@ class WeChatApi:
         )
         response.raise_for_status()
         return response.content
+
+
+def _image_type(filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower()
+    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}.get(suffix, "image/png")
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
