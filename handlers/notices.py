@@ -220,14 +220,17 @@ def _local_time_field(name: str, prompt: str) -> Field:
     return Field(name, prompt, parse=parse, optional=True)
 
 
-def _link_field() -> Field:
+def _web_address_field(name: str, prompt: str) -> Field:
+    """A web address. An image is one too, never a file path: a path typed by an officer
+    would let the channels send any file the server can read."""
+
     def parse(answer: str) -> str:
         answer = answer.strip()
         if not answer.startswith(("https://", "http://")) or len(answer) > 300 or " " in answer:
             raise Invalid("notices.bad_link")
         return answer
 
-    return Field("link", N_("notices.ask_link"), parse=parse, optional=True)
+    return Field(name, prompt, parse=parse, optional=True)
 
 
 async def audience_choices(ctx: Context) -> list[Choice]:
@@ -309,8 +312,8 @@ compose_form = router.form(
         fields=(
             text_field("title", N_("notices.ask_title"), min_length=2, max_length=60),
             text_field("body", N_("notices.ask_body"), min_length=2, max_length=2000),
-            _link_field(),
-            text_field("image", N_("notices.ask_image"), max_length=300, optional=True),
+            _web_address_field("link", N_("notices.ask_link")),
+            _web_address_field("image", N_("notices.ask_image")),
             _local_time_field("deadline", N_("notices.ask_deadline")),
             choice_field("audience", N_("notices.ask_audience"), audience_choices),
             _local_time_field("send_at", N_("notices.ask_send_at")),

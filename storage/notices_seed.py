@@ -18,7 +18,7 @@ class NoticeRow(BaseModel):
     title: str = Field(min_length=2, max_length=100)
     body: str = Field(min_length=2, max_length=4000)
     link: str | None = Field(default=None, max_length=300, pattern="^https?://")
-    image: str | None = Field(default=None, max_length=300)
+    image: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
     deadline: AwareDatetime | None = None
     """With its offset, e.g. ``2026-12-20T17:00:00+08:00``."""
     published: AwareDatetime | None = None

@@ -203,3 +203,13 @@ async def test_a_title_already_used_is_refused_at_confirmation(app: App) -> None
     assert "同样标题" in await officer.text_of({"press": "f:ok"})
     async with app.sessions() as session:
         assert await session.scalar(select(func.count(Delivery.id))) == 0
+
+
+async def test_a_notice_image_must_be_a_web_address_not_a_server_file(app: App) -> None:
+    await load_demo(app)
+    officer = Chat(app, "officer")
+    await compose(officer, ["温州“尊崇劳模联盟”成立", "正文正文", "跳过"])
+    refused = await officer.text_of("keys/model_worker_ed25519.pem")
+    assert "https://" in refused and "图片" in refused
+    asked_deadline = await officer.text_of("https://example.org/laomo.png")
+    assert "截止" in asked_deadline
