@@ -23,6 +23,7 @@ from storage.migrate import upgrade
 from storage.model_worker_code import KEY_DIR, public_key_pem
 from storage.models import SCOPED_ROLES, Role
 from storage.seed import SeedError, demo_files, import_file
+from storage.types import utcnow
 
 log = logging.getLogger("unionbot")
 
@@ -211,6 +212,11 @@ async def _seed(app: App, sources: list[str]) -> int:
     for path, count in zip(paths, counts, strict=True):
         summary = ", ".join(f"{n} {name}" for name, n in count.items()) or "nothing"
         print(f"imported {path.name}: {summary}")
+    if any("events" in count for count in counts):
+        from handlers.events import schedule_reminders
+
+        jobs = await schedule_reminders(app, utcnow())
+        print(f"scheduled {jobs} event reminders")
     return 0
 
 

@@ -1,12 +1,23 @@
 """Singles' events: members list, sign up, cancel and see their places; officers create
-events, list participants and check people in with the code each one received."""
+events, list participants and check people in with the code each one received.
+
+Each event has two reminder jobs (:mod:`bot.reminders`, kind ``event``), 24 h and 2 h
+before it starts, scheduled when the event is created (or, for seeded events, by
+:func:`schedule_reminders` after the import). When one fires it goes to the confirmed
+sign-ups of that moment who have reminders on, so cancelling a sign-up needs nothing.
+Officers can send a notice to an event's participants (audience ``event``).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from bot.context import Context
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audience, reminders
+from bot.audience import Audience
+from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -16,6 +27,9 @@ from storage.models import Role
 from storage.models.events import Event, Side, SignUp, SignUpStatus
 from storage.refusals import Refused
 from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 router = Router("events")
 router.menu(N_("menu.events"), "ev:list", order=310)
@@ -221,6 +235,8 @@ async def save_event(ctx: Context, data: dict[str, Any]) -> None:
         raise Invalid("events.title_taken")
     ctx.session.add(event)
     await ctx.session.flush()
+    for due in reminder_times(event.starts_at, utcnow()):
+        ctx.schedule(REMINDER_KIND, event.id, due)
     ctx.reply(ctx.t("events.created", number=event.id, title=event.title))
 
 
@@ -296,3 +312,73 @@ async def check_in(ctx: Context) -> None:
     event = await ctx.session.get(Event, row.event_id)
     assert event is not None
     ctx.reply(ctx.t("events.checked_in_ok", name=names.get(row.id, "-"), title=event.title))
+
+
+# Reminders: one job per event and lead time, fanning out to the confirmed sign-ups.
+
+REMINDER_KIND = "event"
+REMIND_BEFORE = (timedelta(hours=24), timedelta(hours=2))
+"""A reminder goes this long before the event starts (each still in the future)."""
+
+
+def reminder_times(starts: datetime, now: datetime) -> list[datetime]:
+    return [starts - before for before in REMIND_BEFORE if starts - before > now]
+
+
+async def schedule_reminders(app: App, now: datetime) -> int:
+    """(Re)schedule the reminders of every event not started yet; returns the job count.
+
+    For events that arrive without a handler (the ``events`` seed section): job ids are
+    ``event:ID:TIME``, so running this again replaces rather than doubles, and an event
+    whose time changed loses its old jobs first.
+    """
+    async with app.sessions() as session:
+        upcoming = [(e.id, e.starts_at) for e in await events.events_from(session, now)]
+    scheduled = [
+        (REMINDER_KIND, event_id, due)
+        for event_id, starts in upcoming
+        for due in reminder_times(starts, now)
+    ]
+    await app.jobs.apply(scheduled, [(REMINDER_KIND, event_id) for event_id, _ in upcoming])
+    return len(scheduled)
+
+
+async def reminder_fan_out(
+    app: App, session: AsyncSession, event_id: int
+) -> list[tuple[int, MessageBuilder]]:
+    event = await session.get(Event, event_id)
+    if event is None or event.starts_at <= utcnow():
+        return []
+    title, place = event.title, event.place
+    when = event.starts_at.astimezone(app.settings.zone).strftime(TIME_FORMAT)
+
+    def build(t: Translator) -> Outgoing:
+        return Outgoing(t("events.reminder", title=title, when=when, place=place))
+
+    member_ids = await events.confirmed_members(session, event_id, reminders_on=True)
+    return [(member_id, build) for member_id in member_ids]
+
+
+reminders.register(REMINDER_KIND, reminder_fan_out)
+
+
+# The "event participants" audience for officers' notices.
+
+
+async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+    return [
+        (str(event.id), t("events.audience", title=event.title))
+        for event in await events.events_from(session, utcnow())
+    ]
+
+
+async def _audience_members(session: AsyncSession, value: str) -> list[int]:
+    return await events.confirmed_members(session, int(value)) if value.isdigit() else []
+
+
+async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:
+    event = await session.get(Event, int(value)) if value.isdigit() else None
+    return t("events.audience", title=event.title if event else value)
+
+
+audience.register_audience("event", Audience(_audience_choices, _audience_members, _audience_label))

@@ -12,9 +12,13 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audience
+from bot.audience import Audience
 from bot.context import Context
 from bot.dialogs import Field, Form, Invalid, start_form, text_field
-from bot.i18n import N_
+from bot.i18n import N_, Translator
 from bot.messages import Button, rows
 from bot.router import Router
 from handlers.benefits import level_label, parse_id, today
@@ -284,3 +288,23 @@ async def revoke_entry(ctx: Context) -> None:
         ctx.reply(ctx.t("mw.revoke.unknown"))
         return
     ctx.reply(ctx.t("mw.revoke.done", id=worker.id, name=worker.name))
+
+
+# The "model workers" audience for officers' notices: verified, unrevoked entries only.
+
+
+async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+    return [("", t("mw.audience"))]
+
+
+async def _audience_members(session: AsyncSession, value: str) -> list[int]:
+    return await model_workers.verified_members(session)
+
+
+async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:
+    return t("mw.audience")
+
+
+audience.register_audience(
+    "model_workers", Audience(_audience_choices, _audience_members, _audience_label)
+)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.members import LINK_CODE_ALPHABET
-from storage.models import Member
+from storage.models import Member, MemberSettings
 from storage.models.events import Event, Side, SignUp, SignUpStatus
 from storage.models.singles import Profile
 from storage.refusals import Refused
@@ -242,3 +242,29 @@ async def export_rows(session: AsyncSession, event_id: int) -> list[list[str]]:
         ]
         for row, name in await participants(session, event_id)
     ]
+
+
+async def confirmed_members(
+    session: AsyncSession, event_id: int, *, reminders_on: bool = False
+) -> list[int]:
+    """Members with a confirmed place (not the waitlist, not cancelled); with
+    ``reminders_on``, only those who have not switched reminders off."""
+    query = select(SignUp.member_id).where(
+        SignUp.event_id == event_id,
+        SignUp.status == SignUpStatus.CONFIRMED,
+        SignUp.member_id.is_not(None),
+    )
+    if reminders_on:
+        query = query.outerjoin(MemberSettings, MemberSettings.member_id == SignUp.member_id).where(
+            MemberSettings.reminders.is_not(False)
+        )
+    rows = await session.scalars(query.order_by(SignUp.member_id))
+    return [member_id for member_id in rows if member_id is not None]
+
+
+async def events_from(session: AsyncSession, now: datetime) -> list[Event]:
+    """Events that have not started yet, soonest first."""
+    rows = await session.scalars(
+        select(Event).where(Event.starts_at > now).order_by(Event.starts_at, Event.id)
+    )
+    return list(rows)

@@ -112,6 +112,16 @@ async def verified_level(session: AsyncSession, member_id: int) -> str | None:
     return worker.level if worker is not None and worker.revoked_at is None else None
 
 
+async def verified_members(session: AsyncSession) -> list[int]:
+    """Members linked to a register entry that is not revoked: the verified model workers."""
+    rows = await session.scalars(
+        select(ModelWorker.member_id)
+        .where(ModelWorker.member_id.is_not(None), ModelWorker.revoked_at.is_(None))
+        .order_by(ModelWorker.member_id)
+    )
+    return [member_id for member_id in rows if member_id is not None]
+
+
 async def issue_code(
     session: AsyncSession, worker: ModelWorker, key_dir: Path, now: datetime, lifetime: timedelta
 ) -> WorkerCode:

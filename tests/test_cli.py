@@ -130,6 +130,13 @@ def test_seed_reports_bad_rows_and_imports_nothing(database_url: str, tmp_path: 
     good = unionbot("seed", "demo", url=database_url, cwd=tmp_path)
     assert good.returncode == 0, good.stderr.decode()
     assert "imported 00_core.yaml" in good.stdout.decode()
+    assert "event reminders" in good.stdout.decode()
+    listed = unionbot("jobs", url=database_url).stdout.decode()
+    assert "event:1:" in listed and "event reminder" in listed
+    again = unionbot("seed", "demo", url=database_url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr.decode()
+    relisted = unionbot("jobs", url=database_url).stdout.decode()
+    assert relisted.count("event:") == listed.count("event:"), "seeding again does not double"
 
 
 def test_grant_checks_the_member_and_the_scope(database_url: str) -> None:
