@@ -162,13 +162,9 @@ async def reminder_recipients(session: AsyncSession, ballot: Ballot) -> list[int
             )
         ).all()
     )
-    chosen = await member_settings.settings_for(session, eligible)
-    return [
-        member_id
-        for member_id in eligible
-        if member_id not in voted
-        and (member_id not in chosen or chosen[member_id].reminders is not False)
-    ]
+    return await member_settings.with_reminders_on(
+        session, [member_id for member_id in eligible if member_id not in voted]
+    )
 
 
 async def may_vote(session: AsyncSession, ballot: Ballot, member_id: int) -> bool:

@@ -1,6 +1,7 @@
-"""A ballot closes by itself: opening it schedules its closing job and a reminder two
-hours before; the job closes the ballot and pushes the tally once; the reminder reaches
-only eligible members who have not voted and keep reminders on."""
+"""Bargaining jobs. A ballot closes by itself: opening it schedules its closing job and a
+reminder two hours before; the job closes the ballot and pushes the tally once; the
+reminder reaches only eligible members who have not voted and keep reminders on. The
+chair sets the meeting time and followers are reminded an hour before."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bot.sender import Sender
 from bot.settings import Settings
 from handlers.ballots import CLOSE_KIND, CLOSING_KIND
 from storage.models import Broadcast
-from storage.models.bargaining import Ballot
+from storage.models.bargaining import Ballot, BargainingSession
 from tests.conftest import Chat
 from tests.handlers.test_bargaining import (
     add_worker,
@@ -159,3 +160,50 @@ async def test_no_reminder_once_the_ballot_has_closed(app: App) -> None:
     await reminders.fire(CLOSING_KIND, ballot, due)
     await Sender(app).send_all()
     assert chat._take() == []
+
+
+async def test_followers_are_reminded_an_hour_before_the_meeting(app: App) -> None:
+    chat = Chat(app, "chair")
+    bs, code = await running_session(app, chat, step=5)
+    await as_(chat, "xiaowang", f"/join {code}")
+    await add_worker(app, chat, "xiaoli")
+    await as_(chat, "xiaoli", f"/join {code}")
+    await as_(chat, "xiaoli", {"press": "set:rem"})  # xiaoli switched reminders off
+    assert "请这样写" in await chat.text_of("/meeting_at tomorrow")
+    assert "要在以后" in await chat.text_of("/meeting_at 2020-03-02 14:00")
+    await chat.say("/meeting_at 2099-03-02 10:00")
+    told = await chat.say("/meeting_at 2099-03-02 14:00")  # changed: one reminder left
+    assert "2099-03-02 14:00 开始" in to(told, "chair")
+    assert "2099-03-02 14:00" in to(told, "xiaowang")
+    jobs = [j.id for j in app.jobs.scheduler.get_jobs()]
+    assert jobs == [f"bargaining_meeting:{bs.id}:20990302T050000Z"]  # 13:00 in Shanghai
+
+    reminders.bind(app)
+    await reminders.fire("bargaining_meeting", bs.id, "20990302T050000Z")
+    await reminders.fire("bargaining_meeting", bs.id, "20990302T050000Z")
+    await Sender(app).send_all()
+    sent = chat._take()
+    assert to(sent, "xiaowang").count("快到了") == 1
+    assert "快到了" in to(sent, "chair")
+    assert to(sent, "xiaoli") == ""
+
+
+async def test_no_meeting_reminder_once_it_is_held_or_outside_step_five(app: App) -> None:
+    chat = Chat(app, "chair")
+    bs, code = await running_session(app, chat, step=5)
+    await as_(chat, "xiaowang", f"/join {code}")
+    await chat.say("/meeting_at 2099-03-02 14:00")
+    await chat.say("/meeting_open")
+    assert "已经开过" in await chat.text_of("/meeting_at 2099-03-03 14:00")
+    chat._take()
+    reminders.bind(app)
+    await reminders.fire("bargaining_meeting", bs.id, "20990302T050000Z")
+    await Sender(app).send_all()
+    assert chat._take() == []
+
+    await chat.say("/meeting_close")
+    async with app.sessions() as session, session.begin():
+        found = await session.get(BargainingSession, bs.id)
+        assert found is not None
+        found.step = 4
+    assert "第 5 步" in await chat.text_of("/meeting_at 2099-03-03 14:00")
