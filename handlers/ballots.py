@@ -5,19 +5,32 @@ Chair: ``/election SEATS HOURS ID ID...`` (candidates by the numbers /bg_members
 a pressed button, or ``/vote BALLOT 1 3`` to choose several candidates. Every voter gets a
 receipt code; the tally published at closing lists every receipt with its choices.
 
-A scheduled job closes a ballot at its closing time by calling :func:`close_and_publish`
-with the app's session factory, its messenger and the ballot id (or
-:func:`close_due_ballots` to sweep up every ballot whose time has passed).
+Opening a ballot schedules two jobs in the reminder job store (:mod:`bot.reminders`):
+
+- ``ballot_close`` at the closing time, whose fan-out *closes* the ballot and returns the
+  tally for the chair, the followers and every eligible voter. Closing is a reminder kind
+  rather than a separate "action" API: the close and the tally's outbox rows are written in
+  one transaction, so a crash cannot close a ballot without publishing it, and a job that
+  runs twice publishes nothing the second time (the ballot is already closed, and the
+  batch key ``ballot_close:N:due`` is already written). The tally is not a reminder: it
+  reaches members who switched reminders off, held only for quiet hours.
+- ``ballot_closing`` two hours before, reminding eligible members who have not voted
+  (the voter register says who voted, never how) and who keep reminders on.
+
+:func:`close_and_publish` and :func:`close_due_ballots` (``unionbot close-ballots``) still
+close a ballot by hand or sweep up ballots whose job was lost; the job then finds the
+ballot closed and sends nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.delivery import Messenger
 from bot.i18n import N_, Translator
@@ -30,12 +43,18 @@ from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
 from storage.types import utcnow
 
+if TYPE_CHECKING:
+    from bot.app import App
+
 log = logging.getLogger(__name__)
 
 router = Router("ballots")
 router.menu(N_("menu.vote"), "vote", order=310)
 
 MAX_HOURS = 24 * 30
+CLOSE_KIND = "ballot_close"
+CLOSING_KIND = "ballot_closing"
+REMIND_BEFORE = timedelta(hours=2)
 CHOICE_NAMES = {
     "for": N_("ballots.choice.for"),
     "against": N_("ballots.choice.against"),
@@ -116,6 +135,9 @@ async def _invite(ctx: Context, ballot: Ballot) -> None:
     ctx.reply(ctx.t("ballots.opened", count=len(voters), closes=closes))
     if ctx.member.id in voters:
         ctx.answer(ballot_invitation(ctx.t, ballot_id, kind, seats, closes, names))
+    ctx.schedule(CLOSE_KIND, ballot_id, ballot.closes_at)
+    if ballot.closes_at - REMIND_BEFORE > utcnow():
+        ctx.schedule(CLOSING_KIND, ballot_id, ballot.closes_at - REMIND_BEFORE)
 
 
 def _hours(text: str) -> int | None:
@@ -283,3 +305,45 @@ async def close_due_ballots(
     for ballot_id in due:
         closed += await close_and_publish(sessions, messenger, ballot_id, now)
     return closed
+
+
+async def closing_fan_out(
+    app: App, session: AsyncSession, ballot_id: int
+) -> list[tuple[int, MessageBuilder]]:
+    """The job at the closing time: close the ballot; its tally is what goes out."""
+    ballot = await session.get(Ballot, ballot_id)
+    if ballot is None:
+        return []
+    try:
+        await store.close_ballot(session, ballot, utcnow())
+    except Refused as refused:
+        log.info("ballot %s not closed by its job: %s", ballot_id, refused.msgid)
+        return []
+    bs = await session.get(BargainingSession, ballot.session_id)
+    assert bs is not None
+    return await publication(session, bs, ballot)
+
+
+async def not_voted_fan_out(
+    app: App, session: AsyncSession, ballot_id: int
+) -> list[tuple[int, MessageBuilder]]:
+    """Two hours before closing: eligible members who have not voted, reminders on."""
+    ballot = await session.get(Ballot, ballot_id)
+    if ballot is None or ballot.closed_at is not None:
+        return []
+    bs = await session.get(BargainingSession, ballot.session_id)
+    assert bs is not None
+    names = [c.name for c in await store.candidates(session, ballot.id)]
+    closes = ballot.closes_at.astimezone(app.settings.zone).strftime("%Y-%m-%d %H:%M")
+    kind, seats, title = ballot.kind, ballot.max_choices, bs.title
+
+    def build(t: Translator) -> Outgoing:
+        invitation = ballot_invitation(t, ballot_id, kind, seats, closes, names)
+        header = t("ballots.closing_soon", title=title, closes=closes)
+        return Outgoing(f"{header}\n\n{invitation.text}", invitation.buttons)
+
+    return [(member_id, build) for member_id in await store.reminder_recipients(session, ballot)]
+
+
+reminders.register(CLOSE_KIND, closing_fan_out)
+reminders.register(CLOSING_KIND, not_voted_fan_out)

@@ -5,24 +5,41 @@ representatives, the employer's chief representative) write to the bot is a stat
 is numbered and relayed at once to every follower, labelled with side and role. Followers
 only watch; what they write then goes to the suggestion box. A late follower reads the
 transcript so far, a page at a time.
+
+The chair may say when the meeting starts (``/meeting_at 2027-03-02 14:00``, local time);
+an hour before, a ``bargaining_meeting`` reminder (:mod:`bot.reminders`) goes to everyone
+who sees the meeting and keeps reminders on. Setting another time replaces the reminder.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.router import Router
 from handlers.bargaining import my_session, notify, refuse
 from storage import bargaining as store
-from storage import meeting
+from storage import meeting, member_settings
 from storage.bargaining import Refused
 from storage.models import Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
 from storage.suggestions import suggest
 from storage.types import utcnow
 
+if TYPE_CHECKING:
+    from bot.app import App
+
 router = Router("meeting")
+
+MEETING_KIND = "bargaining_meeting"
+REMIND_BEFORE = timedelta(hours=1)
+TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 SIDES = {"union": N_("meeting.side.union"), "employer": N_("meeting.side.employer")}
 SPEAKER_ROLES = {
@@ -47,13 +64,71 @@ def relay(statement: MeetingStatement) -> MessageBuilder:
     return lambda t: Outgoing(statement_text(t, statement))
 
 
-async def _audience(ctx: Context, bs: BargainingSession) -> list[int]:
+async def audience_of(session: AsyncSession, bs: BargainingSession) -> list[int]:
     """Followers, the chair, the representatives and the employer: all who see the meeting."""
-    audience = [*await store.chair_ids(ctx.session, bs.enterprise_id)]
-    audience += await store.representative_ids(ctx.session, bs.id)
+    audience = [*await store.chair_ids(session, bs.enterprise_id)]
+    audience += await store.representative_ids(session, bs.id)
     if bs.employer_member_id is not None:
         audience.append(bs.employer_member_id)
-    return audience + await store.follower_ids(ctx.session, bs.id)
+    return list(dict.fromkeys(audience + await store.follower_ids(session, bs.id)))
+
+
+async def _audience(ctx: Context, bs: BargainingSession) -> list[int]:
+    return await audience_of(ctx.session, bs)
+
+
+def _local(zone: tzinfo, when: datetime) -> str:
+    return when.astimezone(zone).strftime(TIME_FORMAT)
+
+
+@router.command("meeting_at", help=N_("help.meeting_at"), role=Role.CHAIR)
+async def meeting_at(ctx: Context) -> None:
+    try:
+        when = datetime.strptime(ctx.args.strip(), TIME_FORMAT).replace(tzinfo=ctx.settings.zone)
+    except ValueError:
+        ctx.reply(ctx.t("meeting.usage.meeting_at"))
+        return
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    now = utcnow()
+    try:
+        meeting.set_meeting_time(bs, when, now)
+    except Refused as refused:
+        refuse(ctx, refused)
+        return
+    shown, title = _local(ctx.settings.zone, when), bs.title
+    ctx.cancel_reminders(MEETING_KIND, bs.id)
+    if when - REMIND_BEFORE > now:
+        ctx.schedule(MEETING_KIND, bs.id, when - REMIND_BEFORE)
+    ctx.reply(ctx.t("meeting.time_set", when=shown))
+    notify(
+        ctx,
+        await _audience(ctx, bs),
+        lambda t: Outgoing(t("meeting.time_announced", title=title, when=shown)),
+    )
+
+
+async def starting_fan_out(
+    app: App, session: AsyncSession, session_id: int
+) -> list[tuple[int, MessageBuilder]]:
+    """An hour before the meeting: all who see it, unless it was held or they opted out."""
+    bs = await session.get(BargainingSession, session_id)
+    if bs is None or bs.meeting_at is None or bs.meeting_opened_at is not None or bs.step != 5:
+        return []
+    shown, title = _local(app.settings.zone, bs.meeting_at), bs.title
+
+    def build(t: Translator) -> Outgoing:
+        return Outgoing(
+            t("meeting.starting", title=title, when=shown),
+            rows([Button(t("meeting.button.transcript"), f"tr:{session_id}:1")]),
+        )
+
+    audience = await member_settings.with_reminders_on(session, await audience_of(session, bs))
+    return [(member_id, build) for member_id in audience]
+
+
+reminders.register(MEETING_KIND, starting_fan_out)
 
 
 @router.command("meeting_open", help=N_("help.meeting_open"), role=Role.CHAIR)

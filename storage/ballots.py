@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import member_settings
 from storage.bargaining import Refused, enterprise_members, representative_ids
 from storage.models import Member
 from storage.models.bargaining import (
@@ -147,6 +148,23 @@ async def eligible_voters(session: AsyncSession, ballot: Ballot) -> list[int]:
     bs = await session.get(BargainingSession, ballot.session_id)
     assert bs is not None
     return [m.id for m in await enterprise_members(session, bs.enterprise_id)]
+
+
+async def reminder_recipients(session: AsyncSession, ballot: Ballot) -> list[int]:
+    """Eligible members who have not voted yet and have not switched reminders off.
+
+    The voter register says who voted, never how."""
+    eligible = await eligible_voters(session, ballot)
+    voted = set(
+        (
+            await session.scalars(
+                select(BallotVoter.member_id).where(BallotVoter.ballot_id == ballot.id)
+            )
+        ).all()
+    )
+    return await member_settings.with_reminders_on(
+        session, [member_id for member_id in eligible if member_id not in voted]
+    )
 
 
 async def may_vote(session: AsyncSession, ballot: Ballot, member_id: int) -> bool:

@@ -25,6 +25,17 @@ def open_meeting(bs: BargainingSession, now: datetime) -> None:
     bs.meeting_closed_at = None
 
 
+def set_meeting_time(bs: BargainingSession, when: datetime, now: datetime) -> None:
+    """The chair says when the meeting starts: at step 5, in the future, before it opens."""
+    if bs.step != 5:
+        raise Refused("meeting.not_step")
+    if bs.meeting_opened_at is not None:
+        raise Refused("meeting.already_held")
+    if when <= now:
+        raise Refused("meeting.time_in_past")
+    bs.meeting_at = when
+
+
 def close_meeting(bs: BargainingSession, now: datetime) -> None:
     if not meeting_is_open(bs):
         raise Refused("meeting.not_open")

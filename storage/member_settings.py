@@ -32,3 +32,10 @@ async def settings_for(
         )
         found.update({row.member_id: row for row in rows})
     return found
+
+
+async def with_reminders_on(session: AsyncSession, member_ids: Iterable[int]) -> list[int]:
+    """These members, in order, less those who switched reminders off."""
+    ids = list(member_ids)
+    chosen = await settings_for(session, ids)
+    return [m for m in ids if m not in chosen or chosen[m].reminders is not False]

@@ -47,6 +47,8 @@ class BargainingSession(Base):
     offer_accepted_at: Mapped[datetime | None]
     minutes_text: Mapped[str | None] = mapped_column(Text)
     resolution_text: Mapped[str | None] = mapped_column(Text)
+    meeting_at: Mapped[datetime | None]
+    """When the chair says the meeting (step 5) starts; followers are reminded before."""
     meeting_opened_at: Mapped[datetime | None]
     meeting_closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
