@@ -5,8 +5,9 @@ sendMessage, sendPhoto, editMessageText, editMessageReplyMarkup, answerCallbackQ
 setMyCommands, setWebhook, deleteWebhook), keeps every chat's messages as the member would
 see them (edits change them in place) and every call as it was made, and can be told to
 fail the next call of a method: ``429`` with ``retry_after``, ``403`` blocked, ``400``
-"message is not modified" or "chat not found", a dropped connection, or a slow answer. Members act through :meth:`say`,
-:meth:`press` and :meth:`share_location`, which queue updates for ``getUpdates``.
+"message is not modified" or "chat not found", a dropped connection, or a slow answer.
+Members act through :meth:`say`, :meth:`press` and :meth:`share_location`, which queue
+updates for ``getUpdates``.
 """
 
 from __future__ import annotations

@@ -22,10 +22,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.base import RecipientBlocked, TemporaryFailure
+from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
 from bot.channels.wechat.api import (
     BLOCKED_ERRORS,
     BUSY_ERRORS,
+    SLOW_DOWN_ERRORS,
     WINDOW_ERRORS,
     WeChatApi,
     WeChatApiError,
@@ -185,7 +186,8 @@ class WeChatChannel:
     async def send(self, external_id: str, message: Outgoing) -> None:
         """Deliver ``message`` for the sender or the messenger: :class:`RecipientBlocked`
         for an unsubscribed or blacklisted user, :class:`TemporaryFailure` when WeChat is
-        unreachable or busy (so it is tried again); what WeChat refuses until the member
+        unreachable or busy and :class:`RateLimited` over its per-minute quota (so it is
+        tried again); what WeChat refuses until the member
         writes again goes by template or waits in the inbox, and counts as delivered."""
         await self._send_or_keep(external_id, [message], raise_failures=True)
 
@@ -213,11 +215,11 @@ class WeChatChannel:
             return
         try:
             reason = await self._try_push(openid, messages, identity.last_seen_at, inbox_hint)
-        except TemporaryFailure as failure:
+        except (TemporaryFailure, RateLimited) as failure:
             if raise_failures:
                 raise
             log.warning("WeChat could not take a reply to %s: %s", openid, failure)
-            reason = "network"
+            reason = "busy" if isinstance(failure.__cause__, WeChatApiError) else "network"
         except RecipientBlocked:
             if raise_failures:
                 raise
@@ -235,7 +237,8 @@ class WeChatChannel:
         self, openid: str, messages: list[Outgoing], last_seen: Any, inbox_hint: bool
     ) -> str | None:
         """Push the messages; None when delivered, else why they must wait in the inbox.
-        Raises :class:`RecipientBlocked`, or :class:`TemporaryFailure` when worth retrying."""
+        Raises :class:`RecipientBlocked`, or :class:`TemporaryFailure` or
+        :class:`RateLimited` when worth retrying."""
         reason = "window"
         if utcnow() - last_seen < WINDOW:
             rendered = await self._render(openid, messages, inbox_hint=inbox_hint)
@@ -290,7 +293,8 @@ class WeChatChannel:
 async def _call(request: Awaitable[None]) -> None:
     """Await one API call, turning WeChat's answers into the channel's exceptions:
     :class:`RecipientBlocked` for an unsubscribed or blacklisted user,
-    :class:`TemporaryFailure` for "system busy" (-1), a server error or no answer at all.
+    :class:`TemporaryFailure` for "system busy" (-1), a server error or no answer at all,
+    :class:`RateLimited` for calls over the per-minute quota (45011).
     Other refusals are left as :class:`WeChatApiError` for the caller to judge."""
     try:
         await request
@@ -299,6 +303,8 @@ async def _call(request: Awaitable[None]) -> None:
             raise RecipientBlocked(str(error)) from error
         if error.errcode in BUSY_ERRORS:
             raise TemporaryFailure(str(error)) from error
+        if error.errcode in SLOW_DOWN_ERRORS:
+            raise RateLimited(SLOW_DOWN_ERRORS[error.errcode]) from error
         raise
     except httpx.HTTPError as error:
         raise TemporaryFailure(f"WeChat unreachable: {type(error).__name__}: {error}") from error
