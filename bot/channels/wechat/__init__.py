@@ -184,11 +184,15 @@ class WeChatChannel:
     # -- proactive sending -----------------------------------------------------------------
 
     async def send(self, external_id: str, message: Outgoing) -> None:
-        """Deliver ``message`` for the sender or the messenger: :class:`RecipientBlocked`
-        for an unsubscribed or blacklisted user, :class:`TemporaryFailure` when WeChat is
-        unreachable or busy and :class:`RateLimited` over its per-minute quota (so it is
-        tried again); what WeChat refuses until the member
-        writes again goes by template or waits in the inbox, and counts as delivered."""
+        """Deliver ``message`` for the sender or the messenger.
+
+        Raises :class:`RecipientBlocked` for an unsubscribed or blacklisted user,
+        :class:`TemporaryFailure` when WeChat is unreachable or busy and
+        :class:`RateLimited` over its per-minute quota (so it is tried again). What WeChat
+        refuses until the member writes again goes by template or waits in the inbox, and
+        counts as delivered. A message sent in parts that fails after its first part is
+        sent whole when tried again.
+        """
         await self._send_or_keep(external_id, [message], raise_failures=True)
 
     async def _send_or_keep(
