@@ -3,7 +3,10 @@
 Each goes to the member's most recently used active identity. If that identity's channel
 runs in this process it is sent at once; otherwise it is queued in ``queued_messages`` for
 the process that runs that channel. A channel that reports the member blocked the bot has
-the identity marked inactive, and the message is not retried.
+the identity marked inactive, and the message is not retried. A message the channel could
+not send for now (``RateLimited``, ``TemporaryFailure``, a network error) is queued to be
+tried again when the queue is next drained; one the platform refused as it is (any other
+exception) is logged with the reason and dropped, not queued again and again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Channel, RecipientBlocked
+from bot.channels.base import Channel, RateLimited, RecipientBlocked, TemporaryFailure
 from bot.context import MessageBuilder
 from bot.i18n import Translations
 from bot.messages import Outgoing, from_json, to_json
@@ -77,12 +80,22 @@ class Messenger:
             log.info("identity %s blocked the bot; marked inactive", delivery.identity_id)
             async with self._sessions() as session, session.begin():
                 await members.mark_inactive(session, delivery.identity_id)
-        except Exception:
-            log.exception("sending to identity %s failed; queued", delivery.identity_id)
+        except (RateLimited, TemporaryFailure, OSError, TimeoutError) as error:
+            log.warning("sending to identity %s failed, queued: %s", delivery.identity_id, error)
             async with self._sessions() as session, session.begin():
                 session.add(
                     QueuedMessage(identity_id=delivery.identity_id, body=to_json(delivery.message))
                 )
+        except Exception as error:
+            # The channel's contract: anything else is a permanent refusal of this message
+            # (Telegram's 400 for a message as it is); sending it again would fail again.
+            log.error(
+                "the %s channel refused a message to identity %s; dropped: %s: %s",
+                delivery.channel,
+                delivery.identity_id,
+                type(error).__name__,
+                error,
+            )
 
     async def take_queued(self, channel: str, external_id: str) -> list[Outgoing]:
         """Remove and return the messages waiting for one identity, oldest first."""

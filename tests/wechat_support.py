@@ -71,6 +71,9 @@ class FakeWeChat:
     """(file name, bytes) of every image uploaded as temporary media."""
     refuse_uploads: int = 0
     """errcode the media upload answers, when not 0."""
+    refuse_once: dict[str, list[int]] = field(default_factory=dict)
+    """openid -> errcodes the customer-service endpoint answers, one per call, before it
+    takes messages for that user; an errcode of 500 answers HTTP 500 instead."""
 
     def app(self) -> Starlette:
         return Starlette(
@@ -101,6 +104,12 @@ class FakeWeChat:
         if not self._valid(request):
             return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
         body = await request.json()
+        once = self.refuse_once.get(body["touser"])
+        if once:
+            errcode = once.pop(0)
+            if errcode == 500:
+                return JSONResponse({}, status_code=500)
+            return JSONResponse({"errcode": errcode, "errmsg": "refused once"})
         errcode = self.refuse.get(body["touser"], 0)
         if errcode:
             return JSONResponse({"errcode": errcode, "errmsg": "refused"})

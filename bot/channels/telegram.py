@@ -14,8 +14,10 @@ shared location) into an :class:`~bot.messages.Incoming` for the dispatcher and 
   button that opens a private chat with the same command (``?start=cmd-NAME``).
 
 Messages to members who did not just write (:meth:`TelegramChannel.send`) are paced to
-Telegram's bulk limits, retried once after a 429's ``retry_after``, and a 403 (the member
-blocked the bot) is reported as :class:`~bot.channels.base.RecipientBlocked`.
+Telegram's bulk limits and retried once after a 429's ``retry_after``; a second 429 is
+reported as :class:`~bot.channels.base.RateLimited`, a network error or timeout as
+:class:`~bot.channels.base.TemporaryFailure`, a 403 (the member blocked the bot) as
+:class:`~bot.channels.base.RecipientBlocked`, and any other refusal by re-raising it.
 
 ``unionbot run`` polls (``getUpdates``); ``unionbot serve`` mounts ``POST /telegram``, which
 takes only JSON updates of bounded size carrying the configured secret header, and calls
@@ -47,11 +49,18 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.channels.base import RecipientBlocked, StartFailed
+from bot.channels.base import RateLimited, RecipientBlocked, StartFailed, TemporaryFailure
 from bot.channels.limits import Pacer, split_text
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing
@@ -379,19 +388,30 @@ class TelegramChannel:
     async def send(self, external_id: str, message: Outgoing) -> None:
         """Message a member who did not just write: paced, retried once after a 429.
 
-        A member who blocked the bot (403) or whose chat is gone raises
-        :class:`RecipientBlocked`; a message Telegram refuses as it is (400) is logged and
-        dropped, since sending it again would fail again.
+        What Telegram answers, as the sender and the messenger understand it:
+
+        - a second 429 raises :class:`RateLimited` with Telegram's ``retry_after``;
+        - a dropped connection or a timeout raises :class:`TemporaryFailure`;
+        - a member who blocked the bot (403) or whose chat is gone raises
+          :class:`RecipientBlocked`;
+        - any other refusal (400: the message as it is) is re-raised as Telegram's
+          ``BadRequest``: permanent, since sending it again would fail again; the sender
+          records it with Telegram's reason.
         """
         await self.pacer.wait(external_id)
         try:
             await self._post(int(external_id), message)
+        except RetryAfter as error:
+            raise RateLimited(_seconds(error)) from error
         except Forbidden as error:
             raise RecipientBlocked(str(error)) from error
         except BadRequest as error:
             if "chat not found" in str(error).lower():
                 raise RecipientBlocked(str(error)) from error
-            log.error("Telegram refused a message to %s, dropped: %s", external_id, error)
+            log.warning("Telegram refused a message to %s: %s", external_id, error)
+            raise
+        except NetworkError as error:  # after BadRequest, which is one; TimedOut is one too
+            raise TemporaryFailure(f"Telegram unreachable: {error}") from error
 
     async def _render(self, chat_id: int, replies: list[Outgoing], pressed: Message | None) -> None:
         for reply in replies:
@@ -449,13 +469,18 @@ async def _retry_once(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
     except RetryAfter as error:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wait = error.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        seconds = _seconds(error)
         log.info("Telegram asked to wait %.0f s before sending", seconds)
         await asyncio.sleep(seconds)
         return await call()
+
+
+def _seconds(error: RetryAfter) -> float:
+    """The wait a 429 asks for, in seconds (PTB 22 gives an int or a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:

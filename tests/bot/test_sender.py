@@ -20,6 +20,8 @@ from bot.sender import MAX_ATTEMPTS, Sender
 from bot.settings import Settings
 from storage import members, outbox
 from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, QueuedMessage
+from tests.channels.conftest import make_channel
+from tests.channels.fake_telegram import FakeTelegram
 
 NOON = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 NIGHT = datetime(2026, 11, 25, 15, 15, tzinfo=UTC)  # 23:15 in Shanghai
@@ -231,3 +233,34 @@ async def test_the_statuses_are_constrained_in_the_schema(app: App) -> None:
         async with app.sessions() as session, session.begin():
             await outbox.record(session, 1, "lost", NOON)  # type: ignore[arg-type]
     assert DeliveryStatus.SENT == "sent"
+
+
+async def test_telegrams_rate_limit_pauses_the_row_and_it_is_then_sent_once(app: App) -> None:
+    """Through the real Telegram channel: Telegram says slow down twice (the channel's own
+    retry, then ``RateLimited``); the row waits ``retry_after`` and goes out exactly once."""
+    [member] = await recipients(app, "1001")
+    await broadcast(app, [member], NOON)
+    fake = FakeTelegram()
+    await fake.start()
+    channel = make_channel(app, fake)
+    await channel.start(webhook=True)
+    try:
+        fake.fail_next("sendMessage", "retry_after", retry_after=1)
+        fake.fail_next("sendMessage", "retry_after", retry_after=1)
+        clock = Clock(NOON)
+        monotonic = Monotonic()
+        pacer = Pacer(30, clock=monotonic, sleep=monotonic.sleep)
+        the_sender = Sender(app, {"telegram": pacer}, clock=clock)
+        await the_sender.send_all()
+        assert (await statuses(app))[member] == ("pending", "rate limited 1.0s")
+        assert fake.events_in(1001) == []
+        await the_sender.send_all()
+        assert fake.events_in(1001) == []
+        clock.now = NOON + timedelta(seconds=2)
+        await the_sender.send_all()
+    finally:
+        await channel.stop()
+        await fake.stop()
+    assert (await statuses(app))[member][0] == "sent"
+    assert [e.text for e in fake.events_in(1001)] == ["您好！这里是职工服务平台，请选择："]
+    assert len(fake.calls_of("sendMessage")) == 3

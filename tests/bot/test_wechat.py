@@ -16,6 +16,7 @@ from bot.context import Context
 from bot.router import Router
 from bot.settings import Settings
 from storage.models import Member
+from storage.models.wechat import WechatInboxMessage
 from tests.wechat_support import (
     AES_KEY,
     APP_ID,
@@ -244,6 +245,25 @@ async def test_a_slow_handler_gets_success_at_once_and_its_reply_is_pushed(
         await server.close()
     assert fake.texts_to(OPENID) == ["counted 1"]
     assert fake.tokens_issued == ["TOKEN-1"]
+
+
+async def test_a_pushed_reply_wechat_is_too_busy_for_waits_in_the_inbox(
+    settings: Settings,
+) -> None:
+    calls: list[str] = []
+    fake = FakeWeChat(refuse_once={OPENID: [-1]})
+    router = counting_router(calls, delay=1.5)
+    async with wechat_bot(settings, fake, [router], wechat_reply_seconds=0.2) as bot:
+        app, channel, base, _ = bot
+        server = WeChatServer(base)
+        response = await server.text(OPENID, "/count")
+        assert server.reply_text(response) is None
+        await channel.idle()
+        await server.close()
+        async with app.sessions() as session:
+            kept = (await session.execute(select(WechatInboxMessage.reason))).scalars().all()
+    assert fake.texts_to(OPENID) == []
+    assert kept == ["busy"]
 
 
 async def test_images_and_voice_get_a_polite_text_only_answer(settings: Settings) -> None:

@@ -5,8 +5,9 @@ sendMessage, sendPhoto, editMessageText, editMessageReplyMarkup, answerCallbackQ
 setMyCommands, setWebhook, deleteWebhook), keeps every chat's messages as the member would
 see them (edits change them in place) and every call as it was made, and can be told to
 fail the next call of a method: ``429`` with ``retry_after``, ``403`` blocked, ``400``
-"message is not modified", or a dropped connection. Members act through :meth:`say`,
-:meth:`press` and :meth:`share_location`, which queue updates for ``getUpdates``.
+"message is not modified" or "chat not found", a dropped connection, or a slow answer.
+Members act through :meth:`say`, :meth:`press` and :meth:`share_location`, which queue
+updates for ``getUpdates``.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ class FakeTelegram:
 
     def fail_next(self, method: str, kind: str, retry_after: int = 1) -> None:
         """Fail the next ``method`` call: ``retry_after`` (429), ``blocked`` (403),
-        ``not_modified`` (400), ``bad_request`` (400) or ``drop`` (close the connection
-        unanswered)."""
+        ``not_modified`` (400), ``bad_request`` (400), ``chat_not_found`` (400), ``drop``
+        (close the connection unanswered) or ``slow`` (answer after ``retry_after`` seconds)."""
         self.faults[method].append((kind, retry_after))
 
     def message_update(
@@ -191,14 +192,18 @@ class FakeTelegram:
                 assert request.transport is not None
                 request.transport.close()
                 raise ConnectionResetError("dropped by the test")
-            return {
-                "retry_after": _error(
-                    429, f"Too Many Requests: retry after {retry_after}", retry_after
-                ),
-                "blocked": _error(403, "Forbidden: bot was blocked by the user"),
-                "not_modified": _error(400, "Bad Request: message is not modified"),
-                "bad_request": _error(400, "Bad Request: message text is empty"),
-            }[kind]
+            if kind == "slow":
+                await asyncio.sleep(retry_after)  # then answers, too late for a short timeout
+            else:
+                return {
+                    "retry_after": _error(
+                        429, f"Too Many Requests: retry after {retry_after}", retry_after
+                    ),
+                    "blocked": _error(403, "Forbidden: bot was blocked by the user"),
+                    "not_modified": _error(400, "Bad Request: message is not modified"),
+                    "bad_request": _error(400, "Bad Request: message text is empty"),
+                    "chat_not_found": _error(400, "Bad Request: chat not found"),
+                }[kind]
         chat_id = int(params.get("chat_id", 0))
         if method in OUTBOUND and chat_id in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")

@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
+from telegram.error import BadRequest
+from telegram.request import HTTPXRequest
 
 from bot.app import App
+from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
 from bot.channels.telegram import TelegramChannel
 from bot.messages import Button, Outgoing, rows
 from storage import members
 from storage.models import Identity, QueuedMessage
+from tests.channels.conftest import telegram_settings
 from tests.channels.fake_telegram import FakeTelegram
 
 XIAOMING = 1001
@@ -91,14 +97,83 @@ async def test_a_dropped_connection_keeps_the_message_queued(
 
 
 async def test_a_message_telegram_refuses_is_dropped_not_retried_forever(
-    app: App, fake: FakeTelegram, telegram: TelegramChannel
+    app: App, fake: FakeTelegram, telegram: TelegramChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     await fake.say(XIAOMING, "/start")
     fake.fail_next("sendMessage", "bad_request")
-    await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("坏消息"))])
+    with caplog.at_level(logging.ERROR, logger="bot.delivery"):
+        await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("坏消息"))])
     assert await identity_active(app, XIAOMING)
     assert await app.messenger.drain("telegram") == 0
     assert len(fake.events_in(XIAOMING)) == 1
+    assert "BadRequest: Message text is empty" in caplog.text
+
+
+async def test_telegram_still_saying_slow_down_after_one_retry_raises_rate_limited(
+    fake: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    await fake.say(XIAOMING, "/start")
+    fake.fail_next("sendMessage", "retry_after", retry_after=1)
+    fake.fail_next("sendMessage", "retry_after", retry_after=1)
+    with pytest.raises(RateLimited) as limited:
+        await telegram.send(str(XIAOMING), notice("明晚联谊"))
+    assert limited.value.retry_after == 1
+    assert [e.text for e in fake.events_in(XIAOMING)][1:] == []
+
+
+async def test_a_rate_limited_message_is_queued_and_sent_once_later(
+    app: App, fake: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    await fake.say(XIAOMING, "/start")
+    fake.fail_next("sendMessage", "retry_after", retry_after=1)
+    fake.fail_next("sendMessage", "retry_after", retry_after=1)
+    await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("明晚联谊"))])
+    assert [e.text for e in fake.events_in(XIAOMING)][1:] == []
+    assert await app.messenger.drain("telegram") == 1
+    assert await app.messenger.drain("telegram") == 0
+    assert [e.text for e in fake.events_in(XIAOMING)][1:] == ["明晚联谊"]
+
+
+async def test_a_dropped_connection_is_a_temporary_failure(
+    fake: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    await fake.say(XIAOMING, "/start")
+    fake.fail_next("sendMessage", "drop")
+    with pytest.raises(TemporaryFailure):
+        await telegram.send(str(XIAOMING), notice("工资协商"))
+
+
+async def test_a_timeout_is_a_temporary_failure(app: App, fake: FakeTelegram) -> None:
+    impatient = TelegramChannel(
+        app.dispatcher,
+        telegram_settings(app.settings, fake),
+        request=HTTPXRequest(read_timeout=0.2),
+    )
+    await impatient.start(webhook=True)
+    try:
+        fake.fail_next("sendMessage", "slow", retry_after=1)
+        with pytest.raises(TemporaryFailure):
+            await impatient.send(str(XIAOMING), notice("工资协商"))
+    finally:
+        await impatient.stop()
+
+
+@pytest.mark.parametrize("kind", ["blocked", "chat_not_found"])
+async def test_a_blocked_bot_or_a_gone_chat_is_reported_blocked(
+    fake: FakeTelegram, telegram: TelegramChannel, kind: str
+) -> None:
+    fake.fail_next("sendMessage", kind)
+    with pytest.raises(RecipientBlocked):
+        await telegram.send(str(XIAOMING), notice("通知"))
+
+
+async def test_a_message_telegram_refuses_raises_its_reason_once(
+    fake: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    fake.fail_next("sendMessage", "bad_request")
+    with pytest.raises(BadRequest, match="text is empty"):
+        await telegram.send(str(XIAOMING), notice("坏消息"))
+    assert len([c for c in fake.calls_of("sendMessage") if c["text"] == "坏消息"]) == 1
 
 
 async def test_polling_carries_on_after_a_dropped_connection(

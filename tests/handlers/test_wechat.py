@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import App
-from bot.channels.base import RecipientBlocked
+from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wechat.api import WeChatApi
 from bot.channels.wechat.menu import build_menu
@@ -236,12 +236,90 @@ async def test_refusals_are_recorded_per_message_and_never_crash(
     assert fake.texts_to("o-fine") == ["通知"]
 
 
-async def test_an_unsubscribed_user_is_reported_blocked(settings: Settings) -> None:
-    fake = FakeWeChat(refuse={"o-gone": 43004})
+@pytest.mark.parametrize("errcode", [43004, 43019])
+async def test_an_unsubscribed_or_blacklisted_user_is_reported_blocked(
+    settings: Settings, errcode: int
+) -> None:
+    fake = FakeWeChat(refuse={"o-gone": errcode})
     async with wechat_bot(settings, fake) as (app, channel, _, _):
         await make_member(app, channel, "o-gone")
         with pytest.raises(RecipientBlocked):
             await channel.send("o-gone", Outgoing("通知"))
+        assert await inbox(app) == []
+
+
+@pytest.mark.parametrize(("errcode", "raised"), [(-1, TemporaryFailure), (500, TemporaryFailure)])
+async def test_wechat_busy_is_a_temporary_failure_and_the_next_try_delivers_once(
+    settings: Settings, errcode: int, raised: type[Exception]
+) -> None:
+    fake = FakeWeChat(refuse_once={"o-1": [errcode]})
+    async with wechat_bot(settings, fake) as (app, channel, _, _):
+        await make_member(app, channel, "o-1")
+        with pytest.raises(raised):
+            await channel.send("o-1", Outgoing("明天开会"))
+        assert await inbox(app) == []
+        await channel.send("o-1", Outgoing("明天开会"))
+        kept = await inbox(app)
+    assert fake.texts_to("o-1") == ["明天开会"]
+    assert kept == []
+
+
+async def test_over_the_per_minute_quota_wechat_is_rate_limited(settings: Settings) -> None:
+    fake = FakeWeChat(refuse_once={"o-1": [45011]})
+    async with wechat_bot(settings, fake) as (app, channel, _, _):
+        await make_member(app, channel, "o-1")
+        with pytest.raises(RateLimited) as limited:
+            await channel.send("o-1", Outgoing("明天开会"))
+        kept = await inbox(app)
+    assert limited.value.retry_after == 60
+    assert kept == []
+    assert fake.texts_to("o-1") == []
+
+
+async def test_over_the_per_user_limit_a_configured_template_is_sent(settings: Settings) -> None:
+    fake = FakeWeChat(refuse={"o-limited": 45047})
+    async with wechat_bot(settings, fake, wechat_template_id="TPL1") as (app, channel, _, _):
+        await make_member(app, channel, "o-limited")
+        await channel.send("o-limited", Outgoing("联谊会报名截止提醒"))
+        kept = await inbox(app)
+    assert [t["data"]["content"]["value"] for t in fake.templates] == ["联谊会报名截止提醒"]
+    assert kept == []
+
+
+async def test_the_sender_retries_a_busy_wechat_and_delivers_once(settings: Settings) -> None:
+    from bot.broadcasting import publish
+    from bot.pacing import Pacer
+    from bot.sender import Sender
+    from storage import members
+    from storage.models import Delivery
+
+    fake = FakeWeChat(refuse_once={"o-1": [-1]})
+    async with wechat_bot(settings, fake) as (app, channel, _, _):
+        await make_member(app, channel, "o-1")
+        async with app.sessions() as session, session.begin():
+            member = await members.find_member(session, "wechat:o-1")
+            assert member is not None
+            noon = utcnow().replace(hour=4, minute=0)  # 12:00 in Shanghai, outside quiet hours
+            await publish(
+                session,
+                app.settings,
+                app.dispatcher.translations,
+                "test:busy",
+                [(member.id, lambda t: Outgoing("明天开会"))],
+                noon,
+            )
+        now = [noon]
+        sender = Sender(app, {"wechat": Pacer(0)}, clock=lambda: now[0])
+        await sender.send_all()
+        async with app.sessions() as session:
+            first = await session.scalar(select(Delivery.status))
+        now[0] = noon + timedelta(hours=1)
+        await sender.send_all()
+        async with app.sessions() as session:
+            last = await session.scalar(select(Delivery.status))
+    assert first == "pending"
+    assert last == "sent"
+    assert fake.texts_to("o-1") == ["明天开会"]
 
 
 async def test_unsubscribing_stops_messages_until_the_member_writes(settings: Settings) -> None:
@@ -481,6 +559,8 @@ async def test_when_wechat_is_unreachable_messages_are_queued_to_try_again(
     async with app.sessions() as session:
         member = await members.find_member(session, "wechat:o-1")
     assert member is not None
+    with pytest.raises(TemporaryFailure):
+        await channel.send("o-1", Outgoing("明天开会"))
     await app.messenger.deliver([(member.id, lambda t: Outgoing("明天开会"))])
     async with app.sessions() as session:
         queued = (await session.scalars(select(QueuedMessage))).all()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +29,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.base import RecipientBlocked
-from bot.channels.wechat.api import BLOCKED_ERRORS, WeChatApi, WeChatApiError
+from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
+from bot.channels.wechat.api import (
+    BLOCKED_ERRORS,
+    BUSY_ERRORS,
+    SLOW_DOWN_ERRORS,
+    WINDOW_ERRORS,
+    WeChatApi,
+    WeChatApiError,
+)
 from bot.channels.wechat.render import Rendered, render
 from bot.channels.wechat.seen import DatabaseSeen, RedisSeen, SeenStore
 from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected, Verifier
@@ -235,23 +242,33 @@ class WeChatChannel:
     # -- proactive sending -----------------------------------------------------------------
 
     async def send(self, external_id: str, message: Outgoing) -> None:
-        await self._send_or_keep(external_id, [message], raise_blocked=True)
+        """Deliver ``message`` for the sender or the messenger.
+
+        Raises :class:`RecipientBlocked` for an unsubscribed or blacklisted user,
+        :class:`TemporaryFailure` when WeChat is unreachable or busy and
+        :class:`RateLimited` over its per-minute quota (so it is tried again). What WeChat
+        refuses until the member writes again goes by template or waits in the inbox, and
+        counts as delivered. A message sent in parts that fails after its first part is
+        sent whole when tried again.
+        """
+        await self._send_or_keep(external_id, [message], raise_failures=True)
 
     async def _send_or_keep(
         self,
         openid: str,
         messages: list[Outgoing],
         *,
-        raise_blocked: bool = False,
+        raise_failures: bool = False,
         inbox_hint: bool = False,
     ) -> None:
         """Customer-service message inside the window, else template, else the inbox.
 
         WeChat's refusals (45015 outside the window, 45047 over the per-user limit...) are
-        recorded with the message in the inbox. Network failures raise for :meth:`send`, so
-        the messenger queues the message and tries again; a late reply to the member's own
-        message waits in the inbox instead. An unsubscribed user raises
-        :class:`RecipientBlocked` from :meth:`send` and is marked inactive otherwise.
+        recorded with the message in the inbox. A network failure or WeChat being busy
+        (-1) raises :class:`TemporaryFailure` for :meth:`send`, so the sender or the
+        messenger tries again later; a late reply to the member's own message waits in the
+        inbox instead. An unsubscribed user raises :class:`RecipientBlocked` from
+        :meth:`send` and is marked inactive otherwise.
         """
         async with self.app.sessions() as session:
             identity = await wechat.identity(session, openid)
@@ -260,13 +277,13 @@ class WeChatChannel:
             return
         try:
             reason = await self._try_push(openid, messages, identity.last_seen_at, inbox_hint)
-        except httpx.HTTPError as error:
-            if raise_blocked:
+        except (TemporaryFailure, RateLimited) as failure:
+            if raise_failures:
                 raise
-            log.warning("WeChat unreachable for a reply to %s: %s", openid, error)
-            reason = "network"
+            log.warning("WeChat could not take a reply to %s: %s", openid, failure)
+            reason = "busy" if isinstance(failure.__cause__, WeChatApiError) else "network"
         except RecipientBlocked:
-            if raise_blocked:
+            if raise_failures:
                 raise
             async with self.app.sessions() as session, session.begin():
                 await members.mark_inactive(session, identity.id)
@@ -281,32 +298,32 @@ class WeChatChannel:
     async def _try_push(
         self, openid: str, messages: list[Outgoing], last_seen: Any, inbox_hint: bool
     ) -> str | None:
-        """Push the messages; None when delivered, else why they must wait in the inbox."""
+        """Push the messages; None when delivered, else why they must wait in the inbox.
+        Raises :class:`RecipientBlocked`, or :class:`TemporaryFailure` or
+        :class:`RateLimited` when worth retrying."""
         reason = "window"
         if utcnow() - last_seen < WINDOW:
             rendered = await self._render(openid, messages, inbox_hint=inbox_hint)
             try:
                 for part in rendered.parts:
                     if part:
-                        await self.api.send_text(openid, part)
+                        await _call(self.api.send_text(openid, part))
             except WeChatApiError as error:
-                if error.errcode in BLOCKED_ERRORS:
-                    raise RecipientBlocked(openid) from error
                 log.warning("WeChat refused a message to %s: %s", openid, error)
                 reason = str(error.errcode)
+                if error.errcode not in WINDOW_ERRORS:
+                    return reason
             else:
                 await self._push_images(openid, [m.image for m in messages if m.image])
                 return None
         template = self.settings.wechat_template_id
         text = "\n".join(m.text for m in messages)
-        if not template or reason not in ("window", "45015") or not text.strip():
+        if not template or not text.strip():
             return reason
         short = text if len(text) <= TEMPLATE_TEXT_LIMIT else text[: TEMPLATE_TEXT_LIMIT - 1] + "…"
         try:
-            await self.api.send_template(openid, template, short)
+            await _call(self.api.send_template(openid, template, short))
         except WeChatApiError as error:
-            if error.errcode in BLOCKED_ERRORS:
-                raise RecipientBlocked(openid) from error
             log.warning("WeChat refused a template message to %s: %s", openid, error)
             return f"template {error.errcode}"
         complete = short == text and not any(m.buttons or m.image for m in messages)
@@ -346,6 +363,26 @@ def _read_image(path: Path) -> bytes:
     if len(content) > IMAGE_MAX_BYTES or not content.startswith(IMAGE_MAGIC):
         raise ValueError("not a PNG, JPEG or GIF image")
     return content
+
+
+async def _call(request: Awaitable[None]) -> None:
+    """Await one API call, turning WeChat's answers into the channel's exceptions:
+    :class:`RecipientBlocked` for an unsubscribed or blacklisted user,
+    :class:`TemporaryFailure` for "system busy" (-1), a server error or no answer at all,
+    :class:`RateLimited` for calls over the per-minute quota (45011).
+    Other refusals are left as :class:`WeChatApiError` for the caller to judge."""
+    try:
+        await request
+    except WeChatApiError as error:
+        if error.errcode in BLOCKED_ERRORS:
+            raise RecipientBlocked(str(error)) from error
+        if error.errcode in BUSY_ERRORS:
+            raise TemporaryFailure(str(error)) from error
+        if error.errcode in SLOW_DOWN_ERRORS:
+            raise RateLimited(SLOW_DOWN_ERRORS[error.errcode]) from error
+        raise
+    except httpx.HTTPError as error:
+        raise TemporaryFailure(f"WeChat unreachable: {type(error).__name__}: {error}") from error
 
 
 async def _read_capped(request: Request) -> bytes:

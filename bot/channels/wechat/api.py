@@ -29,6 +29,14 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 """Invalid or expired access_token: fetch a new one once and try again."""
 BLOCKED_ERRORS = frozenset({43004, 43019})
 """The user unsubscribed (43004) or is blacklisted (43019)."""
+BUSY_ERRORS = frozenset({-1})
+"""WeChat's "system busy, try again later": a temporary failure."""
+SLOW_DOWN_ERRORS = {45011: 60.0}
+"""Calls over WeChat's per-minute quota (45011): wait this many seconds and try again."""
+WINDOW_ERRORS = frozenset({45015, 45047})
+"""Customer-service messages refused until the user writes again: outside the 48-hour
+window (45015), or over the number allowed since their last message (45047). Retrying
+later does not help; a template message or the inbox does."""
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
