@@ -442,10 +442,17 @@ class TelegramChannel:
     async def _post(self, chat_id: int, message: Outgoing) -> None:
         bot = self.application.bot
         markup = _keyboard(message.buttons)
-        if message.image and not await asyncio.to_thread(Path(message.image).is_file):
-            log.error("image %s not found; sending the text alone", message.image)
-        elif message.image:
-            photo = Path(message.image)
+        photo: str | Path | None = None
+        image = message.image
+        if image and image.startswith(("https://", "http://")):
+            photo = image
+        elif image:
+            found: bool = await asyncio.to_thread(Path(image).is_file)
+            if found:
+                photo = Path(image)
+            else:
+                log.error("image %s not found; sending the text alone", image)
+        if photo is not None:
             caption = message.text if len(message.text) <= CAPTION_LIMIT else None
             await _retry_once(
                 lambda: bot.send_photo(

@@ -213,6 +213,17 @@ async def test_an_image_goes_as_a_photo_with_its_text_and_buttons(
     assert photo.urls() == ["https://example.org/e/1"]
 
 
+async def test_an_image_given_by_its_web_address_goes_as_that_photo(
+    fake: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    """Officers' notices name images by web address; Telegram fetches them itself."""
+    await fake.say(XIAOMING, "/start")
+    await telegram.send(str(XIAOMING), Outgoing("拍卖公告", image="https://example.org/lot.jpg"))
+    [photo] = fake.events_in(XIAOMING)[1:]
+    assert (photo.method, photo.text) == ("sendPhoto", "拍卖公告")
+    assert fake.calls_of("sendPhoto")[-1]["photo"] == "https://example.org/lot.jpg"
+
+
 async def test_a_missing_image_still_sends_the_text(
     fake: FakeTelegram, telegram: TelegramChannel, tmp_path: Path
 ) -> None:
