@@ -61,9 +61,10 @@ from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHan
 from telegram.request import BaseRequest
 
 from bot.channels.base import RateLimited, RecipientBlocked, StartFailed, TemporaryFailure
-from bot.channels.limits import Pacer, split_text
+from bot.channels.limits import split_text
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing
+from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
 from bot.settings import LANGUAGES, Settings
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class TelegramChannel:
         self.dispatcher = dispatcher
         self.settings = settings
         self.poll_timeout = poll_timeout
-        self.pacer = pacer or Pacer()
+        self.pacer = pacer or Pacer(settings.telegram_rate, per_chat_gap=PER_CHAT_GAP_SECONDS)
         root = settings.telegram_api_url.rstrip("/")
         builder = (
             Application.builder()
@@ -398,7 +399,7 @@ class TelegramChannel:
           ``BadRequest``: permanent, since sending it again would fail again; the sender
           records it with Telegram's reason.
         """
-        await self.pacer.wait(external_id)
+        await self.pacer.acquire(external_id)
         try:
             await self._post(int(external_id), message)
         except RetryAfter as error:

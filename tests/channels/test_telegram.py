@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.app import App, build_app, service_routers
-from bot.channels.limits import Pacer
 from bot.channels.telegram import TelegramChannel
 from bot.context import Context
 from bot.dispatcher import Dispatcher
 from bot.i18n import Translator
 from bot.messages import Incoming, Location, Outgoing
+from bot.pacing import Pacer
 from bot.router import Router
 from storage import members
 from tests.channels.conftest import make_channel
@@ -216,10 +216,10 @@ class GatedPacer(Pacer):
     like a long broadcast waiting on Telegram's limits."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(0)
         self.gate = asyncio.Event()
 
-    async def wait(self, chat: str) -> None:
+    async def acquire(self, chat: str) -> None:
         await self.gate.wait()
 
 
