@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 from datetime import timedelta
 
-from bench.dispatch import Discard, postgres_database
+from bench.dispatch import Discard, bench_databases
 from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.settings import Settings
@@ -88,21 +87,13 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=500)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        databases = [("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db")]
-        postgres = await postgres_database()
-        if postgres:
-            databases.append(("PostgreSQL", postgres[0]))
-        try:
-            for label, url in databases:
-                votes, relay_ms = await measure(url, args.members)
-                print(
-                    f"{label}: {votes:.0f} votes/s; one statement to {args.members} followers "
-                    f"in {relay_ms:.0f} ms ({relay_ms * 1000 / args.members:.0f} µs each)"
-                )
-        finally:
-            if postgres:
-                await postgres[1]()
+    async with bench_databases() as databases:
+        for label, url in databases:
+            votes, relay_ms = await measure(url, args.members)
+            print(
+                f"{label}: {votes:.0f} votes/s; one statement to {args.members} followers "
+                f"in {relay_ms:.0f} ms ({relay_ms * 1000 / args.members:.0f} µs each)"
+            )
 
 
 if __name__ == "__main__":

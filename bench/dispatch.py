@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Integer, String, select
@@ -205,28 +206,36 @@ async def postgres_database() -> tuple[str, Callable[[], Awaitable[None]]] | Non
     return POSTGRES.rsplit("/", 1)[0] + "/" + name, drop
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
-    args = parser.parse_args()
+@contextlib.asynccontextmanager
+async def bench_databases() -> AsyncIterator[list[tuple[str, str]]]:
+    """(label, URL) of SQLite in a temporary file and, when the server answers, a fresh
+    PostgreSQL database; both are removed afterwards."""
     with tempfile.TemporaryDirectory() as folder:
-        databases: list[tuple[str, str]] = [("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db")]
+        databases = [("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db")]
         postgres = await postgres_database()
         if postgres:
             databases.append(("PostgreSQL", postgres[0]))
         try:
-            for label, url in databases:
-                reference = await reference_rate(url, args.messages)
-                core = await core_rate(url, args.messages)
-                ratio = core / reference
-                verdict = "meets" if ratio >= TARGET else "misses"
-                print(
-                    f"{label:<10} core {core:7.0f} msg/s   reference {reference:7.0f} msg/s   "
-                    f"ratio {ratio:4.2f} ({verdict} the {TARGET} target)"
-                )
+            yield databases
         finally:
             if postgres:
                 await postgres[1]()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    args = parser.parse_args()
+    async with bench_databases() as databases:
+        for label, url in databases:
+            reference = await reference_rate(url, args.messages)
+            core = await core_rate(url, args.messages)
+            ratio = core / reference
+            verdict = "meets" if ratio >= TARGET else "misses"
+            print(
+                f"{label:<10} core {core:7.0f} msg/s   reference {reference:7.0f} msg/s   "
+                f"ratio {ratio:4.2f} ({verdict} the {TARGET} target)"
+            )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dispatch import postgres_database
+from bench.dispatch import bench_databases
 from bot.app import App, build_app
 from bot.messages import Incoming
 from bot.settings import Settings
@@ -106,22 +105,14 @@ async def main() -> None:
     parser.add_argument("--apps", type=int, default=4)
     parser.add_argument("--places", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        databases = [("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db")]
-        postgres = await postgres_database()
-        if postgres:
-            databases.append(("PostgreSQL", postgres[0]))
-        try:
-            for label, url in databases:
-                rate, confirmed, waiting = await rush(url, args.members, args.apps, args.places)
-                verdict = "no overbooking" if confirmed == args.places else "OVERBOOKED"
-                print(
-                    f"{label:<10} {rate:6.0f} sign-ups/s   {confirmed} confirmed, "
-                    f"{waiting} waiting for {args.places} places ({verdict})"
-                )
-        finally:
-            if postgres:
-                await postgres[1]()
+    async with bench_databases() as databases:
+        for label, url in databases:
+            rate, confirmed, waiting = await rush(url, args.members, args.apps, args.places)
+            verdict = "no overbooking" if confirmed == args.places else "OVERBOOKED"
+            print(
+                f"{label:<10} {rate:6.0f} sign-ups/s   {confirmed} confirmed, "
+                f"{waiting} waiting for {args.places} places ({verdict})"
+            )
 
 
 if __name__ == "__main__":

@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from typing import Any
 
 import httpx
 from dispatch import (
     NoNetwork,
+    bench_databases,
     core_rate,
     long_form,
-    postgres_database,
     reference_rate,
     update_json,
 )
@@ -130,37 +129,29 @@ async def main() -> None:
     args = parser.parse_args()
     bare = max([await bare_rate(args.updates) for _ in range(args.rounds)])
     print(f"bare PTB process_update, no database: {bare:7.0f} updates/s")
-    with tempfile.TemporaryDirectory() as folder:
-        postgres = await postgres_database()
-        databases: list[tuple[str, str]] = [("SQLite", f"sqlite+aiosqlite:///{folder}/")]
-        if postgres:
-            databases.append(("PostgreSQL", postgres[0]))
-        try:
-            for label, url in databases:
-                best = {"webhook": 0.0, "process_update": 0.0, "PTB+db": 0.0, "console": 0.0}
-                for round_ in range(args.rounds):
-                    if label == "SQLite":
-                        url = f"sqlite+aiosqlite:///{folder}/bench{round_}.db"
-                    webhook, direct = await unionbot_rates(url, args.updates)
-                    rates = {
-                        "webhook": webhook,
-                        "process_update": direct,
-                        "PTB+db": await reference_rate(url, args.updates),
-                        "console": await core_rate(url, args.updates),
-                    }
-                    best = {k: max(best[k], rates[k]) for k in best}
-                direct, with_db = best["process_update"], best["PTB+db"]
-                print(
-                    f"{label}: "
-                    + ", ".join(f"{k} {v:.0f}/s" for k, v in best.items())
-                    + f"\n  ratios: process_update/PTB+db {direct / with_db:.2f}, "
-                    f"webhook/PTB+db {best['webhook'] / with_db:.2f}, "
-                    f"process_update/console {direct / best['console']:.2f}, "
-                    f"process_update/bare PTB {direct / bare:.3f}"
-                )
-        finally:
-            if postgres:
-                await postgres[1]()
+    async with bench_databases() as databases:
+        for label, database in databases:
+            best = {"webhook": 0.0, "process_update": 0.0, "PTB+db": 0.0, "console": 0.0}
+            for round_ in range(args.rounds):
+                # A fresh SQLite file each round, so no round reads another's rows.
+                url = database.replace("bench.db", f"bench{round_}.db")
+                webhook, direct = await unionbot_rates(url, args.updates)
+                rates = {
+                    "webhook": webhook,
+                    "process_update": direct,
+                    "PTB+db": await reference_rate(url, args.updates),
+                    "console": await core_rate(url, args.updates),
+                }
+                best = {k: max(best[k], rates[k]) for k in best}
+            direct, with_db = best["process_update"], best["PTB+db"]
+            print(
+                f"{label}: "
+                + ", ".join(f"{k} {v:.0f}/s" for k, v in best.items())
+                + f"\n  ratios: process_update/PTB+db {direct / with_db:.2f}, "
+                f"webhook/PTB+db {best['webhook'] / with_db:.2f}, "
+                f"process_update/console {direct / best['console']:.2f}, "
+                f"process_update/bare PTB {direct / bare:.3f}"
+            )
 
 
 if __name__ == "__main__":

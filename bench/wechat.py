@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dispatch import postgres_database
+from bench.dispatch import bench_databases
 from bot.app import build_app
 from bot.channels.wechat import WeChatChannel
 from bot.messages import Incoming
@@ -74,20 +73,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        databases = [("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db")]
-        postgres = await postgres_database()
-        if postgres is not None:
-            databases.append(("PostgreSQL", postgres[0]))
-        try:
-            print("| database | webhook (encrypted) | core alone | ratio |")
-            print("|---|---|---|---|")
-            for name, url in databases:
-                webhook, core = await measure(url, args.messages)
-                print(f"| {name} | {webhook:.0f} msg/s | {core:.0f} msg/s | {webhook / core:.2f} |")
-        finally:
-            if postgres is not None:
-                await postgres[1]()
+    async with bench_databases() as databases:
+        print("| database | webhook (encrypted) | core alone | ratio |")
+        print("|---|---|---|---|")
+        for name, url in databases:
+            webhook, core = await measure(url, args.messages)
+            print(f"| {name} | {webhook:.0f} msg/s | {core:.0f} msg/s | {webhook / core:.2f} |")
 
 
 if __name__ == "__main__":
