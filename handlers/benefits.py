@@ -7,8 +7,9 @@ Results come a page at a time with "next page" buttons that replace the page sho
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import TypeVar
 
 from bot.context import Context
 from bot.i18n import N_, Translator
@@ -23,6 +24,7 @@ router = Router("benefits")
 router.menu(N_("menu.benefits"), "bn", order=300)
 
 PAGE_SIZE = 5
+T = TypeVar("T")
 MAX_PAYLOAD_BYTES = 64
 
 CATEGORY_LABELS = {
@@ -102,9 +104,7 @@ async def show_units(
     if not found:
         ctx.reply(title + "\n" + ctx.t("benefits.none_found"), _back(ctx), replaces_menu=True)
         return
-    pages = (len(found) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = min(max(page, 1), pages)
-    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    page, pages, shown = _page_of(found, page)
     level = await model_workers.verified_level(ctx.session, ctx.member.id)
     on = today(ctx)
     lines = [ctx.t("benefits.page", title=title, page=page, pages=pages, total=len(found))]
@@ -116,12 +116,27 @@ async def show_units(
             where += " · " + ctx.t("benefits.distance", km=f"{item.distance_km:.1f}")
         lines.append(f"{number}. {unit.name}（{where}）\n   {unit_verdict(ctx.t, unit, level, on)}")
         buttons.append([Button(f"{number}. {unit.name}", f"bnu:{unit.id}")])
+    navigation = _navigation(ctx, page, pages, page_payload)
+    ctx.reply("\n".join(lines), rows(*buttons, navigation, *_back(ctx)), replaces_menu=True)
+
+
+def _page_of(items: Sequence[T], page: int) -> tuple[int, int, Sequence[T]]:
+    """The asked page, kept within those that exist; how many there are; its items."""
+    pages = (len(items) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(max(page, 1), pages)
+    return page, pages, items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+
+
+def _navigation(
+    ctx: Context, page: int, pages: int, page_payload: Callable[[int], str]
+) -> list[Button]:
+    """ "Previous" and "next" buttons where there is such a page."""
     navigation = []
     if page > 1:
         navigation.append(Button(ctx.t("benefits.previous"), _fit(page_payload(page - 1))))
     if page < pages:
         navigation.append(Button(ctx.t("benefits.next"), _fit(page_payload(page + 1))))
-    ctx.reply("\n".join(lines), rows(*buttons, navigation, *_back(ctx)), replaces_menu=True)
+    return navigation
 
 
 def _back(ctx: Context) -> tuple[tuple[Button, ...], ...]:
@@ -282,10 +297,7 @@ async def other_benefits(ctx: Context) -> None:
     if not found:
         ctx.reply(ctx.t("benefits.none_found"), _back(ctx), replaces_menu=True)
         return
-    page, _ = _page_and_rest(ctx.args)
-    pages = (len(found) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = min(max(page, 1), pages)
-    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    page, pages, shown = _page_of(found, _page_and_rest(ctx.args)[0])
     title = ctx.t("benefits.other")
     lines = [ctx.t("benefits.page", title=title, page=page, pages=pages, total=len(found))]
     buttons = []
@@ -294,11 +306,7 @@ async def other_benefits(ctx: Context) -> None:
             f"{number}. {benefit.title}" + (f"（{benefit.amount}）" if benefit.amount else "")
         )
         buttons.append([Button(f"{number}. {benefit.title}", f"bnb:{benefit.id}")])
-    navigation = []
-    if page > 1:
-        navigation.append(Button(ctx.t("benefits.previous"), f"bno:{page - 1}"))
-    if page < pages:
-        navigation.append(Button(ctx.t("benefits.next"), f"bno:{page + 1}"))
+    navigation = _navigation(ctx, page, pages, lambda n: f"bno:{n}")
     ctx.reply("\n".join(lines), rows(*buttons, navigation, *_back(ctx)), replaces_menu=True)
 
 
