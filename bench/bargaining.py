@@ -66,7 +66,6 @@ async def measure(url: str, workers: int) -> tuple[float, float]:
     await upgrade(app.engine)
     session_id, ballot = await load(app, workers)
     console = ConsoleChannel(app.dispatcher, "w0", Discard(), json_mode=True)
-    app.messenger.attach(console)
     started = time.perf_counter()
     for n in range(1, workers + 1):
         await console.handle_line(json.dumps({"as": f"w{n}", "press": f"v:{ballot}:1"}))

@@ -52,7 +52,6 @@ async def main(messages: int) -> None:
                 await import_file(session, path)
         out = io.StringIO()
         console = ConsoleChannel(app.dispatcher, "laomo", out, json_mode=True)
-        app.messenger.attach(console)
         for line in ("/claim", "王建明", "999999197805120013"):
             await console.handle_line(line)
         results = {

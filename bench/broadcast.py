@@ -118,7 +118,7 @@ async def bench_broadcast(app: App, recipients: int, speed: float) -> None:
     written = await broadcast(app, ids, "bench:paced")
     print(f"outbox: {recipients} rows written in {written:.2f} s")
     channel = NoopChannel()
-    app.messenger.attach(channel)
+    app.outbox.attach(channel)
     sender = Sender(app, {"noop": Pacer(limit)})
     started = time.perf_counter()
     await sender.send_all()

@@ -82,11 +82,10 @@ async def core_rate(url: str, messages: int) -> float:
         settings,
         app.sessions,
         app.dispatcher.translations,
-        app.messenger,
+        app.outbox,
         [*service_routers(), long_form(messages + 10)],
     )
     console = ConsoleChannel(app.dispatcher, "bench", Discard(), json_mode=True)
-    app.messenger.attach(console)
     await console.handle_line("/bench")
     for _ in range(20):
         await console.handle_line("永康市")

@@ -73,7 +73,7 @@ async def unionbot_rates(url: str, updates: int) -> tuple[float, float]:
         settings,
         app.sessions,
         app.dispatcher.translations,
-        app.messenger,
+        app.outbox,
         [*service_routers(), long_form(2 * updates + 2 * WARM_UP + 10)],
     )
     channel = TelegramChannel(app.dispatcher, settings, request=NoNetwork())

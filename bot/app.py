@@ -1,4 +1,4 @@
-"""Assembles the bot: settings, database, translations, the services' routers, delivery."""
+"""Assembles the bot: settings, database, translations, the services' routers, the outbox."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.delivery import Messenger
+from bot.delivery import Outbox
 from bot.dispatcher import Dispatcher
 from bot.i18n import Translations
 from bot.router import Router
@@ -61,7 +61,7 @@ class App:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    messenger: Messenger
+    outbox: Outbox
     dispatcher: Dispatcher
     jobs: Jobs
 
@@ -74,7 +74,7 @@ def build_app(settings: Settings, translations: Translations | None = None) -> A
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     translations = translations or Translations(LANGUAGES)
-    messenger = Messenger(sessions, translations)
+    outbox = Outbox(settings, sessions, translations)
     jobs = Jobs(settings)
-    dispatcher = Dispatcher(settings, sessions, translations, messenger, service_routers(), jobs)
-    return App(settings, engine, sessions, messenger, dispatcher, jobs)
+    dispatcher = Dispatcher(settings, sessions, translations, outbox, service_routers(), jobs)
+    return App(settings, engine, sessions, outbox, dispatcher, jobs)

@@ -3,7 +3,7 @@
 Every serving process (``run``, ``serve``, ``chat``, ``demo``) starts a
 :class:`Background`; it competes for leadership (:mod:`bot.leader`) and, while it leads,
 resumes the scheduler, wakes it periodically and runs the sender over the channels
-attached to ``app.messenger``. When it stops leading, or stops, the sender finishes the
+attached to ``app.outbox``. When it stops leading, or stops, the sender finishes the
 send under way first.
 """
 
@@ -46,7 +46,6 @@ class Background:
             await self.leadership.leading.wait()
             stop = asyncio.Event()
             reminders.bind(self.app)
-            self.app.jobs.on_sender_wake(self.sender.wake)
             self.app.jobs.lead()
             sending = asyncio.create_task(self.sender.run(stop))
             try:

@@ -17,6 +17,7 @@ from bot.app import App, build_app
 from bot.background import Background
 from bot.channels.base import StartFailed
 from bot.channels.console import ConsoleChannel
+from bot.channels.registry import configured_names
 from bot.settings import LANGUAGES, Settings, SettingsError, load_settings
 from storage import members
 from storage.migrate import upgrade
@@ -161,13 +162,16 @@ async def run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _chat(app: App, name: str, language: str | None, json_mode: bool) -> int:
     console = ConsoleChannel(app.dispatcher, name, sys.stdout, json_mode, language)
-    app.messenger.attach(console)
     if language:
         async with app.sessions() as session, session.begin():
             await members.set_language(session, console.name, name, language)
     await console.start()
     background = Background(app)
-    await background.start()
+    if not configured_names(app.settings):
+        # With Telegram or WeChat configured, `run` or `serve` leads: the leader's sender
+        # must be able to send on every channel.
+        await background.start()
+    waiting = asyncio.create_task(_deliver_waiting(console, app.settings.sender_poll_seconds))
     prompt = sys.stdin.isatty() and not json_mode
     try:
         while True:
@@ -178,7 +182,18 @@ async def _chat(app: App, name: str, language: str | None, json_mode: bool) -> i
                 return 0
             await console.handle_line(line)
     finally:
+        waiting.cancel()
         await background.stop()
+
+
+async def _deliver_waiting(console: ConsoleChannel, every: float) -> None:
+    """Print what other processes (or this one's scheduler) wrote for console members."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await console.deliver_waiting()
+        except Exception:
+            log.exception("taking console messages from the outbox failed")
 
 
 async def run_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -272,11 +287,12 @@ async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int:
-    """Results go to members' running channels through the message queue."""
+    """Results go to members through the outbox; the leader of the serving processes
+    sends them (console members see them in their next chat)."""
     from handlers.ballots import close_due_ballots
 
     async def work(app: App) -> int:
-        closed = await close_due_ballots(app.sessions, app.messenger)
+        closed = await close_due_ballots(app.sessions, app.outbox)
         print(f"closed {closed} ballot{'s' if closed != 1 else ''}")
         return 0
 

@@ -1,8 +1,9 @@
 """What a handler is given: the message, the member, their roles and language, a database
 session, and ways to reply or to message another member.
 
-Replies and messages to others are collected here and delivered only after the message's
-transaction commits, so a failed handler never sends anything it did not save.
+Replies are collected here and sent once the message's transaction commits; messages to
+others become outbox rows in that same transaction (:mod:`bot.delivery`), so a failed
+handler sends nothing it did not save, and a crash after the commit loses nothing.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Context:
     dialog: DialogState | None = None
     args: str = ""
     replies: list[Outgoing] = field(default_factory=list)
-    outbox: list[tuple[int, MessageBuilder]] = field(default_factory=list)
+    outbox: list[tuple[int, MessageBuilder, str | None]] = field(default_factory=list)
     scheduled: list[tuple[str, int, datetime]] = field(default_factory=list)
     cancelled: list[tuple[str, int]] = field(default_factory=list)
     _roles: Roles | None = None
@@ -83,9 +84,11 @@ class Context:
     def answer(self, message: Outgoing) -> None:
         self.replies.append(message)
 
-    def send(self, member_id: int, build: MessageBuilder) -> None:
-        """Message another member (after commit), in their own language."""
-        self.outbox.append((member_id, build))
+    def send(self, member_id: int, build: MessageBuilder, *, coalesce: str | None = None) -> None:
+        """Message another member, in their own language, through the outbox (written with
+        this message's changes). Messages with the same ``coalesce`` key still waiting for
+        that member when the sender reaches them go out as one."""
+        self.outbox.append((member_id, build, coalesce))
 
     def schedule(self, kind: str, thing_id: int, when: datetime) -> None:
         """Schedule a reminder (see :mod:`bot.reminders`) once this message commits."""

@@ -1,136 +1,169 @@
-"""Messages to members who did not just write: broadcasts, introductions, reminders.
+"""One way out: everything the bot says to a member, other than the direct reply to what
+that member just did, is an outbox row written in the transaction that decided to say it.
 
-Each goes to the member's most recently used active identity. If that identity's channel
-runs in this process it is sent at once; otherwise it is queued in ``queued_messages`` for
-the process that runs that channel. A channel that reports the member blocked the bot has
-the identity marked inactive, and the message is not retried. A message the channel could
-not send for now (``RateLimited``, ``TemporaryFailure``, a network error) is queued to be
-tried again when the queue is next drained; one the platform refused as it is (any other
-exception) is logged with the reason and dropped, not queued again and again.
+A handler's ``ctx.send`` (introductions, meeting relays, election invitations...), a
+reminder's fan-out, a broadcast and ``unionbot close-ballots`` all come here. So a message
+is saved exactly when the change that caused it is saved, a crash after the commit loses
+nothing, and only the leader's sender (:mod:`bot.sender`) talks to the platforms, through
+one pacer per channel. The console, which only ``unionbot chat`` runs, takes its own rows
+(:meth:`Outbox.take`).
+
+The API, kept small for the services and channels that build on it:
+
+- :class:`MessageClass`: what a message is decides its priority (the sender drains
+  interactive messages before reminders before broadcasts) and whether the recipient's
+  quiet hours hold it (every class but ``REPLY``; ``urgent=True`` lifts them).
+- ``await outbox.write(session, messages, cls, now, *, broadcast=None, urgent=False,
+  coalesce=None)``: render each ``(member_id, build)`` in the member's language, hold it
+  for their quiet hours by class, and add the rows to ``session``'s transaction. Rows of a
+  member with the same ``coalesce`` key (``meeting:5``) still waiting when the sender
+  reaches them go out as one message: a watcher who is behind gets one message.
+- ``outbox.wake()`` once the transaction has committed (``if outbox.written(session)``):
+  the sender of this process looks at once. On PostgreSQL :func:`storage.outbox.add` also
+  sends ``NOTIFY``, which wakes a leader in another process at commit.
+- ``await outbox.keep_replies(channel, user_id, replies)``: a direct reply that the
+  channel could not deliver after its own retries (a second 429) becomes a ``REPLY`` row,
+  so a committed check-in code or receipt still reaches the member.
+- ``outbox.attach(channel)``: the channels this process's sender sends through.
+- ``await outbox.take(channel)``: mark the due rows of members whose preferred identity is
+  on ``channel`` sent and return them (the console prints them).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
 
-from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Channel, RateLimited, RecipientBlocked, TemporaryFailure
+from bot.channels.base import Channel
 from bot.context import MessageBuilder
 from bot.i18n import Translations
 from bot.messages import Outgoing, from_json, to_json
-from storage import members
-from storage.models import Identity, Member, QueuedMessage
+from bot.quiet import member_window, release_time
+from bot.settings import Settings
+from storage import members, outbox
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Delivery:
-    identity_id: int
-    channel: str
-    external_id: str
-    message: Outgoing
+class Kind:
+    priority: int
+    """Lower goes first."""
+    quiet: bool
+    """Held until the recipient's quiet hours end."""
 
 
-class Messenger:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], translations: Translations):
+class MessageClass(Enum):
+    REPLY = Kind(0, quiet=False)
+    """A direct reply the channel could not deliver: the member is waiting for it."""
+    INTERACTIVE = Kind(0, quiet=True)
+    """What one member's action causes for another: an introduction, a relay, a tally."""
+    REMINDER = Kind(1, quiet=True)
+    BROADCAST = Kind(2, quiet=True)
+
+
+WRITTEN = "outbox_written"
+"""Set in a session's ``info`` once :meth:`Outbox.write` added rows: wake the sender after
+its commit (:meth:`Outbox.written`)."""
+
+
+class Outbox:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        translations: Translations,
+    ) -> None:
+        self.settings = settings
         self._sessions = sessions
         self._translations = translations
         self.channels: dict[str, Channel] = {}
+        self._wakers: list[Callable[[], None]] = []
 
     def attach(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
 
-    async def deliver(self, outbox: Iterable[tuple[int, MessageBuilder]]) -> None:
-        """Render each message in its recipient's language, then send or queue it."""
-        outbox = list(outbox)
-        if not outbox:
-            return
-        async with self._sessions() as session, session.begin():
-            sends = await self._route(session, outbox)
-        for delivery in sends:
-            await self._send(delivery)
+    def on_wake(self, wake: Callable[[], None]) -> None:
+        self._wakers.append(wake)
 
-    async def _route(
-        self, session: AsyncSession, outbox: list[tuple[int, MessageBuilder]]
-    ) -> list[Delivery]:
-        sends = []
-        for member_id, build in outbox:
-            member = await session.get(Member, member_id)
-            identity = await members.preferred_identity(session, member_id)
-            if member is None or identity is None:
-                log.info("member %s has no active identity; message dropped", member_id)
-                continue
-            message = build(self._translations[member.language])
-            if identity.channel in self.channels:
-                sends.append(Delivery(identity.id, identity.channel, identity.external_id, message))
-            else:
-                session.add(QueuedMessage(identity_id=identity.id, body=to_json(message)))
-        return sends
+    def wake(self) -> None:
+        for wake in self._wakers:
+            wake()
 
-    async def _send(self, delivery: Delivery) -> None:
-        channel = self.channels[delivery.channel]
-        try:
-            await channel.send(delivery.external_id, delivery.message)
-        except RecipientBlocked:
-            log.info("identity %s blocked the bot; marked inactive", delivery.identity_id)
-            async with self._sessions() as session, session.begin():
-                await members.mark_inactive(session, delivery.identity_id)
-        except (RateLimited, TemporaryFailure, OSError, TimeoutError) as error:
-            log.warning("sending to identity %s failed, queued: %s", delivery.identity_id, error)
-            async with self._sessions() as session, session.begin():
-                session.add(
-                    QueuedMessage(identity_id=delivery.identity_id, body=to_json(delivery.message))
-                )
-        except Exception as error:
-            # The channel's contract: anything else is a permanent refusal of this message
-            # (Telegram's 400 for a message as it is); sending it again would fail again.
-            log.error(
-                "the %s channel refused a message to identity %s; dropped: %s: %s",
-                delivery.channel,
-                delivery.identity_id,
-                type(error).__name__,
-                error,
-            )
+    def written(self, session: AsyncSession) -> bool:
+        """Whether this session's transaction wrote rows (then :meth:`wake` after commit)."""
+        return bool(session.info.pop(WRITTEN, False))
 
-    async def take_queued(self, channel: str, external_id: str) -> list[Outgoing]:
-        """Remove and return the messages waiting for one identity, oldest first."""
-        taken = await self._take(
-            select(Identity.id).where(
-                Identity.channel == channel, Identity.external_id == external_id
-            )
-        )
-        return [message for _, message in taken]
-
-    async def drain(self, channel: str) -> int:
-        """Send what waits for this channel's identities; returns how many were taken."""
-        taken = await self._take(select(Identity.id).where(Identity.channel == channel))
-        if not taken:
+    async def write(
+        self,
+        session: AsyncSession,
+        messages: Iterable[tuple[int, MessageBuilder]],
+        cls: MessageClass,
+        now: datetime,
+        *,
+        broadcast: int | None = None,
+        urgent: bool = False,
+        coalesce: str | None = None,
+    ) -> int:
+        """Add one row per message to ``session``; returns how many. A broadcast has one
+        row per member, so a member listed twice gets the first message only."""
+        messages = list(messages)
+        if not messages:
             return 0
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Identity.id, Identity.external_id).where(
-                    Identity.id.in_({identity_id for identity_id, _ in taken})
+        found = await outbox.recipients(session, [member_id for member_id, _ in messages])
+        rendered: dict[tuple[int, str], dict[str, Any]] = {}
+        rows: list[outbox.Row] = []
+        seen: set[int] = set()
+        for member_id, build in messages:
+            if member_id not in found or (broadcast is not None and member_id in seen):
+                continue
+            seen.add(member_id)
+            language, chosen = found[member_id]
+            cache_key = (id(build), language)
+            if cache_key not in rendered:
+                rendered[cache_key] = to_json(build(self._translations[language]))
+            quiet = cls.value.quiet and not urgent
+            window = member_window(self.settings, chosen) if quiet else None
+            rows.append(
+                outbox.Row(
+                    member_id,
+                    rendered[cache_key],
+                    release_time(now, window, self.settings.zone),
+                    cls.value.priority,
+                    coalesce,
                 )
             )
-            external_ids = {identity_id: external_id for identity_id, external_id in rows}
-        for identity_id, message in taken:
-            external_id = external_ids[identity_id]
-            await self._send(Delivery(identity_id, channel, external_id, message))
-        return len(taken)
+        await outbox.add(session, rows, broadcast)
+        session.info[WRITTEN] = True
+        return len(rows)
 
-    async def _take(self, identities: Select[int]) -> list[tuple[int, Outgoing]]:
-        """Delete and return queued messages; DELETE ... RETURNING gives each one to exactly
-        one process even when several drain the same queue."""
+    async def keep_replies(self, channel: str, user_id: str, replies: Sequence[Outgoing]) -> None:
+        """Direct replies the channel could not deliver, kept to be sent as soon as may be."""
+        if not replies:
+            return
+        now = utcnow()
         async with self._sessions() as session, session.begin():
-            rows = await session.execute(
-                delete(QueuedMessage)
-                .where(QueuedMessage.identity_id.in_(identities.scalar_subquery()))
-                .returning(QueuedMessage.id, QueuedMessage.identity_id, QueuedMessage.body)
-            )
-            taken = sorted(rows.all())
-        return [(identity_id, from_json(body)) for _, identity_id, body in taken]
+            member = await members.member_by_identity(session, channel, user_id)
+            if member is None:
+                log.warning("replies to an unknown %s user dropped", channel)
+                return
+            rows = [
+                outbox.Row(member.id, to_json(reply), now, MessageClass.REPLY.value.priority)
+                for reply in replies
+            ]
+            await outbox.add(session, rows)
+        log.info("%d replies to a %s member kept in the outbox", len(rows), channel)
+        self.wake()
+
+    async def take(self, channel: str) -> list[tuple[str, Outgoing]]:
+        """The due messages for ``channel``'s members, oldest first, marked sent."""
+        async with self._sessions() as session, session.begin():
+            taken = await outbox.take(session, channel, utcnow())
+        return [(external_id, from_json(body)) for external_id, body in taken]

@@ -3,7 +3,8 @@
 Each message is handled in one database transaction: the member and the chat's dialog
 state are read, the matching route runs, and everything commits together. A handler that
 fails leaves nothing written; the member gets an apology with a short reference that is
-also in the log. Replies and messages to other members go out only after the commit.
+also in the log. Messages to other members are outbox rows written in that transaction
+(:mod:`bot.delivery`); the replies go back to the channel after the commit.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dialogs
-from bot.context import Context
-from bot.delivery import Messenger
+from bot.context import Context, MessageBuilder
+from bot.delivery import MessageClass, Outbox
 from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
 from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextHandler
@@ -42,7 +43,7 @@ class Dispatcher:
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         translations: Translations,
-        messenger: Messenger,
+        outbox: Outbox,
         routers: Iterable[Router],
         jobs: Jobs | None = None,
     ) -> None:
@@ -50,7 +51,7 @@ class Dispatcher:
         self.jobs = jobs or Jobs(settings)
         self.sessions = sessions
         self.translations = translations
-        self.messenger = messenger
+        self.outbox = outbox
         self.routers = list(routers)
         self.commands: dict[str, Route] = {}
         self.buttons: dict[str, Route] = {}
@@ -85,6 +86,7 @@ class Dispatcher:
             async with self.sessions() as session, session.begin():
                 ctx = await self._context(session, message)
                 await self._route(ctx)
+                await self._write_outbox(ctx)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception(
@@ -95,13 +97,24 @@ class Dispatcher:
             )
             t = ctx.t if ctx is not None else self._translator(message.language)
             return [Outgoing(t("error.apology", reference=reference))]
-        await self.messenger.deliver(ctx.outbox)
+        if self.outbox.written(ctx.session):
+            self.outbox.wake()
         try:
             await self.jobs.apply(ctx.scheduled, ctx.cancelled)
         except Exception:
             log.exception("scheduling after message from %s failed", message.user_id)
-        self.jobs.wake_sender()
         return ctx.replies
+
+    async def _write_outbox(self, ctx: Context) -> None:
+        """What the handler sent others, as rows in its transaction (one write per key)."""
+        by_key: dict[str | None, list[tuple[int, MessageBuilder]]] = {}
+        for member_id, build, coalesce in ctx.outbox:
+            by_key.setdefault(coalesce, []).append((member_id, build))
+        now = utcnow()
+        for coalesce, messages in by_key.items():
+            await self.outbox.write(
+                ctx.session, messages, MessageClass.INTERACTIVE, now, coalesce=coalesce
+            )
 
     async def translator_for(self, message: Incoming) -> Translator:
         """The sender's language, read without creating a member (for refusals)."""

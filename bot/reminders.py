@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import MessageBuilder
+from bot.delivery import MessageClass
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class Kind:
     """The batch key leaves out the time: the thing goes out once however it is scheduled."""
     about_notice: bool = False
     """``thing_id`` is a notice's id: the broadcast is listed under that notice."""
+    message_class: MessageClass = MessageClass.REMINDER
+    """How the sender ranks and quiet hours hold what it sends (:mod:`bot.delivery`)."""
 
 
 KINDS: dict[str, Kind] = {}
@@ -67,10 +70,11 @@ def register(
     urgent: bool = False,
     once_per_thing: bool = False,
     about_notice: bool = False,
+    message_class: MessageClass = MessageClass.REMINDER,
 ) -> None:
     if ":" in kind:
         raise ValueError("a reminder kind has no colon")
-    KINDS[kind] = Kind(fan_out, urgent, once_per_thing, about_notice)
+    KINDS[kind] = Kind(fan_out, urgent, once_per_thing, about_notice, message_class)
 
 
 def bind(app: App | None) -> None:
@@ -101,11 +105,11 @@ async def fire(kind: str, thing_id: int, due: str) -> None:
         recipients = await spec.fan_out(app, session, thing_id)
         written = await publish(
             session,
-            app.settings,
-            app.dispatcher.translations,
+            app.outbox,
             key,
             recipients,
             utcnow(),
+            cls=spec.message_class,
             notice_id=thing_id if spec.about_notice else None,
             urgent=spec.urgent,
         )
@@ -113,4 +117,4 @@ async def fire(kind: str, thing_id: int, due: str) -> None:
         log.info("reminder %s already sent; not again", key)
         return
     log.info("reminder %s: %d recipients", key, len(recipients))
-    app.jobs.wake_sender()
+    app.outbox.wake()

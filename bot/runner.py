@@ -1,8 +1,7 @@
 """Running the configured channels: ``unionbot run`` (polling) and ``unionbot serve`` (webhooks).
 
-Either way the process also delivers what waits in ``queued_messages`` for its channels
-(messages sent while no process ran that channel) and competes to be the leader, the one
-process that runs the scheduler and the broadcast sender (:mod:`bot.background`).
+Either way the process competes to be the leader, the one process that runs the scheduler
+and the sender (:mod:`bot.background`), which sends every outbox row for its channels.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 
@@ -22,7 +22,7 @@ from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
 
-DRAIN_INTERVAL_SECONDS = 5.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class NoChannel(Exception):
@@ -31,6 +31,9 @@ class NoChannel(Exception):
 
 @contextlib.asynccontextmanager
 async def channels_running(app: App, *, webhook: bool) -> AsyncIterator[list[ServiceChannel]]:
+    """The configured channels started and attached to the outbox, and the process
+    competing for leadership; on leaving, intake stops first, then the sender finishes the
+    send under way and leadership is released, then the channels close."""
     channels = configured_channels(app)
     if not channels:
         raise NoChannel(
@@ -38,39 +41,67 @@ async def channels_running(app: App, *, webhook: bool) -> AsyncIterator[list[Ser
         )
     background = Background(app)
     for channel in channels:
-        app.messenger.attach(channel)
+        app.outbox.attach(channel)
         await channel.start(webhook=webhook)
     await background.start()
-    drainer = asyncio.create_task(_drain_forever(app, channels))
     try:
         yield channels
     finally:
-        drainer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await drainer
+        for channel in channels:
+            await channel.stop_intake()
         await background.stop()
         for channel in channels:
             await channel.stop()
 
 
-async def _drain_forever(app: App, channels: list[ServiceChannel]) -> None:
-    while True:
-        for channel in channels:
-            try:
-                await app.messenger.drain(channel.name)
-            except Exception:
-                log.exception("delivering queued %s messages failed", channel.name)
-        await asyncio.sleep(DRAIN_INTERVAL_SECONDS)
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM (systemd, ``docker stop``) and SIGINT set ``stop`` instead of killing the
+    process, so it can shut down in order and exit 0."""
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, _stopping, sig, stop)
+    try:
+        yield
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+def _stopping(sig: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("%s: stopping (finishing what is under way)", sig.name)
+    stop.set()
 
 
 async def run_polling(app: App) -> None:
-    async with channels_running(app, webhook=False):
-        await asyncio.Event().wait()
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        async with channels_running(app, webhook=False):
+            await stop.wait()
+    log.info("stopped")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: :func:`stop_on_signals` decides, and
+    uvicorn would raise the signal again once it has stopped, killing the process."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def serve(app: App, host: str, port: int) -> None:
-    async with channels_running(app, webhook=True) as channels:
-        config = uvicorn.Config(
-            create_web_app(app, channels), host=host, port=port, log_config=None
-        )
-        await uvicorn.Server(config).serve()
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        async with channels_running(app, webhook=True) as channels:
+            config = uvicorn.Config(
+                create_web_app(app, channels), host=host, port=port, log_config=None
+            )
+            server = _Server(config)
+            serving = asyncio.create_task(server.serve())
+            await asyncio.wait(
+                [serving, asyncio.ensure_future(stop.wait())], return_when="FIRST_COMPLETED"
+            )
+            server.should_exit = True  # stop taking requests; those under way finish
+            await serving
+    log.info("stopped")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -56,7 +56,6 @@ class Jobs:
         self.settings = settings
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = threading.Lock()
-        self._wake_sender: Callable[[], None] = lambda: None
 
     @property
     def scheduler(self) -> AsyncIOScheduler:
@@ -131,13 +130,6 @@ class Jobs:
         """Look at the store again for jobs other processes added."""
         if self._scheduler is not None:
             self._scheduler.wakeup()
-
-    def on_sender_wake(self, wake: Callable[[], None]) -> None:
-        self._wake_sender = wake
-
-    def wake_sender(self) -> None:
-        """Tell this process's sender that new outbox rows are waiting."""
-        self._wake_sender()
 
     def shutdown(self) -> None:
         if self._scheduler is not None and self._scheduler.running:

@@ -1,35 +1,39 @@
-"""The sender: works through the outbox, paced to each channel's limits.
+"""The sender: works through the outbox (:mod:`bot.delivery`), paced to each channel's limits.
 
-Only the leader runs it. For each due row it finds the member's preferred identity; if
-that identity's channel runs in this process, it waits for the channel's pacer, claims
-the row (``sending``, committed), sends, and records the outcome (committed). A channel
-this process does not run (the console, which only ``unionbot chat`` runs) gets the
-message through ``queued_messages`` in the same transaction that marks the row
-``queued``, so it is queued exactly once and shown when that member next opens a chat.
+Only the leader runs it, and it is the only code that sends a member anything but a direct
+reply: one :class:`~bot.pacing.Pacer` per channel, here. It takes due rows by priority
+(interactive before reminders before broadcasts) for the members whose preferred identity
+is on a channel attached to ``app.outbox``; when new rows are written it stops the batch it
+is working through and looks again, so a member's introduction does not wait behind a
+broadcast. It is woken at once: in-process by :meth:`~bot.delivery.Outbox.wake`, from other
+processes by PostgreSQL ``NOTIFY`` (on SQLite it looks every ``UNIONBOT_SENDER_POLL_SECONDS``).
 
-Outcomes: sent; ``RateLimited`` pauses the channel for ``retry_after`` and puts the row
-back; ``TemporaryFailure`` and network errors retry with exponential backoff up to
-``MAX_ATTEMPTS``; ``RecipientBlocked`` marks the row blocked and the identity inactive;
-anything else fails the row with its reason.
+Per row it waits for the channel's pacer, claims the row (``sending``, committed; with the
+member's other waiting rows of the same coalesce key, sent as one message), sends, and
+records the outcome (committed). Outcomes: sent; ``RateLimited`` pauses the channel for
+``retry_after`` and puts the row back; ``TemporaryFailure`` and network errors retry with
+exponential backoff up to ``MAX_ATTEMPTS``; ``RecipientBlocked`` marks the row blocked and
+the identity inactive; anything else fails the row with its reason.
 
 Exactly once? A crash between a send and the commit that records it leaves the row
 ``sending``; a new leader cannot know whether the message went out, so it marks such rows
-failed (``interrupted``) instead of sending again: no one is messaged twice, and at most
-one row per channel in flight (one send's duration) can end up failed this way, shown in
-``/broadcasts``.
+failed (``interrupted``) instead of sending again: no one is messaged twice. A lost database
+connection is not a crash: the outcome is recorded again until the database answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DBAPIError
 
 from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
-from bot.messages import from_json
+from bot.messages import Outgoing, from_json
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
 from storage import members, outbox
 from storage.models import Delivery, DeliveryStatus, Identity
@@ -43,17 +47,19 @@ log = logging.getLogger(__name__)
 BATCH = 200
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_SECONDS = 600.0
+RECORD_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+"""Waits between tries to record an outcome while the database is unreachable; the last
+is repeated until it answers."""
 
 
 def pacers_for(app: App) -> dict[str, Pacer]:
     """Each channel's limits: Telegram ~30/s overall and 1/s per chat; WeChat's customer
     service messages are limited per user by the platform, paced here at
-    ``UNIONBOT_WECHAT_RATE``; the console at ``UNIONBOT_CONSOLE_RATE`` (0: unpaced)."""
+    ``UNIONBOT_WECHAT_RATE``."""
     s = app.settings
     return {
         "telegram": Pacer(s.telegram_rate, per_chat_gap=PER_CHAT_GAP_SECONDS),
         "wechat": Pacer(s.wechat_rate, per_chat_gap=PER_CHAT_GAP_SECONDS),
-        "console": Pacer(s.console_rate),
     }
 
 
@@ -61,10 +67,19 @@ def backoff(attempts: int) -> float:
     return float(min(MAX_BACKOFF_SECONDS, 2**attempts))
 
 
+def combined(bodies: Sequence[dict[str, Any]]) -> Outgoing:
+    """Several waiting messages of one coalesce key as one: the texts in order, the last
+    one's buttons and image."""
+    messages = [from_json(body) for body in bodies]
+    last = messages[-1]
+    if len(messages) == 1:
+        return last
+    return Outgoing("\n".join(m.text for m in messages), last.buttons, last.image)
+
+
 @dataclass
 class Stats:
     sent: int = 0
-    queued: int = 0
     failed: int = 0
     blocked: int = 0
     retried: int = 0
@@ -82,6 +97,7 @@ class Sender:
         self.clock = clock
         self.stats = Stats()
         self._wake = asyncio.Event()
+        app.outbox.on_wake(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
@@ -92,32 +108,29 @@ class Sender:
             interrupted = await outbox.settle_interrupted(session, self.clock())
         if interrupted:
             log.warning("%d deliveries were in flight when the last sender died", interrupted)
-        while not stop.is_set():
-            try:
-                worked = await self.send_due(stop)
-            except Exception:
-                log.exception("sender round failed")
-                worked = 0
-            if worked == 0 and not stop.is_set():
+        async with outbox.listening(self.app.engine, self.wake):
+            while not stop.is_set():
                 self._wake.clear()
-                waiters = [asyncio.ensure_future(e.wait()) for e in (self._wake, stop)]
-                await asyncio.wait(
-                    waiters,
-                    timeout=self.app.settings.sender_poll_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                for waiter in waiters:
-                    waiter.cancel()
+                try:
+                    worked = await self.send_due(stop)
+                except Exception:
+                    log.exception("sender round failed")
+                    worked = 0
+                if worked == 0 and not stop.is_set() and not self._wake.is_set():
+                    await _first_of(self._wake, stop, self.app.settings.sender_poll_seconds)
 
     async def send_due(self, stop: asyncio.Event | None = None) -> int:
-        """One round over the rows due now; returns how many were handled."""
+        """One round over the rows due now; returns how many were handled. A round ends
+        early when new rows are written, so that higher priorities go first."""
         now = self.clock()
+        channels = [*self.app.outbox.channels, outbox.NO_CHANNEL]
         async with self.app.sessions() as session:
-            rows = await outbox.due(session, now, BATCH)
+            rows = await outbox.due(session, now, BATCH, channels)
             identities = await outbox.preferred_identities(session, [r.member_id for r in rows])
+        self._wake.clear()
         handled = 0
         for row in rows:
-            if stop is not None and stop.is_set():
+            if (stop is not None and stop.is_set()) or (handled and self._wake.is_set()):
                 break
             await self._deliver(row, identities.get(row.member_id))
             handled += 1
@@ -133,46 +146,49 @@ class Sender:
 
     async def _deliver(self, row: Delivery, identity: Identity | None) -> None:
         if identity is None:
-            await self._record(row, DeliveryStatus.FAILED, "no active account")
+            await self._record([row.id], DeliveryStatus.FAILED, "no active account")
             return
-        channel = self.app.messenger.channels.get(identity.channel)
+        channel = self.app.outbox.channels.get(identity.channel)
         if channel is None:
-            async with self.app.sessions() as session, session.begin():
-                if await outbox.hand_to_queue(session, row.id, identity.id, row.body, self.clock()):
-                    self.stats.queued += 1
-            return
+            return  # the member moved to a channel this process does not send on
         pacer = self.pacers.setdefault(identity.channel, Pacer(0))
         await pacer.wait(identity.external_id)
         async with self.app.sessions() as session, session.begin():
-            if not await outbox.claim(session, row.id):
-                return
+            claimed = await outbox.claim(session, row, self.clock())
+        if not claimed:
+            return
+        ids = [id_ for id_, _ in claimed]
         try:
             await pacer.acquire(identity.external_id)
-            await channel.send(identity.external_id, from_json(row.body))
+            await channel.send(identity.external_id, combined([body for _, body in claimed]))
         except RateLimited as limited:
             pacer.hold(limited.retry_after)
-            await self._retry(row, f"rate limited {limited.retry_after}s", limited.retry_after)
+            reason = f"rate limited {limited.retry_after}s"
+            await self._retry(row, ids, reason, limited.retry_after)
         except RecipientBlocked:
             async with self.app.sessions() as session, session.begin():
                 await members.mark_inactive(session, identity.id)
-            await self._record(row, DeliveryStatus.BLOCKED, "blocked the bot")
+            await self._record(ids, DeliveryStatus.BLOCKED, "blocked the bot")
         except (TemporaryFailure, OSError, TimeoutError) as error:
-            await self._retry(row, f"{type(error).__name__}: {error}"[:200])
+            await self._retry(row, ids, f"{type(error).__name__}: {error}"[:200])
         except Exception as error:
             log.warning("delivery %s failed: %r", row.id, error)
-            await self._record(row, DeliveryStatus.FAILED, f"{type(error).__name__}: {error}"[:200])
+            reason = f"{type(error).__name__}: {error}"[:200]
+            await self._record(ids, DeliveryStatus.FAILED, reason)
         else:
-            await self._record(row, DeliveryStatus.SENT)
+            await self._record(ids, DeliveryStatus.SENT)
 
-    async def _retry(self, row: Delivery, reason: str, after: float | None = None) -> None:
+    async def _retry(
+        self, row: Delivery, ids: list[int], reason: str, after: float | None = None
+    ) -> None:
         attempts = row.attempts + 1
         if attempts >= MAX_ATTEMPTS:
-            await self._record(row, DeliveryStatus.FAILED, f"gave up: {reason}"[:200])
+            await self._record(ids, DeliveryStatus.FAILED, f"gave up: {reason}"[:200])
             return
         wait = after if after is not None else backoff(attempts)
         self.stats.retried += 1
         await self._record(
-            row,
+            ids,
             DeliveryStatus.PENDING,
             reason,
             not_before=self.clock() + timedelta(seconds=wait),
@@ -180,16 +196,40 @@ class Sender:
 
     async def _record(
         self,
-        row: Delivery,
+        ids: list[int],
         status: DeliveryStatus,
         reason: str | None = None,
         not_before: datetime | None = None,
     ) -> None:
-        async with self.app.sessions() as session, session.begin():
-            await outbox.record(session, row.id, status, self.clock(), reason, not_before)
+        """Record an outcome, trying again while the database connection is lost: a
+        delivered message must not be left ``sending`` and later called interrupted."""
+        attempt = 0
+        while True:
+            try:
+                async with self.app.sessions() as session, session.begin():
+                    await outbox.record(session, ids, status, self.clock(), reason, not_before)
+                break
+            except (DBAPIError, OSError) as error:
+                wait = RECORD_RETRY_SECONDS[min(attempt, len(RECORD_RETRY_SECONDS) - 1)]
+                attempt += 1
+                log.warning(
+                    "recording deliveries %s as %s failed, trying again in %.1f s: %s",
+                    ids,
+                    status,
+                    wait,
+                    type(error).__name__,
+                )
+                await asyncio.sleep(wait)
         if status is DeliveryStatus.SENT:
-            self.stats.sent += 1
+            self.stats.sent += len(ids)
         elif status is DeliveryStatus.FAILED:
-            self.stats.failed += 1
+            self.stats.failed += len(ids)
         elif status is DeliveryStatus.BLOCKED:
-            self.stats.blocked += 1
+            self.stats.blocked += len(ids)
+
+
+async def _first_of(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in (wake, stop)]
+    await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()

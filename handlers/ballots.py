@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import reminders
 from bot.context import Context, MessageBuilder
-from bot.delivery import Messenger
+from bot.delivery import MessageClass, Outbox
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.router import Router
@@ -270,7 +270,7 @@ async def publication(
 
 async def close_and_publish(
     sessions: async_sessionmaker[AsyncSession],
-    messenger: Messenger,
+    outbox: Outbox,
     ballot_id: int,
     now: datetime | None = None,
 ) -> bool:
@@ -289,13 +289,15 @@ async def close_and_publish(
             return False
         bs = await session.get(BargainingSession, ballot.session_id)
         assert bs is not None
-        outbox = await publication(session, bs, ballot)
-    await messenger.deliver(outbox)
+        await outbox.write(
+            session, await publication(session, bs, ballot), MessageClass.INTERACTIVE, utcnow()
+        )
+    outbox.wake()
     return True
 
 
 async def close_due_ballots(
-    sessions: async_sessionmaker[AsyncSession], messenger: Messenger, now: datetime | None = None
+    sessions: async_sessionmaker[AsyncSession], outbox: Outbox, now: datetime | None = None
 ) -> int:
     """Close and publish every ballot whose closing time has passed; returns how many."""
     now = now or utcnow()
@@ -303,7 +305,7 @@ async def close_due_ballots(
         due = [b.id for b in await store.ballots_to_close(session, now)]
     closed = 0
     for ballot_id in due:
-        closed += await close_and_publish(sessions, messenger, ballot_id, now)
+        closed += await close_and_publish(sessions, outbox, ballot_id, now)
     return closed
 
 

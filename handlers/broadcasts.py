@@ -18,7 +18,6 @@ router.menu(N_("menu.broadcasts"), "bc", role=Role.OFFICER, order=320)
 SHOWN = 10
 STATUS_LABELS = {
     DeliveryStatus.SENT: N_("broadcasts.status.sent"),
-    DeliveryStatus.QUEUED: N_("broadcasts.status.queued"),
     DeliveryStatus.PENDING: N_("broadcasts.status.pending"),
     DeliveryStatus.SENDING: N_("broadcasts.status.sending"),
     DeliveryStatus.FAILED: N_("broadcasts.status.failed"),

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audience, reminders
 from bot.broadcasting import publish
 from bot.context import Context, MessageBuilder
+from bot.delivery import MessageClass
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -181,13 +182,10 @@ async def send_notice(
 ) -> int | None:
     """Write the notice's broadcast to its audience; None when it went out before."""
     member_ids = await audience.resolve(session, notice.audience, notice.audience_value)
-    settings = app_like.settings
-    translations = app_like.dispatcher.translations
-    build = notice_builder(notice, settings.zone, now)
+    build = notice_builder(notice, app_like.settings.zone, now)
     written = await publish(
         session,
-        settings,
-        translations,
+        app_like.dispatcher.outbox,
         f"{SEND_KIND}:{notice.id}",
         [(member_id, build) for member_id in member_ids],
         now,
@@ -207,7 +205,13 @@ async def scheduled_fan_out(
     return [(member_id, build) for member_id in ids]
 
 
-reminders.register(SEND_KIND, scheduled_fan_out, once_per_thing=True, about_notice=True)
+reminders.register(
+    SEND_KIND,
+    scheduled_fan_out,
+    once_per_thing=True,
+    about_notice=True,
+    message_class=MessageClass.BROADCAST,
+)
 
 
 def _local_time_field(name: str, prompt: str) -> Field:

@@ -1,31 +1,54 @@
-"""The durable outbox: broadcasts and one delivery row per recipient.
+"""The durable outbox: one ``deliveries`` row per message to a member, and broadcasts.
 
-Rows are written before anything is sent. The sender claims a row (``sending``) in its own
-commit just before the send and records the outcome in another, so after a crash only a
-row left ``sending`` is in doubt; :func:`settle_interrupted` marks those failed rather than
-send them again (at most once: see the README's "Notices, broadcasts and reminders").
+Rows are written before anything is sent, in the transaction that decided to send them
+(:mod:`bot.delivery`). The sender claims a row (``sending``) in its own commit just before
+the send and records the outcome in another, so after a crash only a row left ``sending``
+is in doubt; :func:`settle_interrupted` marks those failed rather than send them again (at
+most once: see the README's "One way out").
+
+Which channel a row goes out on is decided when it is sent, by the member's preferred
+identity then (the active one used last), so a member who moved from WeChat to Telegram
+gets it where they are now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ScalarSelect, exists, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, QueuedMessage
+from storage.models import (
+    Broadcast,
+    Delivery,
+    DeliveryStatus,
+    Identity,
+    Member,
+    MemberSettings,
+)
+
+log = logging.getLogger(__name__)
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+NOTIFY_CHANNEL = "unionbot_outbox"
+"""PostgreSQL ``LISTEN``/``NOTIFY`` channel: a transaction that adds rows notifies the
+leader's sender at commit."""
+NO_CHANNEL = ""
+"""What :func:`due` calls the channel of a member with no active identity."""
 
 
 @dataclass(frozen=True)
-class Recipient:
+class Row:
     member_id: int
     body: dict[str, Any]
     not_before: datetime
+    priority: int
+    coalesce_key: str | None = None
 
 
 async def create_broadcast(
@@ -40,32 +63,104 @@ async def create_broadcast(
     return broadcast
 
 
-async def add_recipients(
-    session: AsyncSession, broadcast: Broadcast, recipients: Sequence[Recipient]
-) -> None:
-    rows = [
+async def recipients(
+    session: AsyncSession, member_ids: Sequence[int]
+) -> dict[int, tuple[str, MemberSettings | None]]:
+    """Each member's language and settings (None: the defaults), in one query per 1,000."""
+    ids = list(set(member_ids))
+    found: dict[int, tuple[str, MemberSettings | None]] = {}
+    for start in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(Member.id, Member.language, MemberSettings)
+            .outerjoin(MemberSettings, MemberSettings.member_id == Member.id)
+            .where(Member.id.in_(ids[start : start + 1000]))
+        )
+        found.update({member_id: (language, chosen) for member_id, language, chosen in rows})
+    return found
+
+
+async def add(session: AsyncSession, rows: Sequence[Row], broadcast_id: int | None = None) -> None:
+    """Add rows to the session's transaction; on PostgreSQL also notify the sender."""
+    values = [
         {
-            "broadcast_id": broadcast.id,
+            "broadcast_id": broadcast_id,
             "member_id": r.member_id,
             "status": DeliveryStatus.PENDING,
             "attempts": 0,
+            "priority": r.priority,
             "not_before": r.not_before,
             "body": r.body,
+            "coalesce_key": r.coalesce_key,
         }
-        for r in recipients
+        for r in rows
     ]
-    for start in range(0, len(rows), 1000):
-        await session.execute(insert(Delivery), rows[start : start + 1000])
-    if not rows:
-        broadcast.finished_at = broadcast.created_at
+    for start in range(0, len(values), 1000):
+        await session.execute(insert(Delivery), values[start : start + 1000])
+    if values and session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[Delivery]:
-    """Pending rows whose time has come, oldest first."""
+@contextlib.asynccontextmanager
+async def listening(engine: AsyncEngine, wake: Callable[[], None]) -> AsyncIterator[None]:
+    """While inside, call ``wake`` whenever a transaction that added rows commits, in any
+    process (PostgreSQL ``LISTEN``; on SQLite nothing: the sender looks every few seconds).
+    If the listening connection cannot be had, the sender still looks every few seconds."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+
+    def listener(*_: object) -> None:
+        wake()
+
+    connection = None
+    try:
+        connection = await engine.connect()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.add_listener(NOTIFY_CHANNEL, listener)
+    except Exception as error:
+        if connection is not None:
+            await connection.close()
+        log.warning("not listening for new outbox rows: %s", error)
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await driver.remove_listener(NOTIFY_CHANNEL, listener)
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+
+def _preferred_channel() -> ScalarSelect[str]:
+    """The channel of the row's member's preferred identity (as
+    :func:`storage.members.preferred_identity`), or :data:`NO_CHANNEL`."""
+    return func.coalesce(
+        select(Identity.channel)
+        .where(Identity.member_id == Delivery.member_id, Identity.active.is_(True))
+        .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
+        .limit(1)
+        .correlate(Delivery)
+        .scalar_subquery(),
+        NO_CHANNEL,
+    )  # type: ignore[return-value]
+
+
+async def due(
+    session: AsyncSession, now: datetime, limit: int, channels: Collection[str]
+) -> list[Delivery]:
+    """Pending rows whose time has come, for members whose preferred identity is on one of
+    ``channels`` (include :data:`NO_CHANNEL` for those who have none), by priority, then
+    oldest first."""
     rows = await session.scalars(
         select(Delivery)
-        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.not_before <= now)
-        .order_by(Delivery.not_before, Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.not_before <= now,
+            _preferred_channel().in_(list(channels)),
+        )
+        .order_by(Delivery.priority, Delivery.not_before, Delivery.id)
         .limit(limit)
     )
     return list(rows)
@@ -87,19 +182,35 @@ async def preferred_identities(
     return found
 
 
-async def claim(session: AsyncSession, delivery_id: int) -> bool:
-    """Mark a row ``sending``; False if another sender took it first."""
+async def claim(session: AsyncSession, row: Delivery, now: datetime) -> list[tuple[int, Any]]:
+    """Mark ``row`` ``sending``, with the member's other due rows of the same coalesce key;
+    returns ``(id, body)`` of each claimed row, oldest first, or nothing when another
+    sender took ``row`` first. Bodies are read as claimed, not as :func:`due` listed them."""
+    claimed = await _claim(session, Delivery.id == row.id)
+    if not claimed or row.coalesce_key is None:
+        return claimed
+    more = await _claim(
+        session,
+        (Delivery.member_id == row.member_id)
+        & (Delivery.coalesce_key == row.coalesce_key)
+        & (Delivery.not_before <= now),
+    )
+    return sorted(claimed + more, key=lambda claimed_row: claimed_row[0])
+
+
+async def _claim(session: AsyncSession, which: Any) -> list[tuple[int, Any]]:
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
+        .where(which, Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id, Delivery.body)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return [(int(id_), body) for id_, body in result.all()]
 
 
 async def record(
     session: AsyncSession,
-    delivery_id: int,
+    delivery_ids: Sequence[int],
     status: DeliveryStatus,
     now: datetime,
     reason: str | None = None,
@@ -107,27 +218,33 @@ async def record(
 ) -> None:
     """The outcome of a send: sent, failed, blocked, or pending again for a retry."""
     values: dict[str, Any] = {"status": status, "reason": reason}
-    if status in (DeliveryStatus.SENT, DeliveryStatus.QUEUED):
+    if status is DeliveryStatus.SENT:
         values["sent_at"] = now
     if not_before is not None:
         values["not_before"] = not_before
-    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
-
-
-async def hand_to_queue(
-    session: AsyncSession, delivery_id: int, identity_id: int, body: dict[str, Any], now: datetime
-) -> bool:
-    """Queue for a channel this process does not run, in the same transaction as the
-    row's status, so it is queued exactly once."""
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.QUEUED, sent_at=now, attempts=Delivery.attempts + 1)
+    await session.execute(
+        update(Delivery).where(Delivery.id.in_(list(delivery_ids))).values(**values)
     )
-    if not getattr(result, "rowcount", 0):
-        return False
-    session.add(QueuedMessage(identity_id=identity_id, body=body, created_at=now))
-    return True
+
+
+async def take(
+    session: AsyncSession, channel: str, now: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """Mark sent and return ``(external_id, body)`` of the due rows for members whose
+    preferred identity is on ``channel``, oldest first (the console prints its own)."""
+    rows = await due(session, now, 1000, [channel])
+    if not rows:
+        return []
+    identities = await preferred_identities(session, [r.member_id for r in rows])
+    taken = await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_([r.id for r in rows]), Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SENT, sent_at=now, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id, Delivery.member_id, Delivery.body)
+    )
+    found = sorted(taken.all(), key=lambda r: int(r[0]))
+    await close_finished(session, now)
+    return [(identities[member_id].external_id, body) for _, member_id, body in found]
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
@@ -160,7 +277,8 @@ async def counts(session: AsyncSession, broadcast_ids: Sequence[int]) -> dict[in
     )
     found: dict[int, dict[str, int]] = {id_: {} for id_ in broadcast_ids}
     for broadcast_id, status, count in rows:
-        found[broadcast_id][status] = count
+        if broadcast_id is not None:
+            found[broadcast_id][status] = count
     return found
 
 

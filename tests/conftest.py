@@ -97,12 +97,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Keys and media under the test's own directory; code without settings at hand (seed
-    loaders hashing ID numbers) reads the key directory from the environment."""
+    loaders hashing ID numbers) reads the key directory from the environment. No quiet
+    hours, so what a handler sends another member arrives whatever the hour of the test
+    run; the tests of quiet hours set their own."""
     monkeypatch.setenv("UNIONBOT_KEY_DIR", str(tmp_path / "keys"))
     return Settings(  # type: ignore[call-arg]
         database_url=database_url,
         key_dir=tmp_path / "keys",
         media_dir=tmp_path / "media",
+        quiet_hours="",
         _env_file=None,
     )
 
@@ -120,7 +123,6 @@ class Chat:
     def __init__(self, app: App, name: str, language: str | None = None) -> None:
         self.out = StringIO()
         self.channel = ConsoleChannel(app.dispatcher, name, self.out, True, language)
-        app.messenger.attach(self.channel)
 
     async def start(self) -> list[dict[str, Any]]:
         await self.channel.start()

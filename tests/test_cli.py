@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from bot.app import build_app
+from bot.delivery import MessageClass
 from bot.messages import Incoming, Outgoing
 from bot.settings import Settings
 from storage import members
+from storage.types import utcnow
 
 UNIONBOT = str(Path(sys.executable).with_name("unionbot"))
 
@@ -82,19 +84,20 @@ def test_a_form_started_in_one_process_continues_in_the_next(database_url: str) 
     assert "已取消" in cancelled["text"] and "没听懂" in not_understood["text"]
 
 
-def test_messages_queued_while_away_are_printed_at_start(database_url: str) -> None:
+def test_messages_written_while_away_are_printed_at_start(database_url: str) -> None:
     chat(database_url, "xiaoli", "/menu")
 
-    async def queue_for_xiaoli() -> None:
-        app = build_app(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]
+    async def write_for_xiaoli() -> None:
+        app = build_app(Settings(database_url=database_url, quiet_hours="", _env_file=None))  # type: ignore[call-arg]
         await app.dispatcher.handle(Incoming("console", "x", "x", text="/menu"))
         async with app.sessions() as session, session.begin():
             member = await members.find_member(session, "xiaoli")
             assert member is not None
-        await app.messenger.deliver([(member.id, lambda t: Outgoing(t("menu.title")))])
+            message = (member.id, lambda t: Outgoing(t("menu.title")))
+            await app.outbox.write(session, [message], MessageClass.INTERACTIVE, utcnow())
         await app.close()
 
-    asyncio.run(queue_for_xiaoli())
+    asyncio.run(write_for_xiaoli())
     [queued, reply] = chat(database_url, "xiaoli", "/help")
     assert queued["to"] == "xiaoli" and "请选择" in queued["text"]
     assert "/menu" in reply["text"]

@@ -300,11 +300,11 @@ async def wechat_bot(
                 app.settings,
                 app.sessions,
                 app.dispatcher.translations,
-                app.messenger,
+                app.outbox,
                 [*routers, *service_routers()],
             )
         channel = WeChatChannel(app)
-        app.messenger.attach(channel)
+        app.outbox.attach(channel)
         await channel.start(webhook=True)
         try:
             async with served(create_web_app(app, [channel])) as base:

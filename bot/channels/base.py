@@ -46,6 +46,9 @@ class ServiceChannel(Channel, Protocol):
     async def start(self, *, webhook: bool) -> None:
         """Connect; poll for updates unless ``webhook`` (then updates come via ``routes``)."""
 
+    async def stop_intake(self) -> None:
+        """Take no more updates (a shutdown has begun); sending still works until ``stop``."""
+
     async def stop(self) -> None: ...
 
     def routes(self) -> list[BaseRoute]:

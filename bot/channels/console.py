@@ -4,8 +4,14 @@ Each line is plain text or a JSON action: ``{"text": ...}``, ``{"press": PAYLOAD
 ``{"location": [lat, lon]}`` or ``{"start": PAYLOAD}``, any of which may carry
 ``"as": NAME`` to act as another console identity. With ``--json`` every bot message is one
 JSON line ``{"to", "text", "buttons", "image"}``; otherwise buttons show as numbered
-choices and a bare number presses one. Messages the bot sends to any console identity while
-this process runs are printed too, addressed with ``to``.
+choices and a bare number presses one.
+
+Messages to console members come from the outbox like every other message to a member
+(:mod:`bot.delivery`): the console takes its members' rows itself, since only a console
+process can print them. It takes them at start (what was written for this name since its
+last session), after each line that wrote some (messages to other console members, printed
+with their ``to``), and when :meth:`ConsoleChannel.deliver_waiting` is called (``unionbot
+chat`` does every ``UNIONBOT_SENDER_POLL_SECONDS``, for rows other processes wrote).
 """
 
 from __future__ import annotations
@@ -44,14 +50,21 @@ class ConsoleChannel:
 
     def __post_init__(self) -> None:
         self._choices: dict[str, list[Button]] = {}
+        self._rows_written = False
+        self.dispatcher.outbox.on_wake(self._note_rows)
 
-    async def send(self, external_id: str, message: Outgoing) -> None:
-        self._print(external_id, message)
+    def _note_rows(self) -> None:
+        self._rows_written = True
 
     async def start(self) -> None:
-        """Print what was queued for this identity while no console ran."""
-        for message in await self.dispatcher.messenger.take_queued(NAME, self.me):
-            self._print(self.me, message)
+        """Print what waits for console members (this one: since its last session)."""
+        await self.deliver_waiting()
+
+    async def deliver_waiting(self) -> None:
+        """Print the outbox rows due for console members, marking them sent."""
+        self._rows_written = False
+        for name, message in await self.dispatcher.outbox.take(NAME):
+            self._print(name, message)
 
     async def handle_line(self, raw: bytes | str) -> None:
         try:
@@ -66,7 +79,10 @@ class ConsoleChannel:
         except BadAction as bad:
             await self._refuse(self.me, bad.msgid)
             return
-        for reply in await self.dispatcher.handle(incoming):
+        replies = await self.dispatcher.handle(incoming)
+        if self._rows_written:
+            await self.deliver_waiting()
+        for reply in replies:
             self._print(incoming.user_id, reply)
 
     async def _refuse(self, name: str, msgid: str) -> None:

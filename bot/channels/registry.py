@@ -29,6 +29,12 @@ def configured_channels(app: App) -> list[ServiceChannel]:
     return channels
 
 
+def configured_names(settings: Settings) -> list[str]:
+    """The channels whose settings are present, without starting them."""
+    names = ["telegram"] if settings.telegram_token else []
+    return names if wechat_missing(settings) else [*names, "wechat"]
+
+
 def wechat_missing(settings: Settings) -> list[str]:
     """The WeChat settings the channel needs that are not set."""
     needed = {

@@ -13,11 +13,13 @@ shared location) into an :class:`~bot.messages.Incoming` for the dispatcher and 
   its own messages; where the core answers that a route is private-only, the channel adds a
   button that opens a private chat with the same command (``?start=cmd-NAME``).
 
-Messages to members who did not just write (:meth:`TelegramChannel.send`) are paced to
-Telegram's bulk limits and retried once after a 429's ``retry_after``; a second 429 is
+Messages to members who did not just write (:meth:`TelegramChannel.send`, called by the
+sender, which paces them) are retried once after a 429's ``retry_after``; a second 429 is
 reported as :class:`~bot.channels.base.RateLimited`, a network error or timeout as
 :class:`~bot.channels.base.TemporaryFailure`, a 403 (the member blocked the bot) as
-:class:`~bot.channels.base.RecipientBlocked`, and any other refusal by re-raising it.
+:class:`~bot.channels.base.RecipientBlocked`, and any other refusal by re-raising it. A
+direct reply that fails so (a second 429, the network) goes to the outbox with the replies
+after it, so what the handler committed (a check-in code, a receipt) still arrives.
 
 ``unionbot run`` polls (``getUpdates``); ``unionbot serve`` mounts ``POST /telegram``, which
 takes only JSON updates of bounded size carrying the configured secret header, and calls
@@ -64,7 +66,6 @@ from bot.channels.base import RateLimited, RecipientBlocked, StartFailed, Tempor
 from bot.channels.limits import split_text
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing
-from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
 from bot.settings import LANGUAGES, Settings
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,6 @@ class TelegramChannel:
         *,
         request: BaseRequest | None = None,
         poll_timeout: int = 10,
-        pacer: Pacer | None = None,
     ) -> None:
         if not settings.telegram_token:
             raise ValueError("the Telegram channel needs UNIONBOT_TELEGRAM_TOKEN")
@@ -144,7 +144,6 @@ class TelegramChannel:
         self.dispatcher = dispatcher
         self.settings = settings
         self.poll_timeout = poll_timeout
-        self.pacer = pacer or Pacer(settings.telegram_rate, per_chat_gap=PER_CHAT_GAP_SECONDS)
         root = settings.telegram_api_url.rstrip("/")
         builder = (
             Application.builder()
@@ -212,13 +211,17 @@ class TelegramChannel:
         except TelegramError as error:
             raise StartFailed(f"Telegram refused UNIONBOT_TELEGRAM_WEBHOOK_URL: {error}") from None
 
-    async def stop(self) -> None:
-        """Stop polling and close the connections; stopping twice is harmless."""
+    async def stop_intake(self) -> None:
+        """Stop polling; updates being handled finish (PTB's ``Application.stop``)."""
         if self._polling:
             assert self.application.updater is not None
             await self.application.updater.stop()
             await self.application.stop()
             self._polling = False
+
+    async def stop(self) -> None:
+        """Stop polling and close the connections; stopping twice is harmless."""
+        await self.stop_intake()
         await self.application.shutdown()
 
     async def _register_commands(self) -> None:
@@ -285,7 +288,7 @@ class TelegramChannel:
         )
         if incoming.is_group:
             replies = [self._point_to_private(r, private_link) for r in replies]
-        await self._render(int(incoming.chat_id), replies, pressed)
+        await self._render(incoming, replies, pressed)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram update failed: %s", context.error, exc_info=context.error)
@@ -387,7 +390,7 @@ class TelegramChannel:
     # --- messages out ----------------------------------------------------------------------
 
     async def send(self, external_id: str, message: Outgoing) -> None:
-        """Message a member who did not just write: paced, retried once after a 429.
+        """Message a member who did not just write; retried once after a 429.
 
         What Telegram answers, as the sender and the messenger understand it:
 
@@ -399,7 +402,6 @@ class TelegramChannel:
           ``BadRequest``: permanent, since sending it again would fail again; the sender
           records it with Telegram's reason.
         """
-        await self.pacer.acquire(external_id)
         try:
             await self._post(int(external_id), message)
         except RetryAfter as error:
@@ -414,8 +416,11 @@ class TelegramChannel:
         except NetworkError as error:  # after BadRequest, which is one; TimedOut is one too
             raise TemporaryFailure(f"Telegram unreachable: {error}") from error
 
-    async def _render(self, chat_id: int, replies: list[Outgoing], pressed: Message | None) -> None:
-        for reply in replies:
+    async def _render(
+        self, incoming: Incoming, replies: list[Outgoing], pressed: Message | None
+    ) -> None:
+        chat_id = int(incoming.chat_id)
+        for number, reply in enumerate(replies):
             if pressed is not None and reply.replaces_menu and await self._edit(pressed, reply):
                 pressed = None
                 continue
@@ -423,6 +428,13 @@ class TelegramChannel:
                 await self._post(chat_id, reply)
             except Forbidden as error:
                 log.info("Telegram chat %s refuses messages: %s", chat_id, error)
+                return
+            except (RetryAfter, NetworkError) as error:
+                if isinstance(error, BadRequest):
+                    log.warning("Telegram refused a reply in chat %s: %s", chat_id, error)
+                    continue
+                log.warning("a reply in chat %s failed, kept in the outbox: %s", chat_id, error)
+                await self.dispatcher.outbox.keep_replies(NAME, incoming.user_id, replies[number:])
                 return
 
     async def _edit(self, pressed: Message, message: Outgoing) -> bool:

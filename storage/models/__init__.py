@@ -9,7 +9,6 @@ from storage.models.core import (
     Identity,
     LinkCode,
     Member,
-    QueuedMessage,
     Role,
     RoleGrant,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "Member",
     "MemberSettings",
     "Notice",
-    "QueuedMessage",
     "ReminderSubscription",
     "Role",
     "RoleGrant",

@@ -13,7 +13,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     ForeignKey,
-    Index,
     MetaData,
     String,
     UniqueConstraint,
@@ -141,18 +140,3 @@ class DialogState(Base):
     step: Mapped[int]
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
-
-
-class QueuedMessage(Base):
-    """A message for an identity whose channel is not running in the sending process.
-
-    The process that runs that channel delivers it (the console at the start of a session).
-    """
-
-    __tablename__ = "queued_messages"
-    __table_args__ = (Index("ix_queued_messages_identity", "identity_id", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
-    body: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

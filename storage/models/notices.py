@@ -1,8 +1,9 @@
-"""Notices, broadcasts and their durable outbox, reminder subscriptions and member settings.
+"""Notices, broadcasts, the durable outbox, reminder subscriptions and member settings.
 
-A broadcast is one batch of messages (a notice sent to its audience, or one firing of a
-reminder); its outbox holds one row per recipient, written before anything is sent, so a
-sender that dies part-way carries on from the rows and never messages anyone twice.
+Every message the bot sends a member other than the direct reply is an outbox row
+(:class:`Delivery`), written in the transaction that decided to send it. A broadcast is one
+batch of such rows (a notice sent to its audience, or one firing of a reminder), so a sender
+that dies part-way carries on from the rows and never messages anyone twice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.core import Base
@@ -23,8 +32,6 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     """Claimed by the sender just before the send; found so after a crash it is unknown."""
     SENT = "sent"
-    QUEUED = "queued"
-    """Handed to ``queued_messages`` for a channel that no serving process runs (console)."""
     FAILED = "failed"
     BLOCKED = "blocked"
 
@@ -73,25 +80,36 @@ class Broadcast(Base):
 
 
 class Delivery(Base):
-    """One recipient of a broadcast: the outbox row the sender works through."""
+    """One message for one member: the outbox row the sender works through.
+
+    ``priority`` orders the sender's work (:class:`bot.delivery.MessageClass`: interactive
+    messages before reminders before broadcasts). Rows of one member with the same
+    ``coalesce_key`` (``meeting:5``) that are still waiting go out as one message.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "member_id"),
         CheckConstraint(_in("status", tuple(DeliveryStatus)), name="status"),
-        Index("ix_deliveries_due", "status", "not_before", "id"),
+        Index("ix_deliveries_due", "status", "priority", "not_before", "id"),
+        Index("ix_deliveries_member", "member_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE")
+    )
+    """The batch it belongs to; None for a message a handler sent one member."""
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(8), default=DeliveryStatus.PENDING)
     reason: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(default=0)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=2)
     not_before: Mapped[datetime]
     """Not sent before this: the end of quiet hours, or the next retry after a failure."""
     body: Mapped[dict[str, Any]]
     """The message rendered in the recipient's language, as :func:`bot.messages.to_json`."""
+    coalesce_key: Mapped[str | None] = mapped_column(String(40))
     sent_at: Mapped[datetime | None]
 
 

@@ -1,5 +1,6 @@
 """The core's promises: one transaction per message, role checks in one place, messages to
-other members only after commit and in their language, queued when their channel is away."""
+other members written to the outbox with the message's changes, in their language, and
+sent by the sender that runs their channel."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from bot.dispatcher import Dispatcher
 from bot.i18n import Translations
 from bot.messages import Incoming, Outgoing
 from bot.router import Router
+from bot.sender import Sender
 from bot.settings import LANGUAGES
 from storage import members
-from storage.models import Enterprise, Identity, QueuedMessage, Role
+from storage.models import Delivery, Enterprise, Identity, Role
 from tests.conftest import Chat
 
 test_router = Router("test")
@@ -58,7 +60,7 @@ def dispatcher(app: App) -> Dispatcher:
         app.settings,
         app.sessions,
         Translations(LANGUAGES),
-        app.messenger,
+        app.outbox,
         [*service_routers(), test_router],
     )
     app.dispatcher = dispatcher
@@ -123,33 +125,43 @@ async def test_messages_to_another_console_member_are_printed_in_their_language(
     ]
 
 
-async def test_messages_for_an_absent_channel_wait_in_the_queue(
+async def test_messages_for_an_absent_channel_wait_in_the_outbox(
     app: App, dispatcher: Dispatcher
 ) -> None:
-    """A member on Telegram gets a queued message when no Telegram channel runs here."""
+    """A member on Telegram gets the message once a sender that runs Telegram looks."""
     await dispatcher.handle(Incoming("telegram", "555", "555", text="/menu", language="en"))
     [sent] = await Chat(app, "xiaoming").say("/greet telegram:555")
     assert sent == {"to": "xiaoming", "text": "sent", "buttons": [], "image": None}
     async with app.sessions() as session:
-        queued = (await session.scalars(select(QueuedMessage))).all()
-    assert [q.body["text"] for q in queued] == [
-        "Hello! This is the workers' service desk. Please choose:"
+        waiting = (await session.scalars(select(Delivery))).all()
+    assert [(w.status, w.body["text"]) for w in waiting] == [
+        ("pending", "Hello! This is the workers' service desk. Please choose:")
     ]
-    assert await app.messenger.take_queued("telegram", "555") == [
-        Outgoing("Hello! This is the workers' service desk. Please choose:")
-    ]
-    assert await app.messenger.take_queued("telegram", "555") == []
+
+    class Telegram:
+        name = "telegram"
+
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, str]] = []
+
+        async def send(self, external_id: str, message: Outgoing) -> None:
+            self.sent.append((external_id, message.text))
+
+    telegram = Telegram()
+    app.outbox.attach(telegram)
+    await Sender(app).send_all()
+    await Sender(app).send_all()
+    assert telegram.sent == [("555", "Hello! This is the workers' service desk. Please choose:")]
 
 
-async def test_queued_console_messages_are_printed_when_that_member_starts_a_chat(
+async def test_waiting_console_messages_are_printed_when_that_member_starts_a_chat(
     app: App, dispatcher: Dispatcher
 ) -> None:
     await Chat(app, "xiaoli").say("/menu")
-    app.messenger.channels.clear()
     await dispatcher.handle(Incoming("console", "xiaoming", "xiaoming", text="/greet xiaoli"))
     later = Chat(app, "xiaoli")
-    [queued] = await later.start()
-    assert queued["to"] == "xiaoli" and "请选择" in queued["text"]
+    [waiting] = await later.start()
+    assert waiting["to"] == "xiaoli" and "请选择" in waiting["text"]
     assert await later.start() == []
 
 
@@ -162,9 +174,10 @@ async def test_a_recipient_who_blocked_the_bot_is_marked_inactive(
         async def send(self, external_id: str, message: Outgoing) -> None:
             raise RecipientBlocked(external_id)
 
-    app.messenger.attach(BlockedChannel())
+    app.outbox.attach(BlockedChannel())
     await dispatcher.handle(Incoming("blocked", "9", "9", text="/menu"))
     await Chat(app, "xiaoming").say("/greet blocked:9")
+    await Sender(app).send_all()
     async with app.sessions() as session:
         identity = await session.scalar(select(Identity).where(Identity.channel == "blocked"))
         assert identity is not None and identity.active is False
@@ -198,6 +211,6 @@ def test_two_routers_claiming_one_command_fail_at_start_up(app: App) -> None:
             app.settings,
             app.sessions,
             Translations(LANGUAGES),
-            app.messenger,
+            app.outbox,
             [*service_routers(), clash],
         )

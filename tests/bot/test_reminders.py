@@ -18,7 +18,6 @@ from bot.context import Context, MessageBuilder
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming
 from bot.router import Router
-from bot.sender import Sender
 from bot.settings import Settings
 from storage.models import Broadcast, Delivery, Member, Notice
 from storage.types import utcnow
@@ -106,7 +105,7 @@ async def test_a_reminder_survives_a_restart_and_fires_once(settings: Settings) 
                 return await count(app, Broadcast) >= 1
 
             await wait_for(fired)
-            await Sender(app).send_all()
+            await member.channel.deliver_waiting()
             received = [m for m in member._take() if m["to"] == "xiaoli"]
             if _ == 0:
                 assert len(received) == 1 and "⏰" in received[0]["text"]
@@ -151,7 +150,7 @@ async def test_a_message_that_fails_schedules_nothing(app: App) -> None:
             raise RuntimeError("boom")
 
     dispatcher = Dispatcher(
-        app.settings, app.sessions, app.dispatcher.translations, app.messenger, [router], app.jobs
+        app.settings, app.sessions, app.dispatcher.translations, app.outbox, [router], app.jobs
     )
     [apology] = await dispatcher.handle(Incoming("console", "x", "x", text="/plan fail"))
     assert "编号" in apology.text

@@ -1,5 +1,5 @@
-"""Running channels: the health check, no channel configured, and queued messages drained
-once even by two processes at a time."""
+"""Running channels: the health check, no channel configured, and outbox rows sent once
+even by two senders at a time."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import httpx
 from starlette.routing import BaseRoute
 
 from bot.app import App, build_app
+from bot.delivery import MessageClass
 from bot.messages import Incoming, Outgoing
+from bot.pacing import Pacer
+from bot.sender import Sender
 from bot.web import create_web_app
 from storage import members
+from storage.types import utcnow
 from tests.test_cli import unionbot
 
 
@@ -63,31 +67,32 @@ def test_run_without_any_channel_says_what_to_set(tmp_path: object) -> None:
     assert b"UNIONBOT_TELEGRAM_TOKEN" in result.stderr
 
 
-async def test_queued_messages_are_drained_once_by_competing_processes(app: App) -> None:
+async def test_outbox_rows_are_sent_once_by_competing_senders(app: App) -> None:
     for user in ("1", "2", "3"):
         await app.dispatcher.handle(Incoming("telegram", user, user, text="/menu"))
-    async with app.sessions() as session:
+    async with app.sessions() as session, session.begin():
         ids = [
             member.id
             for ref in ("telegram:1", "telegram:2", "telegram:3")
             if (member := await members.find_member(session, ref)) is not None
         ]
-    await app.messenger.deliver(
-        [
-            (member_id, lambda t, n=n: Outgoing(f"notice {n}"))
-            for n in range(20)
-            for member_id in ids
-        ]
-    )
+        await app.outbox.write(
+            session,
+            [
+                (member_id, lambda t, n=n: Outgoing(f"notice {n}"))
+                for n in range(20)
+                for member_id in ids
+            ],
+            MessageClass.INTERACTIVE,
+            utcnow(),
+        )
     other = build_app(app.settings)
     first, second = Recorder("telegram"), Recorder("telegram")
-    app.messenger.attach(first)
-    other.messenger.attach(second)
-    counts = await asyncio.gather(
-        app.messenger.drain("telegram"), other.messenger.drain("telegram")
-    )
+    app.outbox.attach(first)
+    other.outbox.attach(second)
+    unpaced = {"telegram": Pacer(0)}
+    await asyncio.gather(Sender(app, unpaced).send_all(), Sender(other, dict(unpaced)).send_all())
     await other.close()
-    assert sum(counts) == 60
     delivered = sorted(first.sent + second.sent)
     assert len(delivered) == len(set(delivered)) == 60
     for user in ("1", "2", "3"):

@@ -1,6 +1,6 @@
 """The sender works through the durable outbox: sends, honours retry_after, backs off on
-network errors, gives up on permanent failures, marks blocked members, queues for channels
-not running here, and never sends again what a dead sender left in flight."""
+network errors, gives up on permanent failures, marks blocked members, leaves rows for
+channels it does not run, and never sends again what a dead sender left in flight."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from bot.pacing import Pacer
 from bot.sender import MAX_ATTEMPTS, Sender
 from bot.settings import Settings
 from storage import members, outbox
-from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, QueuedMessage
+from storage.models import Broadcast, Delivery, DeliveryStatus, Identity
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import FakeTelegram
 
@@ -71,14 +71,7 @@ async def recipients(app: App, *names: str, channel: str = "telegram") -> list[i
 
 async def broadcast(app: App, ids: list[int], now: datetime, key: str = "test:1") -> None:
     async with app.sessions() as session, session.begin():
-        await publish(
-            session,
-            app.settings,
-            app.dispatcher.translations,
-            key,
-            [(i, hello) for i in ids],
-            now,
-        )
+        await publish(session, app.outbox, key, [(i, hello) for i in ids], now)
 
 
 async def statuses(app: App) -> dict[int, tuple[str, str | None]]:
@@ -101,7 +94,7 @@ class Monotonic:
 
 
 def sender(app: App, channel: Flaky, clock: Clock) -> Sender:
-    app.messenger.attach(channel)
+    app.outbox.attach(channel)
     monotonic = Monotonic()
     pacer = Pacer(30, clock=monotonic, sleep=monotonic.sleep)
     return Sender(app, {"telegram": pacer}, clock=clock)
@@ -170,23 +163,29 @@ async def test_permanent_failures_and_blocked_members_are_marked(app: App) -> No
         assert blocked is not None and blocked.active is False
 
 
-async def test_members_on_a_channel_not_running_here_get_it_queued_once(app: App) -> None:
+async def test_rows_for_a_channel_not_running_here_wait_for_a_sender_that_runs_it(
+    app: App,
+) -> None:
     [a] = await recipients(app, "a", channel="wechat")
     await broadcast(app, [a], NOON)
-    channel = Flaky()
-    send = sender(app, channel, Clock(NOON))
-    await send.send_all()
-    await send.send_all()
-    assert (await statuses(app))[a] == ("queued", None)
-    async with app.sessions() as session:
-        assert len((await session.scalars(select(QueuedMessage))).all()) == 1
+    await sender(app, Flaky(), Clock(NOON)).send_all()
+    assert (await statuses(app))[a] == ("pending", None)
+
+    class WeChat(Flaky):
+        name = "wechat"
+
+    wechat = WeChat()
+    await sender(app, wechat, Clock(NOON)).send_all()
+    assert wechat.sent == ["a"]
+    assert (await statuses(app))[a] == ("sent", None)
 
 
 async def test_a_row_left_in_flight_by_a_dead_sender_is_not_sent_again(app: App) -> None:
     [a, b] = await recipients(app, "a", "b")
     await broadcast(app, [a, b], NOON)
     async with app.sessions() as session, session.begin():
-        assert await outbox.claim(session, 1)
+        first = await session.get(Delivery, 1)
+        assert first is not None and await outbox.claim(session, first, NOON)
     channel = Flaky()
     send = sender(app, channel, Clock(NOON))
     async with app.sessions() as session, session.begin():
@@ -212,15 +211,7 @@ async def test_quiet_hours_hold_a_night_broadcast_until_morning(app: App) -> Non
 async def test_urgent_messages_ignore_quiet_hours(app: App) -> None:
     [a] = await recipients(app, "a")
     async with app.sessions() as session, session.begin():
-        await publish(
-            session,
-            app.settings,
-            app.dispatcher.translations,
-            "urgent:1",
-            [(a, hello)],
-            NIGHT,
-            urgent=True,
-        )
+        await publish(session, app.outbox, "urgent:1", [(a, hello)], NIGHT, urgent=True)
     channel = Flaky()
     await sender(app, channel, Clock(NIGHT)).send_all()
     assert channel.sent == ["a"]
@@ -231,7 +222,7 @@ async def test_the_statuses_are_constrained_in_the_schema(app: App) -> None:
     await broadcast(app, [a], NOON)
     with pytest.raises(Exception, match=r"(?i)check|constraint"):
         async with app.sessions() as session, session.begin():
-            await outbox.record(session, 1, "lost", NOON)  # type: ignore[arg-type]
+            await outbox.record(session, [1], "lost", NOON)  # type: ignore[arg-type]
     assert DeliveryStatus.SENT == "sent"
 
 

@@ -34,7 +34,7 @@ def telegram_settings(settings: Settings, fake: FakeTelegram) -> Settings:
 
 def make_channel(app: App, fake: FakeTelegram) -> TelegramChannel:
     channel = TelegramChannel(app.dispatcher, telegram_settings(app.settings, fake), poll_timeout=1)
-    app.messenger.attach(channel)
+    app.outbox.attach(channel)
     return channel
 
 

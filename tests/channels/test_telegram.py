@@ -3,7 +3,6 @@ menus as inline keyboards that edit in place, forms, deep links and group chats.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,6 +15,7 @@ from bot.i18n import Translator
 from bot.messages import Incoming, Location, Outgoing
 from bot.pacing import Pacer
 from bot.router import Router
+from bot.sender import Sender
 from storage import members
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import BOT, FakeTelegram
@@ -143,7 +143,7 @@ async def with_test_routes(app: App, fake: FakeTelegram) -> AsyncIterator[Telegr
         app.settings,
         app.sessions,
         app.dispatcher.translations,
-        app.messenger,
+        app.outbox,
         [*service_routers(), routes_for_tests()],
     )
     channel = make_channel(app, fake)
@@ -211,33 +211,15 @@ async def test_private_data_is_not_shown_in_a_group_but_continues_in_private(
     assert private.text == f"私密 工友{XIAOMING}"
 
 
-class GatedPacer(Pacer):
-    """Holds messages to members who did not just write until the test opens the gate,
-    like a long broadcast waiting on Telegram's limits."""
-
-    def __init__(self) -> None:
-        super().__init__(0)
-        self.gate = asyncio.Event()
-
-    async def acquire(self, chat: str) -> None:
-        await self.gate.wait()
-
-
-async def test_a_slow_broadcast_holds_up_only_its_own_chat_which_keeps_its_order(
+async def test_a_message_to_another_member_never_holds_up_the_reply(
     app: App, fake: FakeTelegram, with_test_routes: TelegramChannel
 ) -> None:
-    pacer = with_test_routes.pacer = GatedPacer()
+    """It is an outbox row: the reply comes back at once, the sender delivers the rest."""
     await fake.say(XIAOMING, "/start")
-    await fake.say(AMY, "/start")
-    await fake.push(fake.message_update(XIAOMING, "/test_remind"))
-    await fake.push(fake.message_update(XIAOMING, "/help"))
-    [other] = await fake.say(AMY, "/help")
-    assert other.text.startswith(zh(app)("help.title"))
-    assert len(fake.events_in(XIAOMING)) == 1
-
-    pacer.gate.set()
-    await fake.wait_for(lambda: len(fake.events_in(XIAOMING)) == 4)
-    assert [e.text for e in fake.events_in(XIAOMING)[1:]] == ["提醒", "已安排", other.text]
+    [reply] = await fake.say(XIAOMING, "/test_remind")
+    assert reply.text == "已安排"
+    await Sender(app, {"telegram": Pacer(0)}).send_all()
+    assert [e.text for e in fake.events_in(XIAOMING)][1:] == ["已安排", "提醒"]
 
 
 async def test_a_member_asking_for_their_details_in_a_group_continues_in_private(

@@ -1,9 +1,10 @@
-"""Messages to members who did not just write: paced, retried after a 429, stopped by a
-403 until the member writes again; long texts split, images sent as photos."""
+"""Messages to members who did not just write, through the outbox and the sender: retried
+after a 429, stopped by a 403 until the member writes again; long texts split, images sent
+as photos."""
 
 from __future__ import annotations
 
-import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,13 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
 from bot.channels.telegram import TelegramChannel
+from bot.delivery import MessageClass
 from bot.messages import Button, Outgoing, rows
+from bot.pacing import Pacer
+from bot.sender import Sender
 from storage import members
-from storage.models import Identity, QueuedMessage
+from storage.models import Delivery, Identity
+from storage.types import utcnow
 from tests.channels.conftest import telegram_settings
 from tests.channels.fake_telegram import FakeTelegram
 
@@ -46,12 +51,36 @@ def notice(text: str) -> Outgoing:
     return Outgoing(text, rows([Button("查看", "menu")]))
 
 
+async def tell(app: App, users: list[int], text: str) -> None:
+    """Write a message to these members into the outbox, as a handler would."""
+    ids = [await member_id(app, user) for user in users]
+    async with app.sessions() as session, session.begin():
+        await app.outbox.write(
+            session, [(m, lambda t: notice(text)) for m in ids], MessageClass.INTERACTIVE, utcnow()
+        )
+
+
+class Later:
+    """The sender's clock, moved on past a retry's wait instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+
+def sender(app: App, clock: Later | None = None) -> Sender:
+    return Sender(app, {"telegram": Pacer(0)}, clock=clock or Later())
+
+
 async def test_a_429_is_waited_out_and_the_message_sent_once(
     app: App, fake: FakeTelegram, telegram: TelegramChannel
 ) -> None:
     await fake.say(XIAOMING, "/start")
     fake.fail_next("sendMessage", "retry_after", retry_after=1)
-    await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("明晚联谊"))])
+    await tell(app, [XIAOMING], "明晚联谊")
+    await sender(app).send_all()
     delivered = [e.text for e in fake.events_in(XIAOMING)][1:]
     assert delivered == ["明晚联谊"]
     attempts = [c["text"] for c in fake.calls_of("sendMessage") if c["text"] == "明晚联谊"]
@@ -63,50 +92,57 @@ async def test_a_member_who_blocked_the_bot_is_skipped_until_they_write_again(
 ) -> None:
     await fake.say(XIAOMING, "/start")
     await fake.say(XIAOLI, "/start")
-    everyone = [await member_id(app, XIAOMING), await member_id(app, XIAOLI)]
     fake.blocked.add(XIAOMING)
 
-    await app.messenger.deliver([(m, lambda t: notice("第一次通知")) for m in everyone])
+    await tell(app, [XIAOMING, XIAOLI], "第一次通知")
+    await sender(app).send_all()
     assert not await identity_active(app, XIAOMING)
     assert [e.text for e in fake.events_in(XIAOLI)][-1] == "第一次通知"
 
     tries_before = len([c for c in fake.calls_of("sendMessage") if c["chat_id"] == str(XIAOMING)])
-    await app.messenger.deliver([(m, lambda t: notice("第二次通知")) for m in everyone])
+    await tell(app, [XIAOMING, XIAOLI], "第二次通知")
+    await sender(app).send_all()
     tries_after = len([c for c in fake.calls_of("sendMessage") if c["chat_id"] == str(XIAOMING)])
     assert tries_after == tries_before
     assert [e.text for e in fake.events_in(XIAOLI)][-1] == "第二次通知"
-    async with app.sessions() as session:
-        assert await session.scalar(select(QueuedMessage.id)) is None
 
     fake.blocked.discard(XIAOMING)
     await fake.say(XIAOMING, "/start")
     assert await identity_active(app, XIAOMING)
-    await app.messenger.deliver([(everyone[0], lambda t: notice("第三次通知"))])
+    await tell(app, [XIAOMING], "第三次通知")
+    await sender(app).send_all()
     assert fake.events_in(XIAOMING)[-1].text == "第三次通知"
 
 
-async def test_a_dropped_connection_keeps_the_message_queued(
+async def test_a_dropped_connection_sends_the_message_later(
     app: App, fake: FakeTelegram, telegram: TelegramChannel
 ) -> None:
     await fake.say(XIAOMING, "/start")
     fake.fail_next("sendMessage", "drop")
-    await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("工资协商"))])
+    await tell(app, [XIAOMING], "工资协商")
+    later = Later()
+    await sender(app, later).send_all()
     assert [e.text for e in fake.events_in(XIAOMING)][1:] == []
-    assert await app.messenger.drain("telegram") == 1
-    assert fake.events_in(XIAOMING)[-1].text == "工资协商"
+    later.offset = timedelta(minutes=1)
+    await sender(app, later).send_all()
+    assert [e.text for e in fake.events_in(XIAOMING)][1:] == ["工资协商"]
 
 
-async def test_a_message_telegram_refuses_is_dropped_not_retried_forever(
-    app: App, fake: FakeTelegram, telegram: TelegramChannel, caplog: pytest.LogCaptureFixture
+async def test_a_message_telegram_refuses_fails_with_its_reason_not_retried_forever(
+    app: App, fake: FakeTelegram, telegram: TelegramChannel
 ) -> None:
     await fake.say(XIAOMING, "/start")
     fake.fail_next("sendMessage", "bad_request")
-    with caplog.at_level(logging.ERROR, logger="bot.delivery"):
-        await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("坏消息"))])
+    await tell(app, [XIAOMING], "坏消息")
+    later = Later()
+    await sender(app, later).send_all()
+    later.offset = timedelta(hours=1)
+    await sender(app, later).send_all()
     assert await identity_active(app, XIAOMING)
-    assert await app.messenger.drain("telegram") == 0
     assert len(fake.events_in(XIAOMING)) == 1
-    assert "BadRequest: Message text is empty" in caplog.text
+    async with app.sessions() as session:
+        [row] = (await session.scalars(select(Delivery))).all()
+    assert row.status == "failed" and "Message text is empty" in (row.reason or "")
 
 
 async def test_telegram_still_saying_slow_down_after_one_retry_raises_rate_limited(
@@ -121,16 +157,19 @@ async def test_telegram_still_saying_slow_down_after_one_retry_raises_rate_limit
     assert [e.text for e in fake.events_in(XIAOMING)][1:] == []
 
 
-async def test_a_rate_limited_message_is_queued_and_sent_once_later(
+async def test_a_rate_limited_message_waits_and_is_sent_once_later(
     app: App, fake: FakeTelegram, telegram: TelegramChannel
 ) -> None:
     await fake.say(XIAOMING, "/start")
     fake.fail_next("sendMessage", "retry_after", retry_after=1)
     fake.fail_next("sendMessage", "retry_after", retry_after=1)
-    await app.messenger.deliver([(await member_id(app, XIAOMING), lambda t: notice("明晚联谊"))])
+    await tell(app, [XIAOMING], "明晚联谊")
+    later = Later()
+    await sender(app, later).send_all()
     assert [e.text for e in fake.events_in(XIAOMING)][1:] == []
-    assert await app.messenger.drain("telegram") == 1
-    assert await app.messenger.drain("telegram") == 0
+    later.offset = timedelta(seconds=2)
+    await sender(app, later).send_all()
+    await sender(app, later).send_all()
     assert [e.text for e in fake.events_in(XIAOMING)][1:] == ["明晚联谊"]
 
 

@@ -32,7 +32,7 @@ async def webhook(app: App, fake: FakeTelegram) -> AsyncIterator[httpx.AsyncClie
         update={"telegram_webhook_url": "https://bot.example.org/telegram"}
     )
     channel = TelegramChannel(app.dispatcher, settings)
-    app.messenger.attach(channel)
+    app.outbox.attach(channel)
     await channel.start(webhook=True)
     web = create_web_app(app, [channel])
     async with httpx.AsyncClient(

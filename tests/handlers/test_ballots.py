@@ -28,13 +28,14 @@ async def test_the_closing_job_publishes_the_tally_to_followers(app: App) -> Non
     assert "代表选举" in to(listed, "xiaozhang")
     assert "没有这场投票" in to(await as_(chat, "xiaozhang", "/vote 99999 1"), "xiaozhang")
 
-    assert await close_and_publish(app.sessions, app.messenger, ballot) is False  # not due
+    assert await close_and_publish(app.sessions, app.outbox, ballot) is False  # not due
     await make_due(app)
-    assert await close_due_ballots(app.sessions, app.messenger) == 1
+    assert await close_due_ballots(app.sessions, app.outbox) == 1
+    await chat.channel.deliver_waiting()
     published = chat._take()
     assert f"{receipt}：小王" in to(published, "xiaowang")
     assert "当选：小王" in to(published, "chair")
-    assert await close_and_publish(app.sessions, app.messenger, ballot) is False  # closed
+    assert await close_and_publish(app.sessions, app.outbox, ballot) is False  # closed
     assert "投票已经截止" in to(await as_(chat, "xiaozhang", f"/vote {ballot} 1"), "xiaozhang")
     async with app.sessions() as session:
         closed = await session.scalar(select(Ballot).where(Ballot.id == ballot))

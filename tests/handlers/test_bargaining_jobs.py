@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from bot import reminders
 from bot.app import App
-from bot.sender import Sender
 from bot.settings import Settings
 from handlers.ballots import CLOSE_KIND, CLOSING_KIND
 from storage.models import Broadcast
@@ -97,7 +96,7 @@ async def test_the_close_job_closes_the_ballot_and_publishes_the_tally_once(app:
     reminders.bind(app)
 
     await reminders.fire(CLOSE_KIND, ballot, due)  # fired early: not due, nothing sent
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     assert chat._take() == []
     async with app.sessions() as session:
         still = await session.get(Ballot, ballot)
@@ -106,7 +105,7 @@ async def test_the_close_job_closes_the_ballot_and_publishes_the_tally_once(app:
     await make_due(app)
     due = "20990101T000000Z"  # the job as it runs at the (new) closing time
     await reminders.fire(CLOSE_KIND, ballot, due)
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     published = chat._take()
     assert f"{receipt}：小王" in to(published, "xiaowang")  # a follower
     assert "当选：小王" in to(published, "chair")
@@ -118,7 +117,7 @@ async def test_the_close_job_closes_the_ballot_and_publishes_the_tally_once(app:
 
     await reminders.fire(CLOSE_KIND, ballot, due)  # the same job again
     await reminders.fire(CLOSE_KIND, ballot, "20990101T000001Z")  # or another one
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     assert chat._take() == []
     assert await broadcasts(app) == written + 1  # an empty batch for the other one
     assert "投票已经截止" in to(await as_(chat, "xiaozhang", f"/vote {ballot} 1"), "xiaozhang")
@@ -137,7 +136,7 @@ async def test_the_reminder_reaches_only_eligible_members_who_have_not_voted(app
 
     await reminders.fire(CLOSING_KIND, ballot, due)
     await reminders.fire(CLOSING_KIND, ballot, due)  # run again: sent once
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     sent = chat._take()
     reminded = {m["to"] for m in sent}
     assert "xiaoli" in reminded and "chair" in reminded
@@ -158,7 +157,7 @@ async def test_no_reminder_once_the_ballot_has_closed(app: App) -> None:
     chat._take()
     reminders.bind(app)
     await reminders.fire(CLOSING_KIND, ballot, due)
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     assert chat._take() == []
 
 
@@ -181,7 +180,7 @@ async def test_followers_are_reminded_an_hour_before_the_meeting(app: App) -> No
     reminders.bind(app)
     await reminders.fire("bargaining_meeting", bs.id, "20990302T050000Z")
     await reminders.fire("bargaining_meeting", bs.id, "20990302T050000Z")
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     sent = chat._take()
     assert to(sent, "xiaowang").count("快到了") == 1
     assert "快到了" in to(sent, "chair")
@@ -198,7 +197,7 @@ async def test_no_meeting_reminder_once_it_is_held_or_outside_step_five(app: App
     chat._take()
     reminders.bind(app)
     await reminders.fire("bargaining_meeting", bs.id, "20990302T050000Z")
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     assert chat._take() == []
 
     await chat.say("/meeting_close")

@@ -40,8 +40,9 @@ async def test_an_officer_sees_progress_then_final_counts(app: App) -> None:
         assert await send_notice(session, app, notice, NOON) is None
     progress = await officer.text_of("/broadcasts")
     assert f"建德青荷对对联谊活动：发送中，共 {everyone} 人（待发送 {everyone}）" in progress
-    app.messenger.attach(Telegram())
+    app.outbox.attach(Telegram())
     await Sender(app, clock=lambda: NOON).send_all()
+    await officer.channel.deliver_waiting()
     final = await officer.text_of({"press": "bc"})
     on_console = everyone - 1
     assert (

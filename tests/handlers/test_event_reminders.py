@@ -13,7 +13,6 @@ import pytest
 
 from bot import reminders
 from bot.app import App
-from bot.sender import Sender
 from bot.settings import Settings
 from storage.models import Role
 from storage.models.benefits import ModelWorker
@@ -30,10 +29,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def received(chat: Chat, *, sender: str) -> dict[str, list[dict[str, Any]]]:
-    """What the sender delivered, by recipient (the sender's own chat left out)."""
+def received(messages: list[dict[str, Any]], *, sender: str) -> dict[str, list[dict[str, Any]]]:
+    """What was delivered, by recipient (the sender's own chat left out)."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for message in chat._take():
+    for message in messages:
         if message["to"] != sender:
             found.setdefault(message["to"], []).append(message)
     return found
@@ -105,8 +104,8 @@ async def test_the_reminder_reaches_only_confirmed_sign_ups_with_reminders_on(
     reminders.bind(app)
     await reminders.fire("event", event, "20261201T000000Z")
     await reminders.fire("event", event, "20261201T000000Z")
-    await Sender(app).send_all()
-    got = received(chat, sender="-")
+    await chat.channel.deliver_waiting()
+    got = received(chat._take(), sender="-")
     assert sorted(got) == ["a", "b"], "not the waitlist, the cancelled or reminders off"
     [message] = got["a"]
     assert message["text"].startswith("⏰ 活动快开始啦：青荷对对·潮韵新安 冬日联谊")
@@ -129,22 +128,23 @@ async def test_the_reminder_is_in_the_members_language_and_local_time(app: App, 
     chat._take()
     reminders.bind(app)
     await reminders.fire("event", event, "20261201T000000Z")
-    await Sender(app).send_all()
-    [message] = received(chat, sender="-")["amy"]
+    await chat.channel.deliver_waiting()
+    [message] = received(chat._take(), sender="-")["amy"]
     local = starts.astimezone(app.settings.zone).strftime("%Y-%m-%d %H:%M")
     assert message["text"].startswith("⏰ Your event is coming up")
     assert f"When: {local}" in message["text"]
 
 
-async def send_notice_to(chat: Chat, choice: str) -> str:
-    """The officer composes a notice for ``choice`` and sends it now; returns the summary."""
+async def send_notice_to(chat: Chat, choice: str) -> tuple[str, list[dict[str, Any]]]:
+    """The officer composes a notice for ``choice`` and sends it now; returns the summary
+    and what the console printed on sending (the notice to console members too)."""
     for line in ["/notice", "活动通知", "请提前十分钟到场。", "跳过", "跳过", "跳过"]:
         said = await chat.say({"as": "officer", "text": line})
     assert choice in payloads(said[-1])
     await chat.say({"as": "officer", "press": choice})
     *_, confirm = await chat.say({"as": "officer", "text": "跳过"})
-    await chat.say({"as": "officer", "press": "f:ok"})
-    return str(confirm["text"])
+    sent = await chat.say({"as": "officer", "press": "f:ok"})
+    return str(confirm["text"]), sent
 
 
 async def test_a_notice_to_event_participants_reaches_only_them(app: App, chat: Chat) -> None:
@@ -153,10 +153,9 @@ async def test_a_notice_to_event_participants_reaches_only_them(app: App, chat: 
     await ensure_member(app, "officer", Role.OFFICER)
     await ensure_member(app, "bystander")
     chat._take()
-    summary = await send_notice_to(chat, f"f:c:event:{event}")
+    summary, sent = await send_notice_to(chat, f"f:c:event:{event}")
     assert "活动“青荷对对·潮韵新安 冬日联谊”的报名者（现在 3 人）" in summary
-    await Sender(app).send_all()
-    assert sorted(received(chat, sender="officer")) == ["a", "b", "quiet"]
+    assert sorted(received(sent, sender="officer")) == ["a", "b", "quiet"]
 
 
 async def test_a_notice_to_model_workers_reaches_only_verified_unrevoked_ones(
@@ -182,7 +181,6 @@ async def test_a_notice_to_model_workers_reaches_only_verified_unrevoked_ones(
                 )
             )
     chat._take()
-    summary = await send_notice_to(chat, "f:c:model_workers:")
+    summary, sent = await send_notice_to(chat, "f:c:model_workers:")
     assert "已认证的劳模（现在 1 人）" in summary
-    await Sender(app).send_all()
-    assert sorted(received(chat, sender="officer")) == ["verified"]
+    assert sorted(received(sent, sender="officer")) == ["verified"]

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.settings import Settings
 from storage.models import MemberSettings
 from tests.conftest import Chat, payloads
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The default quiet hours, which /settings shows."""
+    return Settings(database_url=database_url, key_dir=tmp_path / "keys", _env_file=None)  # type: ignore[call-arg]
 
 
 async def stored(app: App) -> MemberSettings:

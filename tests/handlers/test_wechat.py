@@ -302,8 +302,7 @@ async def test_the_sender_retries_a_busy_wechat_and_delivers_once(settings: Sett
             noon = utcnow().replace(hour=4, minute=0)  # 12:00 in Shanghai, outside quiet hours
             await publish(
                 session,
-                app.settings,
-                app.dispatcher.translations,
+                app.outbox,
                 "test:busy",
                 [(member.id, lambda t: Outgoing("明天开会"))],
                 noon,
@@ -545,28 +544,35 @@ async def test_unionbot_serve_answers_wechat(tmp_path: Any) -> None:
     assert answer is not None and answer.startswith("您好！")
 
 
-async def test_when_wechat_is_unreachable_messages_are_queued_to_try_again(
+async def test_when_wechat_is_unreachable_messages_wait_to_be_tried_again(
     settings: Settings,
 ) -> None:
     from bot.app import build_app
+    from bot.delivery import MessageClass
+    from bot.sender import Sender
     from storage import members
-    from storage.models import QueuedMessage
+    from storage.models import Delivery
+    from storage.types import utcnow
 
     app = build_app(wechat_settings(settings, "http://127.0.0.1:9"))
     channel = WeChatChannel(app)
-    app.messenger.attach(channel)
+    app.outbox.attach(channel)
     await make_member(app, channel, "o-1")
     async with app.sessions() as session:
         member = await members.find_member(session, "wechat:o-1")
     assert member is not None
     with pytest.raises(TemporaryFailure):
         await channel.send("o-1", Outgoing("明天开会"))
-    await app.messenger.deliver([(member.id, lambda t: Outgoing("明天开会"))])
+    async with app.sessions() as session, session.begin():
+        message = (member.id, lambda t: Outgoing("明天开会"))
+        await app.outbox.write(session, [message], MessageClass.INTERACTIVE, utcnow())
+    await Sender(app).send_all()
     async with app.sessions() as session:
-        queued = (await session.scalars(select(QueuedMessage))).all()
+        waiting = (await session.scalars(select(Delivery))).all()
     await channel.stop()
     await app.close()
-    assert [q.body["text"] for q in queued] == ["明天开会"]
+    assert [(w.status, w.body["text"]) for w in waiting] == [("pending", "明天开会")]
+    assert "TemporaryFailure" in (waiting[0].reason or "")
 
 
 async def test_a_token_near_its_expiry_is_renewed_before_use(settings: Settings) -> None:

@@ -94,6 +94,9 @@ class WeChatChannel:
                 "WeChat members; this process only sends to them"
             )
 
+    async def stop_intake(self) -> None:
+        """Nothing to do: WeChat's messages come through ``serve``, which stops first."""
+
     async def stop(self) -> None:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
