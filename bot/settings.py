@@ -64,7 +64,6 @@ class Settings(BaseSettings):
     quiet_hours: str = "22:00-07:30"
     telegram_rate: float = Field(default=30.0, gt=0)
     wechat_rate: float = Field(default=20.0, gt=0)
-    console_rate: float = Field(default=0.0, ge=0)
     leader_check_seconds: float = Field(default=5.0, gt=0, le=300)
     sender_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     scheduler_wakeup_seconds: float = Field(default=10.0, gt=0, le=600)

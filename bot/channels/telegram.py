@@ -392,7 +392,7 @@ class TelegramChannel:
     async def send(self, external_id: str, message: Outgoing) -> None:
         """Message a member who did not just write; retried once after a 429.
 
-        What Telegram answers, as the sender and the messenger understand it:
+        What Telegram answers, as the sender understands it:
 
         - a second 429 raises :class:`RateLimited` with Telegram's ``retry_after``;
         - a dropped connection or a timeout raises :class:`TemporaryFailure`;

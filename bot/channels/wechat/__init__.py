@@ -245,7 +245,7 @@ class WeChatChannel:
     # -- proactive sending -----------------------------------------------------------------
 
     async def send(self, external_id: str, message: Outgoing) -> None:
-        """Deliver ``message`` for the sender or the messenger.
+        """Deliver ``message`` for the sender.
 
         Raises :class:`RecipientBlocked` for an unsubscribed or blacklisted user,
         :class:`TemporaryFailure` when WeChat is unreachable or busy and
@@ -268,8 +268,8 @@ class WeChatChannel:
 
         WeChat's refusals (45015 outside the window, 45047 over the per-user limit...) are
         recorded with the message in the inbox. A network failure or WeChat being busy
-        (-1) raises :class:`TemporaryFailure` for :meth:`send`, so the sender or the
-        messenger tries again later; a late reply to the member's own message waits in the
+        (-1) raises :class:`TemporaryFailure` for :meth:`send`, so the sender tries again
+        later; a late reply to the member's own message waits in the
         inbox instead. An unsubscribed user raises :class:`RecipientBlocked` from
         :meth:`send` and is marked inactive otherwise.
         """
