@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_, Translator
 from bot.settings import LANGUAGES
 from storage.enterprises import list_enterprises
+from storage.memberships import verified_in
 from storage.models import Member
 from storage.notices import members_where
 
@@ -99,9 +100,10 @@ async def _enterprise_choices(session: AsyncSession, t: Translator) -> list[tupl
 
 
 async def _enterprise(session: AsyncSession, value: str) -> list[int]:
+    """An enterprise's verified members: picking it in /me is only a request."""
     if not value.isdigit():
         return []
-    return await members_where(session, Member.enterprise_id == int(value))
+    return await members_where(session, verified_in(int(value)))
 
 
 async def _enterprise_label(session: AsyncSession, t: Translator, value: str) -> str:
