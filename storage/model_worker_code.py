@@ -119,7 +119,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode canonical unpadded base64url only. Lenient decoding skips characters outside
+    the alphabet and ignores the unused low bits of the last character, so several texts
+    would read as one token; a token must be exactly what :func:`sign_token` wrote."""
+    data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def sign_token(key_dir: Path, claims: TokenClaims) -> str:

@@ -163,8 +163,11 @@ async def test_altered_forged_and_unknown_codes_are_refused(
     token = await token_of(demo, number)
     payload, signature = token.removeprefix(TOKEN_PREFIX).split(".")
     altered_payload = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    unused_bit = alphabet[alphabet.index(signature[-1]) ^ 1]
     for altered in (
         f"{TOKEN_PREFIX}{altered_payload}.{signature}",
+        f"{TOKEN_PREFIX}{payload}.{signature[:-1]}{unused_bit}",
         f"{TOKEN_PREFIX}{payload}.{signature[:-3]}xyz",
         f"{TOKEN_PREFIX}not-base64!.???",
         TOKEN_PREFIX,
