@@ -72,7 +72,6 @@ def test_a_token_from_another_key_or_altered_is_refused(tmp_path: Path) -> None:
             read_token(ours, broken)
 
 
-
 def test_only_the_canonical_base64url_text_of_a_token_verifies(tmp_path: Path) -> None:
     """The 64-byte signature leaves 4 unused bits in its last character, and lenient
     decoding skips characters outside the alphabet: neither may make a second valid text."""
@@ -97,6 +96,7 @@ def test_only_the_canonical_base64url_text_of_a_token_verifies(tmp_path: Path) -
         with pytest.raises(BadToken):
             read_token(tmp_path, variant)
     assert read_token(tmp_path, token) == CLAIMS
+
 
 def test_id_numbers_hash_with_the_pepper_and_ignore_spaces_and_case(tmp_path: Path) -> None:
     one = hash_id_number(tmp_path / "a", "99999919700101001x")
