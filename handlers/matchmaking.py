@@ -127,7 +127,7 @@ async def show_suggestions(ctx: Context, profile_id: int) -> None:
         )
 
 
-@router.command("introduce", help=N_("help.introduce"), role=Role.MATCHMAKER)
+@router.command("introduce", help=N_("help.introduce"), role=Role.MATCHMAKER, private=True)
 async def introduce_command(ctx: Context) -> None:
     numbers = ctx.args.split()
     if len(numbers) != 2 or not all(n.isdigit() for n in numbers):
@@ -286,7 +286,7 @@ async def _name(ctx: Context, member_id: int | None) -> str:
     return f"{profile.display_name} (#{profile.id})" if profile is not None else "-"
 
 
-@router.command("outcome", help=N_("help.outcome"), role=Role.MATCHMAKER)
+@router.command("outcome", help=N_("help.outcome"), role=Role.MATCHMAKER, private=True)
 async def record_outcome(ctx: Context) -> None:
     number, _, name = ctx.args.partition(" ")
     outcomes = {ctx.t(msgid): outcome for outcome, msgid in OUTCOME_NAMES.items()}
@@ -322,7 +322,7 @@ def _date(ctx: Context, intro: Introduction) -> str:
     return when.astimezone(ctx.settings.zone).strftime("%Y-%m-%d")
 
 
-@router.command("mmstats", help=N_("help.mmstats"), role=Role.OFFICER)
+@router.command("mmstats", help=N_("help.mmstats"), role=Role.OFFICER, private=True)
 async def statistics(ctx: Context) -> None:
     stats = await matchmaking.matchmaker_stats(ctx.session)
     if not stats:

@@ -206,7 +206,7 @@ async def show_code(ctx: Context) -> None:
     )
 
 
-@router.command("verify", help=N_("help.verify"), role=Role.UNIT_STAFF)
+@router.command("verify", help=N_("help.verify"), role=Role.UNIT_STAFF, private=True)
 async def verify_command(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("mw.verify.how"))
@@ -279,7 +279,7 @@ async def verify(ctx: Context, text: str) -> None:
     ctx.reply("\n".join(lines), rows(*buttons))
 
 
-@router.button("mwsvc", role=Role.UNIT_STAFF)
+@router.button("mwsvc", role=Role.UNIT_STAFF, private=True)
 async def record_service(ctx: Context) -> None:
     use_text, _, service_text = ctx.args.partition(":")
     use_id, service_id = parse_id(use_text), parse_id(service_text)
@@ -333,7 +333,7 @@ async def find_entries(ctx: Context) -> None:
     ctx.reply("\n".join(lines) + "\n" + ctx.t("mw.find.revoke_hint"))
 
 
-@router.command("mwrevoke", help=N_("help.mwrevoke"), role=Role.OFFICER)
+@router.command("mwrevoke", help=N_("help.mwrevoke"), role=Role.OFFICER, private=True)
 async def revoke_entry(ctx: Context) -> None:
     entry = parse_id(ctx.args)
     worker = await model_workers.revoke(ctx.session, entry, utcnow()) if entry else None
