@@ -208,7 +208,7 @@ async def speak_or_suggest(ctx: Context) -> bool:
     return False
 
 
-@router.command("transcript", help=N_("help.transcript"))
+@router.command("transcript", help=N_("help.transcript"), private=True)
 async def transcript(ctx: Context) -> None:
     bs = await store.followed_session(ctx.session, ctx.member.id)
     if bs is None:
@@ -220,7 +220,7 @@ async def transcript(ctx: Context) -> None:
     await _show_page(ctx, bs, page)
 
 
-@router.button("tr")
+@router.button("tr", private=True)
 async def transcript_page(ctx: Context) -> None:
     number, _, page = ctx.args.partition(":")
     bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
