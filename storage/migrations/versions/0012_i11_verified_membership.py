@@ -1,7 +1,7 @@
 """verified enterprise membership and member rosters
 
 Revision ID: 0011_i11
-Revises: 0010
+Revises: 0011_i12b
 Create Date: 2026-12-01 12:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_i11"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_i12b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
