@@ -27,6 +27,7 @@ from handlers.bargaining import my_session, notify, refuse
 from storage import bargaining as store
 from storage import meeting, member_settings
 from storage.bargaining import Refused
+from storage.memberships import is_verified
 from storage.models import Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
 from storage.suggestions import suggest
@@ -207,19 +208,19 @@ async def speak_or_suggest(ctx: Context) -> bool:
     return False
 
 
-@router.command("transcript", help=N_("help.transcript"))
+@router.command("transcript", help=N_("help.transcript"), private=True)
 async def transcript(ctx: Context) -> None:
     bs = await store.followed_session(ctx.session, ctx.member.id)
     if bs is None:
         bs = await store.chair_session(ctx.session, (await ctx.roles()).scopes(Role.CHAIR))
-    if bs is None:
+    if bs is None or not await _may_watch(ctx, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
     page = int(ctx.args) if ctx.args.isdigit() else 1
     await _show_page(ctx, bs, page)
 
 
-@router.button("tr")
+@router.button("tr", private=True)
 async def transcript_page(ctx: Context) -> None:
     number, _, page = ctx.args.partition(":")
     bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
@@ -230,11 +231,12 @@ async def transcript_page(ctx: Context) -> None:
 
 
 async def _may_watch(ctx: Context, bs: BargainingSession) -> bool:
+    """Who sees the meeting, officers, and the enterprise's verified workers."""
     roles = await ctx.roles()
     return (
         ctx.member.id in await _audience(ctx, bs)
         or roles.has(Role.OFFICER)
-        or ctx.member.enterprise_id == bs.enterprise_id
+        or is_verified(ctx.member, bs.enterprise_id)
     )
 
 
