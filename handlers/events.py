@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audience, reminders
@@ -372,8 +373,8 @@ async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[
     ]
 
 
-async def _audience_members(session: AsyncSession, value: str) -> list[int]:
-    return await events.confirmed_members(session, int(value)) if value.isdigit() else []
+def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return events.confirmed_at(value)
 
 
 async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:

@@ -12,6 +12,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audience
@@ -297,8 +298,8 @@ async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[
     return [("", t("mw.audience"))]
 
 
-async def _audience_members(session: AsyncSession, value: str) -> list[int]:
-    return await model_workers.verified_members(session)
+def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return model_workers.is_verified_model_worker()
 
 
 async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:

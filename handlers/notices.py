@@ -76,8 +76,9 @@ async def list_notices_page(ctx: Context) -> None:
 
 
 async def _show_page(ctx: Context, page: int) -> None:
+    visible = notices.visible_to(ctx.member.id, audience.audiences_including())
     page_notices, total = await notices.recent_notices(
-        ctx.session, utcnow(), page * PAGE_SIZE, PAGE_SIZE
+        ctx.session, utcnow(), page * PAGE_SIZE, PAGE_SIZE, visible
     )
     if total == 0:
         ctx.reply(ctx.t("notices.none"), ctx.dispatcher.menu_button(ctx))
@@ -104,8 +105,16 @@ async def _show_page(ctx: Context, page: int) -> None:
 
 
 async def _notice(ctx: Context) -> Notice | None:
+    """The notice the member asked for, if published and addressed to them; any other
+    answers as a missing one does, so an id tells nothing of notices for others."""
     notice = await ctx.session.get(Notice, int(ctx.args)) if ctx.args.isdigit() else None
-    if notice is None or (notice.send_at is not None and notice.send_at > utcnow()):
+    if (
+        notice is None
+        or (notice.send_at is not None and notice.send_at > utcnow())
+        or not await audience.belongs(
+            ctx.session, ctx.member.id, notice.audience, notice.audience_value
+        )
+    ):
         ctx.reply(ctx.t("notices.gone"), ctx.dispatcher.menu_button(ctx))
         return None
     return notice
@@ -164,9 +173,12 @@ async def deadline_fan_out(
             rows([Button(t("notices.button.open"), f"n:{notice_id}")]),
         )
 
+    still_addressed = audience.condition(notice.audience, notice.audience_value)
     return [
         (member_id, build)
-        for member_id in await notices.subscribers(session, DEADLINE_KIND, notice_id)
+        for member_id in await notices.subscribers(
+            session, DEADLINE_KIND, notice_id, still_addressed
+        )
     ]
 
 

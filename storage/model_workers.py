@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import members
@@ -26,7 +26,7 @@ from storage.model_worker_code import (
     read_token,
     sign_token,
 )
-from storage.models import Role
+from storage.models import Member, Role
 from storage.models.benefits import (
     ClaimAttempt,
     Level,
@@ -112,14 +112,10 @@ async def verified_level(session: AsyncSession, member_id: int) -> str | None:
     return worker.level if worker is not None and worker.revoked_at is None else None
 
 
-async def verified_members(session: AsyncSession) -> list[int]:
-    """Members linked to a register entry that is not revoked: the verified model workers."""
-    rows = await session.scalars(
-        select(ModelWorker.member_id)
-        .where(ModelWorker.member_id.is_not(None), ModelWorker.revoked_at.is_(None))
-        .order_by(ModelWorker.member_id)
-    )
-    return [member_id for member_id in rows if member_id is not None]
+def is_verified_model_worker() -> ColumnElement[bool]:
+    """The :class:`Member` row in scope is linked to a register entry that is not revoked:
+    the verified model workers."""
+    return exists().where(ModelWorker.member_id == Member.id, ModelWorker.revoked_at.is_(None))
 
 
 async def issue_code(
