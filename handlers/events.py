@@ -118,7 +118,7 @@ def event_card(ctx: Context, places: events.Places) -> str:
 
 
 @router.command("events", help=N_("help.events"))
-@router.button("ev")
+@router.button("ev", private=True)
 async def list_events(ctx: Context) -> None:
     action, _, number = ctx.args.partition(":")
     if ctx.message.payload and action in ("s", "c") and number.isdigit():
@@ -176,7 +176,7 @@ async def tell_promoted(ctx: Context, row: SignUp) -> None:
     ctx.send(row.member_id, lambda t: Outgoing(t("events.promoted", title=title, code=code)))
 
 
-@router.command("myevents", help=N_("help.myevents"))
+@router.command("myevents", help=N_("help.myevents"), private=True)
 async def my_events(ctx: Context) -> None:
     mine = await events.member_sign_ups(ctx.session, ctx.member.id, utcnow())
     if not mine:
@@ -299,7 +299,7 @@ async def list_participants(ctx: Context) -> None:
     ctx.reply(header + "\n" + "\n".join(lines), buttons)
 
 
-@router.command("checkin", help=N_("help.checkin"), role=Role.OFFICER)
+@router.command("checkin", help=N_("help.checkin"), role=Role.OFFICER, private=True)
 async def check_in(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("events.checkin_usage"))

@@ -210,19 +210,19 @@ async def speak_or_suggest(ctx: Context) -> bool:
     return False
 
 
-@router.command("transcript", help=N_("help.transcript"))
+@router.command("transcript", help=N_("help.transcript"), private=True)
 async def transcript(ctx: Context) -> None:
     bs = await store.followed_session(ctx.session, ctx.member.id)
     if bs is None:
         bs = await store.chair_session(ctx.session, (await ctx.roles()).scopes(Role.CHAIR))
-    if bs is None:
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
     page = int(ctx.args) if ctx.args.isdigit() else 1
     await _show_page(ctx, bs, page)
 
 
-@router.button("tr")
+@router.button("tr", private=True)
 async def transcript_page(ctx: Context) -> None:
     number, _, page = ctx.args.partition(":")
     bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
@@ -252,7 +252,7 @@ async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
     )
 
 
-@router.button("wm")
+@router.button("wm", private=True)
 async def watch_on_the_web(ctx: Context) -> None:
     """A personal link to the live page, made when pressed so that it is fresh and names
     only the member who pressed (a pushed message may sit unread for hours)."""

@@ -65,12 +65,12 @@ def notice_builder(notice: Notice, zone: Any, now: datetime) -> MessageBuilder:
 # Members: browse and open notices, ask for a reminder.
 
 
-@router.command("notices", help=N_("help.notices"))
+@router.command("notices", help=N_("help.notices"), private=True)
 async def list_notices_command(ctx: Context) -> None:
     await _show_page(ctx, 0)
 
 
-@router.button("np")
+@router.button("np", private=True)
 async def list_notices_page(ctx: Context) -> None:
     await _show_page(ctx, int(ctx.args) if ctx.args.isdigit() else 0)
 
@@ -120,7 +120,7 @@ async def _notice(ctx: Context) -> Notice | None:
     return notice
 
 
-@router.button("n")
+@router.button("n", private=True)
 async def open_notice(ctx: Context) -> None:
     notice = await _notice(ctx)
     if notice is not None:
@@ -131,7 +131,7 @@ def reminder_times(deadline: datetime, now: datetime) -> list[datetime]:
     return [deadline - before for before in REMIND_BEFORE if deadline - before > now]
 
 
-@router.button("nrem")
+@router.button("nrem", private=True)
 async def remind_me(ctx: Context) -> None:
     notice = await _notice(ctx)
     if notice is None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import bargaining, members
 from storage.bargaining import Refused
+from storage.memberships import is_verified
 from storage.models import Member, Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
 
@@ -122,7 +123,7 @@ async def statements_after(
 
 async def may_watch(session: AsyncSession, member: Member, bs: BargainingSession) -> bool:
     """Whether this member may read the meeting, in chat or on the web: officers, the
-    enterprise's chair and members, and everyone the meeting is relayed to."""
+    enterprise's chair and verified workers, and everyone the meeting is relayed to."""
     grants = await members.role_grants(session, member.id)
     if any(
         role in (Role.OFFICER, Role.ADMIN)
@@ -130,7 +131,7 @@ async def may_watch(session: AsyncSession, member: Member, bs: BargainingSession
         for role, scope in grants
     ):
         return True
-    if member.enterprise_id == bs.enterprise_id or member.id == bs.employer_member_id:
+    if is_verified(member, bs.enterprise_id) or member.id == bs.employer_member_id:
         return True
     return member.id in {
         *await bargaining.follower_ids(session, bs.id),

@@ -104,6 +104,14 @@ def hash_id_number(key_dir: Path, id_number: str) -> str:
     return hmac.new(pepper, normal.encode("ascii", "replace"), hashlib.sha256).hexdigest()
 
 
+def hash_claim_name(key_dir: Path, name: str) -> str:
+    """A name typed into a claim, as a keyed hash (spaces removed, lower case): failed tries
+    are counted per name without keeping the names people tried."""
+    pepper = secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
+    normal = "claim-name:" + "".join(name.split()).lower()
+    return hmac.new(pepper, normal.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def mask_name(name: str) -> str:
     """王建明 → 王*明, 李梅 → 李*; a Latin name keeps its first and last letters."""
     name = name.strip()
@@ -119,7 +127,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode canonical unpadded base64url only. Lenient decoding skips characters outside
+    the alphabet and ignores the unused low bits of the last character, so several texts
+    would read as one token; a token must be exactly what :func:`sign_token` wrote."""
+    data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def sign_token(key_dir: Path, claims: TokenClaims) -> str:

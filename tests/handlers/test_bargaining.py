@@ -47,13 +47,14 @@ async def make_due(app: App) -> None:
 
 
 async def add_worker(app: App, chat: Chat, name: str, enterprise: str = "chair") -> None:
-    """A new worker writes to the bot and is a member of the chair's enterprise."""
+    """A new worker writes to the bot and is a verified member of the chair's enterprise."""
     await as_(chat, name, "/menu")
     async with app.sessions() as session, session.begin():
         worker = await members.find_member(session, name)
         colleague = await members.find_member(session, enterprise)
         assert worker is not None and colleague is not None
         worker.enterprise_id = colleague.enterprise_id
+        worker.enterprise_status = "verified"
 
 
 async def start_session(chat: Chat) -> str:
