@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     leader_check_seconds: float = Field(default=5.0, gt=0, le=300)
     sender_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     scheduler_wakeup_seconds: float = Field(default=10.0, gt=0, le=600)
+    web_url: str | None = None
+    web_link_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    web_session_hours: int = Field(default=8, ge=1, le=72)
 
     @field_validator("database_url")
     @classmethod
@@ -93,6 +96,15 @@ class Settings(BaseSettings):
                 "(for example sqlite+aiosqlite:///unionbot.db)"
             )
         return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_root(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("must be the pages' public root, such as https://bot.example.org")
+        return value.rstrip("/")
 
     @field_validator("log_level")
     @classmethod

@@ -121,6 +121,7 @@ SHOWS_MEMBER_DATA = {
     "/meeting_close": False,
     "/transcript": True,
     "button tr": True,
+    "button wm": True,  # a personal link to the live meeting page
     "/election": False,
     "/congress": False,
     "/vote": True,
