@@ -14,7 +14,7 @@ from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.router import Router
 from handlers.profiles import describe, hobby_names, profile_values
-from storage import matchmaking
+from storage import matchmaking, members
 from storage.models import Role
 from storage.models.singles import Introduction, IntroStatus, Outcome, Profile
 from storage.profiles import get_profile
@@ -275,7 +275,7 @@ async def report(ctx: Context) -> None:
         "reporter": await _name(ctx, row.reporter_id),
         "reported": await _name(ctx, row.reported_id),
     }
-    for officer_id in await matchmaking.officers(ctx.session):
+    for officer_id in await members.role_holders(ctx.session, Role.OFFICER):
         ctx.send(officer_id, lambda t: Outgoing(t("intro.report_to_officers", **names)))
     ctx.reply(ctx.t("intro.reported"))
 
