@@ -4,7 +4,8 @@ Each line is plain text or a JSON action: ``{"text": ...}``, ``{"press": PAYLOAD
 ``{"location": [lat, lon]}`` or ``{"start": PAYLOAD}``, any of which may carry
 ``"as": NAME`` to act as another console identity. With ``--json`` every bot message is one
 JSON line ``{"to", "text", "buttons", "image"}``; otherwise buttons show as numbered
-choices and a bare number presses one.
+choices, numbered across every message shown since the member's last input (as WeChat
+does), and a bare number presses one.
 
 Messages to console members come from the outbox like every other message to a member
 (:mod:`bot.delivery`): the console takes its members' rows itself, since only a console
@@ -79,6 +80,7 @@ class ConsoleChannel:
         except BadAction as bad:
             await self._refuse(self.me, bad.msgid)
             return
+        self._choices[incoming.user_id] = []
         replies = await self.dispatcher.handle(incoming)
         if self._rows_written:
             await self.deliver_waiting()
@@ -124,7 +126,8 @@ class ConsoleChannel:
         return self._incoming(who, start=value)
 
     def _numbered_choice(self, line: str) -> Button | None:
-        """In interactive mode a bare number presses that button of the last message."""
+        """In interactive mode a bare number presses that option of those shown since the
+        last input."""
         choices = self._choices.get(self.me, [])
         number = line.strip()
         if self.json_mode or not number.isdigit() or not 1 <= int(number) <= len(choices):
@@ -165,7 +168,7 @@ class ConsoleChannel:
         lines = [f"[{to}] {message.text}"]
         buttons = [button for row in message.buttons for button in row]
         in_form = any(b.payload and b.payload.startswith(FORM_PREFIX) for b in buttons)
-        pressable = []
+        pressable = self._choices.setdefault(to, [])
         for button in buttons:
             if button.url is not None:
                 lines.append(f"    🔗 {button.label}: {button.url}")
@@ -176,7 +179,6 @@ class ConsoleChannel:
                 lines.append(f"    {len(pressable)}) {button.label}")
         if message.image:
             lines.append(f"    🖼 {message.image}")
-        self._choices[to] = pressable
         return "\n".join(lines) + "\n\n"
 
 

@@ -11,6 +11,7 @@ from storage.models.core import (
     Member,
     Role,
     RoleGrant,
+    RosterEntry,
 )
 from storage.models.notices import (
     Broadcast,
@@ -37,4 +38,5 @@ __all__ = [
     "ReminderSubscription",
     "Role",
     "RoleGrant",
+    "RosterEntry",
 ]

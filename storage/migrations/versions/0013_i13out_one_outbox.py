@@ -6,7 +6,7 @@ nothing queued before the upgrade is lost. Rows that were handed to that queue (
 ``queued``) count as sent, as the queue took them.
 
 Revision ID: 0011_i13out
-Revises: 0010
+Revises: 0011_i11
 Create Date: 2026-12-01 12:40:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_i13out"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_i11"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
