@@ -92,14 +92,7 @@ async def add_members(app: App, count: int, prefix: str) -> list[int]:
 async def broadcast(app: App, ids: list[int], key: str) -> float:
     started = time.perf_counter()
     async with app.sessions() as session, session.begin():
-        await publish(
-            session,
-            app.settings,
-            app.dispatcher.translations,
-            key,
-            [(i, message) for i in ids],
-            utcnow(),
-        )
+        await publish(session, app.outbox, key, [(i, message) for i in ids], utcnow())
     return time.perf_counter() - started
 
 

@@ -5,7 +5,9 @@ sendMessage, sendPhoto, editMessageText, editMessageReplyMarkup, answerCallbackQ
 setMyCommands, setWebhook, deleteWebhook), keeps every chat's messages as the member would
 see them (edits change them in place) and every call as it was made, and can be told to
 fail the next call of a method: ``429`` with ``retry_after``, ``403`` blocked, ``400``
-"message is not modified" or "chat not found", a dropped connection, or a slow answer.
+"message is not modified" or "chat not found", a dropped connection, or a slow answer;
+or be put under a 429 storm (:attr:`FakeTelegram.storm`: that share of messages sent,
+chosen by chat and attempt, so the same chats are hit however the calls interleave).
 Members act through :meth:`say`, :meth:`press` and :meth:`share_location`, which queue
 updates for ``getUpdates``.
 """
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import socket
 import time
 from collections import defaultdict
@@ -62,6 +65,9 @@ class FakeTelegram:
         self.answered: list[str] = []
         self.blocked: set[int] = set()
         self.faults: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self.storm = 0.0
+        self.storm_seed = 0
+        self._sends_to: dict[int, int] = defaultdict(int)
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Condition()
         self._changed = asyncio.Event()
@@ -95,6 +101,11 @@ class FakeTelegram:
         ``not_modified`` (400), ``bad_request`` (400), ``chat_not_found`` (400), ``drop``
         (close the connection unanswered) or ``slow`` (answer after ``retry_after`` seconds)."""
         self.faults[method].append((kind, retry_after))
+
+    def storm_hits(self, chat: int, attempt: int) -> bool:
+        """Whether the storm answers 429 to the ``attempt``-th send (from 0) to ``chat``."""
+        draw = random.Random(f"{self.storm_seed}:{chat}:{attempt}").random()
+        return draw < self.storm
 
     def message_update(
         self,
@@ -205,6 +216,11 @@ class FakeTelegram:
                     "chat_not_found": _error(400, "Bad Request: chat not found"),
                 }[kind]
         chat_id = int(params.get("chat_id", 0))
+        if self.storm and method in ("sendMessage", "sendPhoto"):
+            attempt = self._sends_to[chat_id]
+            self._sends_to[chat_id] += 1
+            if self.storm_hits(chat_id, attempt):
+                return _error(429, "Too Many Requests: retry after 1", 1)
         if method in OUTBOUND and chat_id in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")
         handler = getattr(self, "_" + method, None)
