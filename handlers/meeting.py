@@ -2,7 +2,9 @@
 
 While the chair keeps the meeting open, whatever its speakers (the chair, the elected
 representatives, the employer's chief representative) write to the bot is a statement: it
-is numbered and relayed at once to every follower, labelled with side and role. Followers
+is numbered and relayed at once to every follower, labelled with side and role. Relays go
+through the outbox with the key ``meeting:ID``, so a follower who is behind (Telegram
+allows one message a second per chat) gets the statements since as one message. Followers
 only watch; what they write then goes to the suggestion box. A late follower reads the
 transcript so far, a page at a time.
 
@@ -196,11 +198,7 @@ async def speak_or_suggest(ctx: Context) -> bool:
                 ctx.session, bs, ctx.member, speaker[0], speaker[1], text, utcnow()
             )
             ctx.reply(ctx.t("meeting.said", seq=statement.seq))
-            notify(
-                ctx,
-                await _audience(ctx, bs),
-                relay(statement),
-            )
+            notify(ctx, await _audience(ctx, bs), relay(statement), coalesce=f"meeting:{bs.id}")
             return True
     for bs in meetings:
         if ctx.member.id in await store.follower_ids(ctx.session, bs.id):

@@ -35,6 +35,7 @@ from storage.types import utcnow
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import FakeTelegram
 from tests.conftest import Chat
+from tests.handlers.test_bargaining import running_session
 from tests.singles import add_event, add_profile
 
 WRITERS = 20
@@ -306,3 +307,40 @@ async def test_the_sender_is_woken_at_once_by_rows_another_process_writes(
             await writer.close()
         await leader.close()
     assert recorder.sent == [("2", "马上到")]
+
+
+# --- a watcher who is behind ---------------------------------------------------------------
+
+
+async def test_a_watcher_who_is_behind_gets_the_statements_since_as_one_message(
+    app: App,
+) -> None:
+    chat = Chat(app, "chair")
+    bs, code = await running_session(app, chat, step=5)
+    await on_telegram(app, 9)
+    async with app.sessions() as session, session.begin():
+        watcher = await members.find_member(session, "telegram:9")
+        chair = await members.find_member(session, "chair")
+        assert watcher is not None and chair is not None
+        watcher.enterprise_id, watcher.enterprise_status = chair.enterprise_id, "verified"
+    [joined] = await app.dispatcher.handle(Incoming("telegram", "9", "9", text=f"/join {code}"))
+    assert bs.title in joined.text
+    await chat.say("/meeting_open")
+    recorder = Recorder()
+    app.outbox.attach(recorder)
+    sender = Sender(app, {"telegram": Pacer(0)})
+    await sender.send_all()
+    [(_, opened)] = recorder.sent
+    assert "会议开始了" in opened
+    recorder.sent.clear()
+
+    for said in ("我方提出工资平均增长 6%", "夜班津贴也要提高", "请企业方回应"):
+        await chat.say(said)
+    await sender.send_all()
+    [(to, text)] = recorder.sent
+    assert to == "9"
+    assert text.splitlines() == [
+        "#1【职工方·工会主席】陈主席：我方提出工资平均增长 6%",
+        "#2【职工方·工会主席】陈主席：夜班津贴也要提高",
+        "#3【职工方·工会主席】陈主席：请企业方回应",
+    ]
