@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
@@ -20,6 +21,7 @@ from bot.messages import Button, Incoming, Outgoing
 from bot.settings import Settings
 from storage import members
 from storage.models import DialogState, Identity, Member, Role
+from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
@@ -61,7 +63,7 @@ class Context:
     dialog: DialogState | None = None
     args: str = ""
     replies: list[Outgoing] = field(default_factory=list)
-    outbox: list[tuple[int, MessageBuilder, str | None]] = field(default_factory=list)
+    outbox: list[tuple[int, MessageBuilder]] = field(default_factory=list)
     scheduled: list[tuple[str, int, datetime]] = field(default_factory=list)
     cancelled: list[tuple[str, int]] = field(default_factory=list)
     _roles: Roles | None = None
@@ -84,11 +86,18 @@ class Context:
     def answer(self, message: Outgoing) -> None:
         self.replies.append(message)
 
-    def send(self, member_id: int, build: MessageBuilder, *, coalesce: str | None = None) -> None:
+    def send(self, member_id: int, build: MessageBuilder) -> None:
         """Message another member, in their own language, through the outbox (written with
-        this message's changes). Messages with the same ``coalesce`` key still waiting for
-        that member when the sender reaches them go out as one."""
-        self.outbox.append((member_id, build, coalesce))
+        this message's changes)."""
+        self.outbox.append((member_id, build))
+
+    async def relay(
+        self, kind: str, thing_id: int, since: int, audience: Select[tuple[int]]
+    ) -> None:
+        """Tell ``audience`` (a query of member ids) what happens live, at any size: see
+        :meth:`bot.delivery.Outbox.write_live`."""
+        outbox = self.dispatcher.outbox
+        await outbox.write_live(self.session, kind, thing_id, since, audience, utcnow())
 
     def schedule(self, kind: str, thing_id: int, when: datetime) -> None:
         """Schedule a reminder (see :mod:`bot.reminders`) once this message commits."""

@@ -13,18 +13,23 @@ The API, kept small for the services and channels that build on it:
 - :class:`MessageClass`: what a message is decides its priority (the sender drains
   interactive messages before reminders before broadcasts) and whether the recipient's
   quiet hours hold it (every class but ``REPLY``; ``urgent=True`` lifts them).
-- ``await outbox.write(session, messages, cls, now, *, broadcast=None, urgent=False,
-  coalesce=None)``: render each ``(member_id, build)`` in the member's language, hold it
-  for their quiet hours by class, and add the rows to ``session``'s transaction. Rows of a
-  member with the same ``coalesce`` key (``meeting:5``) still waiting when the sender
-  reaches them go out as one message: a watcher who is behind gets one message.
+- ``await outbox.write(session, messages, cls, now, *, broadcast=None, urgent=False)``:
+  render each ``(member_id, build)`` in the member's language, hold it for their quiet
+  hours by class, and add the rows to ``session``'s transaction.
+- ``register_live(kind, render)`` and ``await outbox.write_live(session, kind, thing_id,
+  since, audience, now)``: what happens live (a meeting's statements) for an audience given
+  as a query. Each member of it gets one waiting row per thing, added only if they have
+  none waiting, in two SQL statements whatever the audience's size; the row is rendered
+  when the sender takes it (``render(session, t, thing_id, since)``: everything since
+  ``since``), so a watcher who is behind gets what they missed as one message.
 - ``outbox.wake()`` once the transaction has committed (``if outbox.written(session)``):
   the sender of this process looks at once. On PostgreSQL :func:`storage.outbox.add` also
   sends ``NOTIFY``, which wakes a leader in another process at commit.
 - ``await outbox.keep_replies(channel, user_id, replies)``: a direct reply that the
   channel could not deliver after its own retries (a second 429) becomes a ``REPLY`` row,
   so a committed check-in code or receipt still reaches the member.
-- ``outbox.attach(channel)``: the channels this process's sender sends through.
+- ``outbox.attach(channel)``: the channels this process's sender sends through; the sender
+  renders a row with :func:`render` as it claims it.
 - ``await outbox.take(channel)``: mark the due rows of members whose preferred identity is
   on ``channel`` sent and return them (the console prints them).
 """
@@ -32,17 +37,18 @@ The API, kept small for the services and channels that build on it:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel
 from bot.context import MessageBuilder
-from bot.i18n import Translations
+from bot.i18n import Translations, Translator
 from bot.messages import Outgoing, from_json, to_json
 from bot.quiet import member_window, release_time
 from bot.settings import Settings
@@ -65,8 +71,36 @@ class MessageClass(Enum):
     """A direct reply the channel could not deliver: the member is waiting for it."""
     INTERACTIVE = Kind(0, quiet=True)
     """What one member's action causes for another: an introduction, a relay, a tally."""
+    LIVE = Kind(0, quiet=False)
+    """What happens now for those following it (a meeting's statements): followed live."""
     REMINDER = Kind(1, quiet=True)
     BROADCAST = Kind(2, quiet=True)
+
+
+LiveRenderer = Callable[[AsyncSession, Translator, int, int], Awaitable[Outgoing | None]]
+"""``(session, t, thing_id, since)``: the message for everything since ``since``, in the
+translator's language; None when there is nothing any more (the thing is gone)."""
+LIVE_RENDERERS: dict[str, LiveRenderer] = {}
+LIVE = "live"
+"""The body key of a row to be rendered when sent: ``{"live": kind, "thing": id, "since": n}``."""
+
+
+def register_live(kind: str, render: LiveRenderer) -> None:
+    LIVE_RENDERERS[kind] = render
+
+
+async def render(
+    session: AsyncSession, t: Translator, body: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A row's message: its body, or for a live row what its renderer makes of it now."""
+    if LIVE not in body:
+        return body
+    renderer = LIVE_RENDERERS.get(str(body[LIVE]))
+    if renderer is None:
+        log.error("no renderer for live messages of kind %s", body[LIVE])
+        return None
+    message = await renderer(session, t, int(body["thing"]), int(body["since"]))
+    return None if message is None else to_json(message)
 
 
 WRITTEN = "outbox_written"
@@ -110,7 +144,6 @@ class Outbox:
         *,
         broadcast: int | None = None,
         urgent: bool = False,
-        coalesce: str | None = None,
     ) -> int:
         """Add one row per message to ``session``; returns how many. A broadcast has one
         row per member, so a member listed twice gets the first message only."""
@@ -137,12 +170,29 @@ class Outbox:
                     rendered[cache_key],
                     release_time(now, window, self.settings.zone),
                     cls.value.priority,
-                    coalesce,
                 )
             )
         await outbox.add(session, rows, broadcast)
         session.info[WRITTEN] = True
         return len(rows)
+
+    async def write_live(
+        self,
+        session: AsyncSession,
+        kind: str,
+        thing_id: int,
+        since: int,
+        audience: Select[tuple[int]],
+        now: datetime,
+    ) -> None:
+        """A live row of ``kind`` for every member of ``audience`` who has none waiting."""
+        body = {LIVE: kind, "thing": thing_id, "since": since}
+        priority = MessageClass.LIVE.value.priority
+        await outbox.add_live(session, audience, f"{kind}:{thing_id}", body, priority, now)
+        session.info[WRITTEN] = True
+
+    def translator(self, language: str) -> Translator:
+        return self._translations[language]
 
     async def keep_replies(self, channel: str, user_id: str, replies: Sequence[Outgoing]) -> None:
         """Direct replies the channel could not deliver, kept to be sent as soon as may be."""
@@ -164,6 +214,13 @@ class Outbox:
 
     async def take(self, channel: str) -> list[tuple[str, Outgoing]]:
         """The due messages for ``channel``'s members, oldest first, marked sent."""
+        messages = []
         async with self._sessions() as session, session.begin():
             taken = await outbox.take(session, channel, utcnow())
-        return [(external_id, from_json(body)) for external_id, body in taken]
+            languages = await outbox.recipients(session, [member for member, _, _ in taken])
+            for member_id, external_id, body in taken:
+                language = languages[member_id][0] if member_id in languages else "zh_CN"
+                rendered = await render(session, self._translations[language], body)
+                if rendered is not None:
+                    messages.append((external_id, from_json(rendered)))
+        return messages

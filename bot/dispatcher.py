@@ -18,7 +18,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dialogs
-from bot.context import Context, MessageBuilder
+from bot.context import Context
 from bot.delivery import MessageClass, Outbox
 from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
@@ -106,15 +106,8 @@ class Dispatcher:
         return ctx.replies
 
     async def _write_outbox(self, ctx: Context) -> None:
-        """What the handler sent others, as rows in its transaction (one write per key)."""
-        by_key: dict[str | None, list[tuple[int, MessageBuilder]]] = {}
-        for member_id, build, coalesce in ctx.outbox:
-            by_key.setdefault(coalesce, []).append((member_id, build))
-        now = utcnow()
-        for coalesce, messages in by_key.items():
-            await self.outbox.write(
-                ctx.session, messages, MessageClass.INTERACTIVE, now, coalesce=coalesce
-            )
+        """What the handler sent others, as rows in its transaction."""
+        await self.outbox.write(ctx.session, ctx.outbox, MessageClass.INTERACTIVE, utcnow())
 
     async def translator_for(self, message: Incoming) -> Translator:
         """The sender's language, read without creating a member (for refusals)."""

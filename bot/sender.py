@@ -3,14 +3,15 @@
 Only the leader runs it, and it is the only code that sends a member anything but a direct
 reply: one :class:`~bot.pacing.Pacer` per channel, here. It takes due rows by priority
 (interactive before reminders before broadcasts) for the members whose preferred identity
-is on a channel attached to ``app.outbox``; when new rows are written it stops the batch it
-is working through and looks again, so a member's introduction does not wait behind a
-broadcast. It is woken at once: in-process by :meth:`~bot.delivery.Outbox.wake`, from other
-processes by PostgreSQL ``NOTIFY`` (on SQLite it looks every ``UNIONBOT_SENDER_POLL_SECONDS``).
+is on a channel attached to ``app.outbox``; when new rows are written while it works
+through reminders or broadcasts it stops and looks again, so a member's introduction does
+not wait behind a broadcast. It is woken at once: in-process by
+:meth:`~bot.delivery.Outbox.wake`, from other processes by PostgreSQL ``NOTIFY`` (on SQLite
+it looks every ``UNIONBOT_SENDER_POLL_SECONDS``).
 
-Per row it waits for the channel's pacer, claims the row (``sending``, committed; with the
-member's other waiting rows of the same coalesce key, sent as one message), sends, and
-records the outcome (committed). Outcomes: sent; ``RateLimited`` pauses the channel for
+Per row it waits for the channel's pacer, claims the row (``sending``, committed; a live
+row is rendered then, with everything since it was written), sends, and records the
+outcome (committed). Outcomes: sent; ``RateLimited`` pauses the channel for
 ``retry_after`` and puts the row back; ``TemporaryFailure`` and network errors retry with
 exponential backoff up to ``MAX_ATTEMPTS``; ``RecipientBlocked`` marks the row blocked and
 the identity inactive; anything else fails the row with its reason.
@@ -25,15 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import delivery
 from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
-from bot.messages import Outgoing, from_json
+from bot.messages import from_json
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
 from storage import members, outbox
 from storage.models import Delivery, DeliveryStatus, Identity
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_SECONDS = 600.0
+TOP_PRIORITY = 0
 RECORD_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits between tries to record an outcome while the database is unreachable; the last
 is repeated until it answers."""
@@ -65,16 +69,6 @@ def pacers_for(app: App) -> dict[str, Pacer]:
 
 def backoff(attempts: int) -> float:
     return float(min(MAX_BACKOFF_SECONDS, 2**attempts))
-
-
-def combined(bodies: Sequence[dict[str, Any]]) -> Outgoing:
-    """Several waiting messages of one coalesce key as one: the texts in order, the last
-    one's buttons and image."""
-    messages = [from_json(body) for body in bodies]
-    last = messages[-1]
-    if len(messages) == 1:
-        return last
-    return Outgoing("\n".join(m.text for m in messages), last.buttons, last.image)
 
 
 @dataclass
@@ -120,8 +114,8 @@ class Sender:
                     await _first_of(self._wake, stop, self.app.settings.sender_poll_seconds)
 
     async def send_due(self, stop: asyncio.Event | None = None) -> int:
-        """One round over the rows due now; returns how many were handled. A round ends
-        early when new rows are written, so that higher priorities go first."""
+        """One round over the rows due now; returns how many were handled. A round of
+        reminders or broadcasts ends early when new rows are written, which may come first."""
         now = self.clock()
         channels = [*self.app.outbox.channels, outbox.NO_CHANNEL]
         async with self.app.sessions() as session:
@@ -130,8 +124,10 @@ class Sender:
         self._wake.clear()
         handled = 0
         for row in rows:
-            if (stop is not None and stop.is_set()) or (handled and self._wake.is_set()):
+            if stop is not None and stop.is_set():
                 break
+            if handled and self._wake.is_set() and row.priority > TOP_PRIORITY:
+                break  # new rows may come first: look again
             await self._deliver(row, identities.get(row.member_id))
             handled += 1
         if handled:
@@ -154,13 +150,13 @@ class Sender:
         pacer = self.pacers.setdefault(identity.channel, Pacer(0))
         await pacer.wait(identity.external_id)
         async with self.app.sessions() as session, session.begin():
-            claimed = await outbox.claim(session, row, self.clock())
-        if not claimed:
+            body = await self._claim(session, row)
+        if body is None:
             return
-        ids = [id_ for id_, _ in claimed]
+        ids = [row.id]
         try:
             await pacer.acquire(identity.external_id)
-            await channel.send(identity.external_id, combined([body for _, body in claimed]))
+            await channel.send(identity.external_id, from_json(body))
         except RateLimited as limited:
             pacer.hold(limited.retry_after)
             reason = f"rate limited {limited.retry_after}s"
@@ -177,6 +173,22 @@ class Sender:
             await self._record(ids, DeliveryStatus.FAILED, reason)
         else:
             await self._record(ids, DeliveryStatus.SENT)
+
+    async def _claim(self, session: AsyncSession, row: Delivery) -> dict[str, Any] | None:
+        """The row's message, claimed; a live row is rendered now, in the claim's
+        transaction, and kept so (see :func:`storage.outbox.add_live` for why here)."""
+        if row.coalesce_key is not None:
+            await outbox.lock_live(session, row.coalesce_key)
+        body = await outbox.claim(session, row.id)
+        if body is None or delivery.LIVE not in body:
+            return body
+        language, _ = (await outbox.recipients(session, [row.member_id]))[row.member_id]
+        rendered = await delivery.render(session, self.app.outbox.translator(language), body)
+        if rendered is None:
+            await outbox.record(session, [row.id], DeliveryStatus.FAILED, self.clock(), "gone")
+            return None
+        await outbox.replace_body(session, row.id, rendered)
+        return rendered
 
     async def _retry(
         self, row: Delivery, ids: list[int], reason: str, after: float | None = None

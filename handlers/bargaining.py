@@ -72,14 +72,11 @@ def refuse(ctx: Context, refused: Refused) -> None:
     ctx.reply(ctx.t(refused.msgid, **refused.values))
 
 
-def notify(
-    ctx: Context, member_ids: Iterable[int], build: Any, *, coalesce: str | None = None
-) -> None:
-    """Send one message to several members, each in their own language, skipping the actor
-    (``coalesce``: see :meth:`bot.context.Context.send`)."""
+def notify(ctx: Context, member_ids: Iterable[int], build: Any) -> None:
+    """Send one message to several members, each in their own language, skipping the actor."""
     for member_id in dict.fromkeys(member_ids):
         if member_id != ctx.member.id:
-            ctx.send(member_id, build, coalesce=coalesce)
+            ctx.send(member_id, build)
 
 
 async def my_session(ctx: Context) -> BargainingSession | None:

@@ -2,9 +2,11 @@
 
 While the chair keeps the meeting open, whatever its speakers (the chair, the elected
 representatives, the employer's chief representative) write to the bot is a statement: it
-is numbered and relayed at once to every follower, labelled with side and role. Relays go
-through the outbox with the key ``meeting:ID``, so a follower who is behind (Telegram
-allows one message a second per chat) gets the statements since as one message. Followers
+is numbered and relayed at once to every follower, labelled with side and role. Relays are
+live outbox rows (:meth:`bot.delivery.Outbox.write_live`): one waiting row per follower,
+rendered when sent, so a follower who is behind (Telegram allows one message a second per
+chat) gets the statements since as one message, and a statement costs the speaker the same
+with 500 followers as with one. Followers
 only watch; what they write then goes to the suggestion box. A late follower reads the
 transcript so far, a page at a time.
 
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders, web_links
+from bot import delivery, reminders, web_links
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 router = Router("meeting")
 
 MEETING_KIND = "bargaining_meeting"
+RELAY_KIND = "meeting"
 REMIND_BEFORE = timedelta(hours=1)
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -62,8 +65,17 @@ def statement_text(t: Translator, statement: MeetingStatement) -> str:
     )
 
 
-def relay(statement: MeetingStatement) -> MessageBuilder:
-    return lambda t: Outgoing(statement_text(t, statement))
+async def relayed(
+    session: AsyncSession, t: Translator, session_id: int, since: int
+) -> Outgoing | None:
+    """A watcher's relay: every statement since the one that started it, as one message."""
+    statements = await meeting.statements_since(session, session_id, since)
+    if not statements:
+        return None
+    return Outgoing("\n".join(statement_text(t, s) for s in statements))
+
+
+delivery.register_live(RELAY_KIND, relayed)
 
 
 async def audience_of(session: AsyncSession, bs: BargainingSession) -> list[int]:
@@ -198,7 +210,9 @@ async def speak_or_suggest(ctx: Context) -> bool:
                 ctx.session, bs, ctx.member, speaker[0], speaker[1], text, utcnow()
             )
             ctx.reply(ctx.t("meeting.said", seq=statement.seq))
-            notify(ctx, await _audience(ctx, bs), relay(statement), coalesce=f"meeting:{bs.id}")
+            await ctx.relay(
+                RELAY_KIND, bs.id, statement.seq, meeting.audience_query(bs, ctx.member.id)
+            )
             return True
     for bs in meetings:
         if ctx.member.id in await store.follower_ids(ctx.session, bs.id):

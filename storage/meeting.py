@@ -6,14 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import bargaining, members
 from storage.bargaining import Refused
-from storage.memberships import is_verified
-from storage.models import Member, Role
-from storage.models.bargaining import BargainingSession, MeetingStatement
+from storage.memberships import Status, is_verified
+from storage.models import Member, Role, RoleGrant
+from storage.models.bargaining import (
+    BargainingSession,
+    Follower,
+    MeetingStatement,
+    Representative,
+)
 
 TRANSCRIPT_PAGE = 10
 
@@ -56,6 +61,42 @@ async def open_meetings(session: AsyncSession) -> Sequence[BargainingSession]:
                 BargainingSession.meeting_opened_at.is_not(None),
                 BargainingSession.meeting_closed_at.is_(None),
             )
+        )
+    ).all()
+
+
+def audience_query(bs: BargainingSession, without: int) -> Select[tuple[int]]:
+    """Everyone who sees the meeting (the chairs, the representatives, the employer's chief
+    representative, the followers who are still verified workers), less ``without``, as
+    one query: a relay to hundreds is written in SQL, not member by member."""
+    followers = (
+        select(Follower.member_id)
+        .join(Member, Member.id == Follower.member_id)
+        .where(
+            Follower.session_id == bs.id,
+            Member.enterprise_id == bs.enterprise_id,
+            Member.enterprise_status == Status.VERIFIED,
+        )
+    )
+    chairs = select(RoleGrant.member_id).where(
+        RoleGrant.role == Role.CHAIR, RoleGrant.scope == str(bs.enterprise_id)
+    )
+    representatives = select(Representative.member_id).where(Representative.session_id == bs.id)
+    parts = [followers, chairs, representatives]
+    if bs.employer_member_id is not None:
+        parts.append(select(Member.id).where(Member.id == bs.employer_member_id))
+    everyone = union(*parts).subquery()
+    return select(everyone.c[0]).where(everyone.c[0] != without)
+
+
+async def statements_since(
+    session: AsyncSession, session_id: int, since: int
+) -> Sequence[MeetingStatement]:
+    return (
+        await session.scalars(
+            select(MeetingStatement)
+            .where(MeetingStatement.session_id == session_id, MeetingStatement.seq >= since)
+            .order_by(MeetingStatement.seq)
         )
     ).all()
 

@@ -14,13 +14,27 @@ gets it where they are now.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, exists, func, insert, select, text, update
+from sqlalchemy import (
+    JSON,
+    ScalarSelect,
+    Select,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.models import (
@@ -31,6 +45,8 @@ from storage.models import (
     Member,
     MemberSettings,
 )
+from storage.models.notices import WAITING
+from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -182,30 +198,75 @@ async def preferred_identities(
     return found
 
 
-async def claim(session: AsyncSession, row: Delivery, now: datetime) -> list[tuple[int, Any]]:
-    """Mark ``row`` ``sending``, with the member's other due rows of the same coalesce key;
-    returns ``(id, body)`` of each claimed row, oldest first, or nothing when another
-    sender took ``row`` first. Bodies are read as claimed, not as :func:`due` listed them."""
-    claimed = await _claim(session, Delivery.id == row.id)
-    if not claimed or row.coalesce_key is None:
-        return claimed
-    more = await _claim(
-        session,
-        (Delivery.member_id == row.member_id)
-        & (Delivery.coalesce_key == row.coalesce_key)
-        & (Delivery.not_before <= now),
-    )
-    return sorted(claimed + more, key=lambda claimed_row: claimed_row[0])
-
-
-async def _claim(session: AsyncSession, which: Any) -> list[tuple[int, Any]]:
+async def claim(session: AsyncSession, delivery_id: int) -> dict[str, Any] | None:
+    """Mark a row ``sending`` and return its body as claimed; None when another sender
+    took it first."""
     result = await session.execute(
         update(Delivery)
-        .where(which, Delivery.status == DeliveryStatus.PENDING)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
-        .returning(Delivery.id, Delivery.body)
+        .returning(Delivery.body)
     )
-    return [(int(id_), body) for id_, body in result.all()]
+    body: dict[str, Any] | None = result.scalar_one_or_none()
+    return body
+
+
+async def replace_body(session: AsyncSession, delivery_id: int, body: dict[str, Any]) -> None:
+    """Keep what a live row was rendered to, so that a retry sends the same."""
+    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(body=body))
+
+
+LIVE_LOCKS = 0x6C697665
+"""'live': the first key of the PostgreSQL advisory locks of :func:`lock_live` (two-key
+locks never collide with the leader's one-key lock)."""
+
+
+async def lock_live(session: AsyncSession, key: str) -> None:
+    """Hold ``key``'s lock until the transaction ends. :func:`add_live` takes it before it
+    looks for waiting rows, the sender before it claims and renders one, so a row is never
+    claimed between that look and the commit that adds to it, which would lose what was
+    added. SQLite needs none: one transaction writes at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :key)"),
+        {"space": LIVE_LOCKS, "key": int.from_bytes(digest, "big", signed=True)},
+    )
+
+
+async def add_live(
+    session: AsyncSession,
+    audience: Select[tuple[int]],
+    key: str,
+    body: dict[str, Any],
+    priority: int,
+    now: datetime,
+) -> None:
+    """One pending row of ``key`` for each member of ``audience`` who has none waiting (the
+    unique index ``uq_deliveries_waiting`` says who has), in one statement whatever the
+    audience's size, under :func:`lock_live`."""
+    await lock_live(session, key)
+    members = audience.subquery()
+    rows = select(
+        members.c[0],
+        literal(DeliveryStatus.PENDING.value),
+        literal(0),
+        literal(priority),
+        literal(now, UTCDateTime()),
+        literal(body, JSON()),
+        literal(key),
+    ).where(true())
+    columns = ["member_id", "status", "attempts", "priority", "not_before", "body", "coalesce_key"]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    adding = (
+        dialect.insert(Delivery)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(index_elements=["member_id", "coalesce_key"], index_where=WAITING)
+    )
+    await session.execute(adding)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
 async def record(
@@ -229,9 +290,9 @@ async def record(
 
 async def take(
     session: AsyncSession, channel: str, now: datetime
-) -> list[tuple[str, dict[str, Any]]]:
-    """Mark sent and return ``(external_id, body)`` of the due rows for members whose
-    preferred identity is on ``channel``, oldest first (the console prints its own)."""
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """Mark sent and return ``(member_id, external_id, body)`` of the due rows for members
+    whose preferred identity is on ``channel``, oldest first (the console prints its own)."""
     rows = await due(session, now, 1000, [channel])
     if not rows:
         return []
@@ -244,7 +305,7 @@ async def take(
     )
     found = sorted(taken.all(), key=lambda r: int(r[0]))
     await close_finished(session, now)
-    return [(identities[member_id].external_id, body) for _, member_id, body in found]
+    return [(member_id, identities[member_id].external_id, body) for _, member_id, body in found]
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:

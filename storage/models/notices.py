@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,12 +80,16 @@ class Broadcast(Base):
     finished_at: Mapped[datetime | None]
 
 
+WAITING = text("status = 'pending' AND coalesce_key IS NOT NULL")
+"""The rows of :class:`Delivery` of which a member has at most one per coalesce key."""
+
+
 class Delivery(Base):
     """One message for one member: the outbox row the sender works through.
 
     ``priority`` orders the sender's work (:class:`bot.delivery.MessageClass`: interactive
-    messages before reminders before broadcasts). Rows of one member with the same
-    ``coalesce_key`` (``meeting:5``) that are still waiting go out as one message.
+    messages before reminders before broadcasts). A member has at most one waiting row per
+    ``coalesce_key`` (``meeting:5``): a live row, rendered when it is sent.
     """
 
     __tablename__ = "deliveries"
@@ -92,7 +97,14 @@ class Delivery(Base):
         UniqueConstraint("broadcast_id", "member_id"),
         CheckConstraint(_in("status", tuple(DeliveryStatus)), name="status"),
         Index("ix_deliveries_due", "status", "priority", "not_before", "id"),
-        Index("ix_deliveries_member", "member_id", "status"),
+        Index(
+            "uq_deliveries_waiting",
+            "member_id",
+            "coalesce_key",
+            unique=True,
+            sqlite_where=WAITING,
+            postgresql_where=WAITING,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 OLD_STATUSES = "status IN ('pending', 'sending', 'sent', 'queued', 'failed', 'blocked')"
 NEW_STATUSES = "status IN ('pending', 'sending', 'sent', 'failed', 'blocked')"
+WAITING = "status = 'pending' AND coalesce_key IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -40,7 +41,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_deliveries_due", ["status", "priority", "not_before", "id"], unique=False
         )
-        batch_op.create_index("ix_deliveries_member", ["member_id", "status"], unique=False)
+        batch_op.create_index(
+            "uq_deliveries_waiting",
+            ["member_id", "coalesce_key"],
+            unique=True,
+            sqlite_where=sa.text(WAITING),
+            postgresql_where=sa.text(WAITING),
+        )
     op.execute(
         "INSERT INTO deliveries (member_id, status, attempts, priority, not_before, body) "
         "SELECT identities.member_id, 'pending', 0, 0, queued_messages.created_at, "
@@ -72,7 +79,7 @@ def downgrade() -> None:
         batch_op.create_index("ix_queued_messages_identity", ["identity_id", "id"], unique=False)
     op.execute("DELETE FROM deliveries WHERE broadcast_id IS NULL")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_member")
+        batch_op.drop_index("uq_deliveries_waiting")
         batch_op.drop_index("ix_deliveries_due")
         batch_op.drop_constraint(op.f("ck_deliveries_status"), type_="check")
         batch_op.drop_column("coalesce_key")
