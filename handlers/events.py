@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audience, reminders
@@ -119,7 +120,7 @@ def event_card(ctx: Context, places: events.Places) -> str:
 
 
 @router.command("events", help=N_("help.events"))
-@router.button("ev")
+@router.button("ev", private=True)
 async def list_events(ctx: Context) -> None:
     action, _, number = ctx.args.partition(":")
     if ctx.message.payload and action in ("s", "c") and number.isdigit():
@@ -182,7 +183,7 @@ async def tell_promoted(ctx: Context, row: SignUp) -> None:
     ctx.send(row.member_id, lambda t: Outgoing(t("events.promoted", title=title, code=code)))
 
 
-@router.command("myevents", help=N_("help.myevents"))
+@router.command("myevents", help=N_("help.myevents"), private=True)
 async def my_events(ctx: Context) -> None:
     mine = await events.member_sign_ups(ctx.session, ctx.member.id, utcnow())
     if not mine:
@@ -305,7 +306,7 @@ async def list_participants(ctx: Context) -> None:
     ctx.reply(header + "\n" + "\n".join(lines), buttons)
 
 
-@router.command("checkin", help=N_("help.checkin"), role=Role.OFFICER)
+@router.command("checkin", help=N_("help.checkin"), role=Role.OFFICER, private=True)
 async def check_in(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("events.checkin_usage"))
@@ -379,8 +380,8 @@ async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[
     ]
 
 
-async def _audience_members(session: AsyncSession, value: str) -> list[int]:
-    return await events.confirmed_members(session, int(value)) if value.isdigit() else []
+def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return events.confirmed_at(value)
 
 
 async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:

@@ -65,19 +65,20 @@ def notice_builder(notice: Notice, zone: Any, now: datetime) -> MessageBuilder:
 # Members: browse and open notices, ask for a reminder.
 
 
-@router.command("notices", help=N_("help.notices"))
+@router.command("notices", help=N_("help.notices"), private=True)
 async def list_notices_command(ctx: Context) -> None:
     await _show_page(ctx, 0)
 
 
-@router.button("np")
+@router.button("np", private=True)
 async def list_notices_page(ctx: Context) -> None:
     await _show_page(ctx, int(ctx.args) if ctx.args.isdigit() else 0)
 
 
 async def _show_page(ctx: Context, page: int) -> None:
+    visible = notices.visible_to(ctx.member.id, audience.audiences_including())
     page_notices, total = await notices.recent_notices(
-        ctx.session, utcnow(), page * PAGE_SIZE, PAGE_SIZE
+        ctx.session, utcnow(), page * PAGE_SIZE, PAGE_SIZE, visible
     )
     if total == 0:
         ctx.reply(ctx.t("notices.none"), ctx.dispatcher.menu_button(ctx))
@@ -104,14 +105,22 @@ async def _show_page(ctx: Context, page: int) -> None:
 
 
 async def _notice(ctx: Context) -> Notice | None:
+    """The notice the member asked for, if published and addressed to them; any other
+    answers as a missing one does, so an id tells nothing of notices for others."""
     notice = await ctx.session.get(Notice, int(ctx.args)) if ctx.args.isdigit() else None
-    if notice is None or (notice.send_at is not None and notice.send_at > utcnow()):
+    if (
+        notice is None
+        or (notice.send_at is not None and notice.send_at > utcnow())
+        or not await audience.belongs(
+            ctx.session, ctx.member.id, notice.audience, notice.audience_value
+        )
+    ):
         ctx.reply(ctx.t("notices.gone"), ctx.dispatcher.menu_button(ctx))
         return None
     return notice
 
 
-@router.button("n")
+@router.button("n", private=True)
 async def open_notice(ctx: Context) -> None:
     notice = await _notice(ctx)
     if notice is not None:
@@ -122,7 +131,7 @@ def reminder_times(deadline: datetime, now: datetime) -> list[datetime]:
     return [deadline - before for before in REMIND_BEFORE if deadline - before > now]
 
 
-@router.button("nrem")
+@router.button("nrem", private=True)
 async def remind_me(ctx: Context) -> None:
     notice = await _notice(ctx)
     if notice is None:
@@ -164,9 +173,12 @@ async def deadline_fan_out(
             rows([Button(t("notices.button.open"), f"n:{notice_id}")]),
         )
 
+    still_addressed = audience.condition(notice.audience, notice.audience_value)
     return [
         (member_id, build)
-        for member_id in await notices.subscribers(session, DEADLINE_KIND, notice_id)
+        for member_id in await notices.subscribers(
+            session, DEADLINE_KIND, notice_id, still_addressed
+        )
     ]
 
 

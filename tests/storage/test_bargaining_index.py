@@ -26,9 +26,15 @@ async def add_enterprise(app: App, name: str, members: int) -> tuple[int, list[i
         session.add(enterprise)
         await session.flush()
         people = [
-            Member(display_name=f"{name}{n}", language="zh_CN", enterprise_id=enterprise.id)
+            Member(
+                display_name=f"{name}{n}",
+                language="zh_CN",
+                enterprise_id=enterprise.id,
+                enterprise_status="verified",
+            )
             for n in range(members)
         ]
+        session.add(Member(display_name="asked", language="zh_CN", enterprise_id=enterprise.id))
         session.add_all(people)
         await session.flush()
         return enterprise.id, [p.id for p in people]
