@@ -225,7 +225,7 @@ async def _pick(ctx: Context, field: Field) -> str:
     if field.search is not None and answer and not answer.isdigit():
         found = await field.search(ctx, answer)
         if not found:
-            raise Invalid("form.found_none", word=answer)
+            raise Invalid("form.found_none", word=answer, maximum=len(choices))
         assert ctx.dialog is not None
         ctx.dialog.data = {**ctx.dialog.data, SEARCH_KEY: answer}
         raise Invalid("form.found", count=len(found), word=answer)

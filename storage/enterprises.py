@@ -15,12 +15,12 @@ async def list_enterprises(session: AsyncSession) -> Sequence[Enterprise]:
 
 
 async def search_enterprises(session: AsyncSession, word: str, limit: int) -> Sequence[Enterprise]:
-    """Enterprises whose name contains ``word`` ("" for any), by name, at most ``limit``."""
+    """Enterprises whose name contains ``word`` ("" for any), oldest first, at most ``limit``."""
     return (
         await session.scalars(
             select(Enterprise)
             .where(Enterprise.name.contains(word, autoescape=True))
-            .order_by(Enterprise.name, Enterprise.id)
+            .order_by(Enterprise.id)
             .limit(limit)
         )
     ).all()
