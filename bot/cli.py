@@ -1,4 +1,4 @@
-"""The ``unionbot`` command line: demo, chat, db, seed, grant, jobs, close-ballots."""
+"""The ``unionbot`` command line: demo, chat, db, seed, grant, revoke, jobs, close-ballots."""
 
 from __future__ import annotations
 
@@ -68,10 +68,13 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="import data: 'demo' or YAML/CSV files")
     seed.add_argument("sources", nargs="+", metavar="demo|FILE", help="'demo', or .yaml/.csv files")
 
-    grant = commands.add_parser("grant", help="give a member a role")
-    grant.add_argument("name", help="console name, or channel:id such as telegram:12345")
-    grant.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
-    grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    for name, about in (("grant", "give a member a role"), ("revoke", "take a role back")):
+        command = commands.add_parser(name, help=about, description=about)
+        command.add_argument("name", help="console name, or channel:id such as telegram:12345")
+        command.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+        command.add_argument(
+            "--scope", default="", help="enterprise id (chair) or unit id (unit_staff)"
+        )
 
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
@@ -227,7 +230,10 @@ async def _seed(app: App, sources: list[str]) -> int:
     return 0
 
 
-async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
+async def run_roles(args: argparse.Namespace, settings: Settings) -> int:
+    """``grant`` and ``revoke``: the scope must name an existing enterprise or unit."""
+    from storage import roles
+
     role = Role(args.role)
     if (role in SCOPED_ROLES) != bool(args.scope):
         print(
@@ -235,6 +241,7 @@ async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    scope = f" {args.scope}" if args.scope else ""
 
     async def work(app: App) -> int:
         async with app.sessions() as session, session.begin():
@@ -245,8 +252,17 @@ async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
                     file=sys.stderr,
                 )
                 return 1
+            if args.command == "revoke":
+                if not await roles.revoke_role(session, member.id, role, args.scope):
+                    print(f"unionbot: {args.name} does not hold {role}{scope}", file=sys.stderr)
+                    return 1
+                print(f"{args.name}: {role}{scope} taken back")
+                return 0
+            if not await roles.scope_exists(session, role, args.scope):
+                what = "enterprise" if role is Role.CHAIR else "partner unit"
+                print(f"unionbot: no {what} with id {args.scope}", file=sys.stderr)
+                return 1
             added = await members.grant_role(session, member.id, role, args.scope)
-        scope = f" {args.scope}" if args.scope else ""
         print(f"{args.name}: {role}{scope} {'granted' if added else 'already held'}")
         return 0
 
@@ -388,7 +404,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "chat": run_chat,
     "db": run_db,
     "seed": run_seed,
-    "grant": run_grant,
+    "grant": run_roles,
+    "revoke": run_roles,
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,

@@ -134,6 +134,8 @@ SHOWS_MEMBER_DATA = {
     "/adopt": True,
     "/answer": True,
     "button sg": True,
+    # an officer takes a role back: names the member
+    "/revoke": True,
     # WeChat's inbox: the member's waiting messages
     "/inbox": True,
 }
