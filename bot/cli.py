@@ -325,8 +325,7 @@ async def run_events(args: argparse.Namespace, settings: Settings) -> int:
 
 async def export_event(app: App, event_id: int, out: Path | None) -> int:
     """``events export``: participants as CSV (UTF-8 with BOM, so spreadsheets read Chinese)."""
-    import csv
-
+    from bot.spreadsheets import write_rows
     from storage import events
     from storage.models.events import Event
 
@@ -336,10 +335,10 @@ async def export_event(app: App, event_id: int, out: Path | None) -> int:
             return 1
         table = await events.export_rows(session, event_id)
     if out is None:
-        csv.writer(sys.stdout).writerows(table)
+        write_rows(sys.stdout, table)
     else:
         with out.open("w", encoding="utf-8-sig", newline="") as file:
-            csv.writer(file).writerows(table)
+            write_rows(file, table)
         print(f"wrote {len(table) - 1} participants to {out}")
     return 0
 
