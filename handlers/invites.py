@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 router = Router("invites")
 
 
-@router.start(invites.DEEP_LINK, private=True)
+@router.start(invites.DEEP_LINK)
 async def invite_link(ctx: Context) -> None:
     await _redeem(ctx, invites.normal_code(ctx.args))
 

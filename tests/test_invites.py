@@ -23,7 +23,7 @@ def test_the_first_administrator_sends_the_printed_code(database_url: str) -> No
     printed = unionbot("invite", "admin", url=database_url)
     assert printed.returncode == 0, printed.stderr.decode()
     [code] = CODE.findall(printed.stdout.decode())
-    [accepted, menu] = chat(database_url, "boss", code.lower())
+    [accepted, _menu] = chat(database_url, "boss", code.lower())
     assert "您已获得“管理员”角色" in accepted["text"]
     assert "/broadcast" in chat(database_url, "boss", "/help")[0]["text"]
     [again] = chat(database_url, "intruder", code)
