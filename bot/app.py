@@ -26,6 +26,7 @@ def service_routers() -> list[Router]:
         broadcasts,
         core,
         events,
+        invites,
         matchmaking,
         meeting,
         membership,
@@ -40,6 +41,7 @@ def service_routers() -> list[Router]:
 
     return [
         core.router,
+        invites.router,
         account.router,
         membership.router,
         roles.router,

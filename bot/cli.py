@@ -76,6 +76,17 @@ def parser() -> argparse.ArgumentParser:
             "--scope", default="", help="enterprise id (chair) or unit id (unit_staff)"
         )
 
+    invite = commands.add_parser(
+        "invite",
+        help="print a one-time code (and deep link) that gives a role to whoever sends it",
+    )
+    invite.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+    invite.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    invite.add_argument(
+        "--hours", type=int, default=24, help="hours the code stays valid, 1-168 (default 24)"
+    )
+    invite.add_argument("--qr", type=Path, help="also write the deep link's QR code to this PNG")
+
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -230,16 +241,21 @@ async def _seed(app: App, sources: list[str]) -> int:
     return 0
 
 
+def _scope_given(role: Role, scope: str) -> bool:
+    """A scoped role needs ``--scope``, any other takes none; says so when not."""
+    if (role in SCOPED_ROLES) == bool(scope):
+        return True
+    need = "needs" if role in SCOPED_ROLES else "takes no"
+    print(f"unionbot: role {role} {need} --scope", file=sys.stderr)
+    return False
+
+
 async def run_roles(args: argparse.Namespace, settings: Settings) -> int:
-    """``grant`` and ``revoke``: the scope must name an existing enterprise or unit."""
+    """``grant`` and ``revoke``: a grant's scope must name an existing enterprise or unit."""
     from storage import roles
 
     role = Role(args.role)
-    if (role in SCOPED_ROLES) != bool(args.scope):
-        print(
-            f"unionbot: role {role} {'needs' if role in SCOPED_ROLES else 'takes no'} --scope",
-            file=sys.stderr,
-        )
+    if not _scope_given(role, args.scope):
         return 2
     scope = f" {args.scope}" if args.scope else ""
 
@@ -259,14 +275,28 @@ async def run_roles(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{args.name}: {role}{scope} taken back")
                 return 0
             if not await roles.scope_exists(session, role, args.scope):
-                what = "enterprise" if role is Role.CHAIR else "partner unit"
-                print(f"unionbot: no {what} with id {args.scope}", file=sys.stderr)
+                print(f"unionbot: {roles.no_such_scope(role, args.scope)}", file=sys.stderr)
                 return 1
             added = await members.grant_role(session, member.id, role, args.scope)
         print(f"{args.name}: {role}{scope} {'granted' if added else 'already held'}")
         return 0
 
     return await _with_app(settings, work)
+
+
+async def run_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """The code is printed once and only its hash is stored."""
+    from bot.invitations import print_invitation
+
+    role = Role(args.role)
+    if not _scope_given(role, args.scope):
+        return 2
+    if not 1 <= args.hours <= 168:
+        print("unionbot: --hours must be between 1 and 168", file=sys.stderr)
+        return 2
+    return await _with_app(
+        settings, lambda app: print_invitation(app, role, args.scope, args.hours, args.qr)
+    )
 
 
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
@@ -405,6 +435,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "seed": run_seed,
     "grant": run_roles,
     "revoke": run_roles,
+    "invite": run_invite,
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,

@@ -32,3 +32,8 @@ async def revoke_role(session: AsyncSession, member_id: int, role: Role, scope: 
         .returning(RoleGrant.id)
     )
     return taken.first() is not None
+
+
+def no_such_scope(role: Role, scope: str) -> str:
+    what = "enterprise" if role is Role.CHAIR else "partner unit"
+    return f"no {what} with id {scope!r}"

@@ -20,7 +20,7 @@ def test_grant_refuses_a_scope_that_names_nothing(database_url: str) -> None:
         for scope in ("999", "abc", "１"):
             refused = unionbot("grant", "x", role, "--scope", scope, url=database_url)
             assert refused.returncode == 1
-            assert refused.stderr.decode().strip() == f"unionbot: no {what} with id {scope}"
+            assert refused.stderr.decode().strip() == f"unionbot: no {what} with id {scope!r}"
     granted = unionbot("grant", "x", "chair", "--scope", "1", url=database_url)
     assert granted.returncode == 0 and b"granted" in granted.stdout
 
