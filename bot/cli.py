@@ -87,6 +87,17 @@ def parser() -> argparse.ArgumentParser:
     )
     invite.add_argument("--qr", type=Path, help="also write the deep link's QR code to this PNG")
 
+    backup = commands.add_parser(
+        "backup", help="copy the database and the key folder into a new folder DIR"
+    )
+    backup.add_argument("dir", type=Path, metavar="DIR", help="a new or empty folder")
+    restore = commands.add_parser(
+        "restore", help="put a backup's database and key folder back, then migrate"
+    )
+    restore.add_argument("dir", type=Path, metavar="DIR", help="a folder made by unionbot backup")
+    restore.add_argument(
+        "--replace", action="store_true", help="overwrite a database with tables and other keys"
+    )
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -299,6 +310,22 @@ async def run_invite(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+async def run_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import backup
+
+    for line in await asyncio.to_thread(backup, settings, args.dir):
+        print(line)
+    return 0
+
+
+async def run_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import restore
+
+    for line in await asyncio.to_thread(restore, settings, args.dir, replace=args.replace):
+        print(line)
+    return await run_db(args, settings)
+
+
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     from bot.scheduler import stored_jobs
 
@@ -436,6 +463,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "grant": run_roles,
     "revoke": run_roles,
     "invite": run_invite,
+    "backup": run_backup,
+    "restore": run_restore,
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,
