@@ -10,20 +10,28 @@ How a pair is scored (:func:`score_pair`), out of 100:
 * **hobbies, up to 20**: 5 for each hobby they share.
 * **education, 10**: the same level or next to each other.
 
-Only women and men are paired (the programme's events are balanced that way), never two
-people of whom one blocked the other, a paused profile, or a pair already introduced. Each
-reason that added points is returned with the score, so the matchmaker sees why.
+Only women and men are paired (the programme's events are balanced that way), never a
+paused profile, and never a pair introduced before, whatever became of that introduction:
+declined, expired, blocked or forgotten. So a block holds for good, and nobody is asked
+twice about the same person. The rule is two conditions: :func:`introduced_with` (any
+introduction with both ids on it, a plain query condition) and, for introductions one side
+has since forgotten, the pair's keyed hash kept on the row (:func:`pair_key`), which names
+neither member. Each reason that added points is returned with the score, so the
+matchmaker sees why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.model_worker_code import keyed_hash
 from storage.models import Member
 from storage.models.singles import (
     EDUCATION_RANK,
@@ -115,27 +123,64 @@ async def active_profile(session: AsyncSession, profile_id: int) -> Profile:
     return profile
 
 
-async def blocked(session: AsyncSession, one: int, other: int) -> bool:
-    found = await session.scalar(
-        select(Block.id).where(
-            or_(
-                and_(Block.member_id == one, Block.blocked_id == other),
-                and_(Block.member_id == other, Block.blocked_id == one),
-            )
-        )
-    )
-    return found is not None
+def pair_key(key_dir: Path, one: int, other: int) -> str:
+    """Two members as a keyed hash, the same in either order. It stays on an introduction
+    after either forgets, so the pair is still known to have met, and neither's id is."""
+    low, high = sorted((one, other))
+    return keyed_hash(key_dir, "singles-pair", f"{low}:{high}")
 
 
-def _pair(one: int, other: int) -> Any:
+def _pair(one: Any, other: Any) -> Any:
     return or_(
         and_(Introduction.member_a_id == one, Introduction.member_b_id == other),
         and_(Introduction.member_a_id == other, Introduction.member_b_id == one),
     )
 
 
+def introduced_with(member_id: int, other: Any) -> ColumnElement[bool]:
+    """The pair-exclusion rule as a query condition on ``other`` (a member id or a column
+    such as ``Profile.member_id``): some introduction of the two, in any state."""
+    return exists().where(_pair(member_id, other))
+
+
+async def introduced_before(session: AsyncSession, key_dir: Path, one: int, other: int) -> bool:
+    """Whether the two were ever introduced, also when one of them has forgotten since."""
+    return bool(
+        await session.scalar(
+            select(
+                or_(
+                    introduced_with(one, other),
+                    exists().where(Introduction.pair_key == pair_key(key_dir, one, other)),
+                )
+            )
+        )
+    )
+
+
+async def _not_introduced(
+    session: AsyncSession, key_dir: Path, member_id: int, ranked: list[Suggestion], limit: int
+) -> list[Suggestion]:
+    """The first ``limit`` of ``ranked`` whose pair with ``member_id`` has no forgotten
+    introduction (its keyed hash on a row), checked a batch at a time in rank order."""
+    best: list[Suggestion] = []
+    for start in range(0, len(ranked), 2 * limit):
+        batch = {
+            pair_key(key_dir, member_id, s.profile.member_id): s
+            for s in ranked[start : start + 2 * limit]
+        }
+        met = set(
+            await session.scalars(
+                select(Introduction.pair_key).where(Introduction.pair_key.in_(batch))
+            )
+        )
+        best += [s for key, s in batch.items() if key not in met]
+        if len(best) >= limit:
+            break
+    return best[:limit]
+
+
 async def suggestions(
-    session: AsyncSession, matchmaker_id: int, profile: Profile, now: datetime
+    session: AsyncSession, key_dir: Path, matchmaker_id: int, profile: Profile, now: datetime
 ) -> list[Suggestion]:
     """The best partners for ``profile``, highest score first, each view logged."""
     others = await session.scalars(
@@ -143,46 +188,38 @@ async def suggestions(
             Profile.paused.is_(False),
             Profile.gender != profile.gender,
             Profile.id != profile.id,
+            ~introduced_with(profile.member_id, Profile.member_id),
         )
     )
-    found = []
-    for other in others:
-        if await blocked(session, profile.member_id, other.member_id):
-            continue
-        if await session.scalar(
-            select(Introduction.id).where(
-                _pair(profile.member_id, other.member_id),
-                Introduction.status != IntroStatus.CLOSED,
-            )
-        ):
-            continue
-        suggestion = score_pair(profile, other, now)
-        if suggestion.score > 0:
-            found.append(suggestion)
-    found.sort(key=lambda s: (-s.score, s.profile.id))
-    best = found[:MAX_SUGGESTIONS]
+    scored = [s for s in (score_pair(profile, other, now) for other in others) if s.score > 0]
+    scored.sort(key=lambda s: (-s.score, s.profile.id))
+    best = await _not_introduced(session, key_dir, profile.member_id, scored, MAX_SUGGESTIONS)
     await log_views(
         session, matchmaker_id, [profile.member_id] + [s.profile.member_id for s in best]
     )
     return best
 
 
-async def expire_introductions(session: AsyncSession, now: datetime) -> None:
-    """Close pending introductions nobody finished answering in time."""
-    stale = await session.scalars(
-        select(Introduction).where(
-            Introduction.status == IntroStatus.PENDING, Introduction.expires_at <= now
-        )
-    )
-    for intro in stale:
-        intro.status = IntroStatus.CLOSED
+async def end_introduction(
+    session: AsyncSession, intro_id: int, now: datetime
+) -> Introduction | None:
+    """Close an introduction whose answering time is over without both accepting; None if
+    it is not one (accepted, already closed, gone, or not yet due). This is the only place
+    a declined one closes, at the same moment an unanswered one would, so nobody can tell
+    the two apart by when they hear of it."""
+    intro = await session.get(Introduction, intro_id, with_for_update=True, populate_existing=True)
+    if intro is None or intro.status != IntroStatus.PENDING or now < intro.expires_at:
+        return None
+    intro.status = IntroStatus.CLOSED
     await session.flush()
+    return intro
 
 
-async def pending_count(session: AsyncSession, member_id: int) -> int:
+async def pending_count(session: AsyncSession, member_id: int, now: datetime) -> int:
     count = await session.scalar(
         select(func.count()).where(
             Introduction.status == IntroStatus.PENDING,
+            Introduction.expires_at > now,
             or_(Introduction.member_a_id == member_id, Introduction.member_b_id == member_id),
         )
     )
@@ -190,26 +227,25 @@ async def pending_count(session: AsyncSession, member_id: int) -> int:
 
 
 async def propose(
-    session: AsyncSession, matchmaker_id: int, one_id: int, other_id: int, now: datetime
+    session: AsyncSession,
+    key_dir: Path,
+    matchmaker_id: int,
+    one_id: int,
+    other_id: int,
+    now: datetime,
 ) -> tuple[Introduction, Profile, Profile]:
     """Propose that the members behind two profiles meet. Refuses a paused or unknown
-    profile, two of the same gender, a blocked pair, a pair already introduced, and a
-    member who already has :data:`MAX_PENDING_INTRODUCTIONS` open."""
-    await expire_introductions(session, now)
+    profile, two of the same gender, a pair introduced before (the same answer whether one
+    blocked the other or not), and a member who already has
+    :data:`MAX_PENDING_INTRODUCTIONS` open."""
     one = await active_profile(session, one_id)
     other = await active_profile(session, other_id)
     if one.gender == other.gender:
         raise Refused("match.same_gender")
-    if await blocked(session, one.member_id, other.member_id):
-        raise Refused("match.blocked")
-    if await session.scalar(
-        select(Introduction.id).where(
-            _pair(one.member_id, other.member_id), Introduction.status != IntroStatus.CLOSED
-        )
-    ):
+    if await introduced_before(session, key_dir, one.member_id, other.member_id):
         raise Refused("match.already_introduced")
     for profile in (one, other):
-        if await pending_count(session, profile.member_id) >= MAX_PENDING_INTRODUCTIONS:
+        if await pending_count(session, profile.member_id, now) >= MAX_PENDING_INTRODUCTIONS:
             raise Refused(
                 "match.too_many_pending", number=profile.id, maximum=MAX_PENDING_INTRODUCTIONS
             )
@@ -217,35 +253,38 @@ async def propose(
         matchmaker_id=matchmaker_id,
         member_a_id=one.member_id,
         member_b_id=other.member_id,
+        pair_key=pair_key(key_dir, one.member_id, other.member_id),
         answer_a=Answer.PENDING,
         answer_b=Answer.PENDING,
         status=IntroStatus.PENDING,
         created_at=now,
         expires_at=now + INTRODUCTION_LIFETIME,
     )
-    session.add(intro)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(intro)
+    except IntegrityError:
+        raise Refused("match.already_introduced") from None
     return intro, one, other
 
 
 async def answer(
     session: AsyncSession, intro_id: int, member_id: int, accept: bool, now: datetime
 ) -> Introduction:
-    """Record one side's answer; the status becomes accepted when both said yes, closed on
-    any no. Refuses an introduction the member is not part of, or one already closed."""
-    await expire_introductions(session, now)
+    """Record one side's answer; the status becomes accepted when both said yes. A no
+    leaves it pending until its time is over (:func:`end_introductions`), so the other side
+    sees nothing different. Refuses an introduction the member is not part of, one closed
+    or past its time, or a second answer."""
     intro = await session.get(Introduction, intro_id, with_for_update=True, populate_existing=True)
     if intro is None or member_id not in (intro.member_a_id, intro.member_b_id):
         raise Refused("intro.unknown")
-    if intro.status != IntroStatus.PENDING:
+    if intro.status != IntroStatus.PENDING or now >= intro.expires_at:
         raise Refused("intro.closed")
     column = "answer_a" if member_id == intro.member_a_id else "answer_b"
     if getattr(intro, column) != Answer.PENDING:
         raise Refused("intro.already_answered")
     setattr(intro, column, Answer.ACCEPTED if accept else Answer.DECLINED)
-    if not accept:
-        intro.status = IntroStatus.CLOSED
-    elif intro.answer_a == intro.answer_b == Answer.ACCEPTED:
+    if intro.answer_a == intro.answer_b == Answer.ACCEPTED:
         intro.status = IntroStatus.ACCEPTED
     await session.flush()
     return intro
@@ -262,20 +301,22 @@ async def my_introduction(session: AsyncSession, intro_id: int, member_id: int) 
     return intro
 
 
-async def block(session: AsyncSession, intro_id: int, member_id: int) -> int:
-    """Block the other person of an introduction; closes it if still pending."""
+async def block(session: AsyncSession, intro_id: int, member_id: int, now: datetime) -> None:
+    """Block the other person of an introduction. The pair is never introduced again in
+    any case (see the module docstring), which is what makes the block hold for good, also
+    after either forgets; the row is the member's own record, deleted with ``/forget``. A
+    pending introduction counts as declined by the blocker (even after a yes) and ends
+    when its time is over, as any other."""
     intro = await my_introduction(session, intro_id, member_id)
     other = other_side(intro, member_id)
-    if other is None:
-        raise Refused("intro.unknown")
-    if not await session.scalar(
+    if other is not None and not await session.scalar(
         select(Block.id).where(Block.member_id == member_id, Block.blocked_id == other)
     ):
         session.add(Block(member_id=member_id, blocked_id=other))
-    if intro.status == IntroStatus.PENDING:
-        intro.status = IntroStatus.CLOSED
+    if intro.status == IntroStatus.PENDING and now < intro.expires_at:
+        column = "answer_a" if member_id == intro.member_a_id else "answer_b"
+        setattr(intro, column, Answer.DECLINED)
     await session.flush()
-    return other
 
 
 async def report(session: AsyncSession, intro_id: int, member_id: int, reason: str) -> AbuseReport:
@@ -292,10 +333,17 @@ async def report(session: AsyncSession, intro_id: int, member_id: int, reason: s
 
 
 async def record_outcome(
-    session: AsyncSession, intro_id: int, outcome: Outcome, now: datetime
+    session: AsyncSession,
+    intro_id: int,
+    outcome: Outcome,
+    now: datetime,
+    recorder_id: int,
+    officer: bool,
 ) -> Introduction:
+    """Record how a couple is doing: by the matchmaker who introduced them, or an officer.
+    Another matchmaker's introduction reads as unknown: they do not learn it exists."""
     intro = await session.get(Introduction, intro_id)
-    if intro is None:
+    if intro is None or not (officer or intro.matchmaker_id == recorder_id):
         raise Refused("match.no_such_introduction", number=intro_id)
     if intro.status != IntroStatus.ACCEPTED:
         raise Refused("match.outcome_needs_accept")
@@ -304,13 +352,14 @@ async def record_outcome(
     return intro
 
 
-async def married_couples(session: AsyncSession) -> list[tuple[Introduction, str, str]]:
-    """Couples married through the programme, for the gift: names from their profiles."""
+async def married_couples(
+    session: AsyncSession,
+) -> list[tuple[Introduction, int | None, int | None]]:
+    """Couples married through the programme, for the gift: their card numbers (none once
+    that member used ``/forget``), not their nicknames."""
     a, b = Profile.__table__.alias("a"), Profile.__table__.alias("b")
     rows = await session.execute(
-        select(
-            Introduction, func.coalesce(a.c.display_name, "-"), func.coalesce(b.c.display_name, "-")
-        )
+        select(Introduction, a.c.id, b.c.id)
         .outerjoin(a, a.c.member_id == Introduction.member_a_id)
         .outerjoin(b, b.c.member_id == Introduction.member_b_id)
         .where(Introduction.outcome == Outcome.MARRIED)
@@ -344,21 +393,14 @@ async def matchmaker_stats(session: AsyncSession) -> list[MatchmakerStats]:
     ]
 
 
-async def view_log(
-    session: AsyncSession, limit: int
-) -> list[tuple[ProfileView, str, int | None, str | None]]:
-    """The latest profile views: the view, the matchmaker's name, the viewed profile's
-    number and name (none once that member used ``/forget``)."""
+async def view_log(session: AsyncSession, limit: int) -> list[tuple[ProfileView, str, int | None]]:
+    """The latest profile views: the view, the matchmaker's name and the viewed card's
+    number (none once that member used ``/forget``); officers do not see nicknames."""
     rows = await session.execute(
-        select(
-            ProfileView,
-            func.coalesce(Member.display_name, "-"),
-            Profile.id,
-            Profile.display_name,
-        )
+        select(ProfileView, func.coalesce(Member.display_name, "-"), Profile.id)
         .outerjoin(Member, Member.id == ProfileView.matchmaker_id)
         .outerjoin(Profile, Profile.member_id == ProfileView.member_id)
         .order_by(ProfileView.viewed_at.desc(), ProfileView.id.desc())
         .limit(limit)
     )
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+    return [(row[0], row[1], row[2]) for row in rows]
