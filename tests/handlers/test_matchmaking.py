@@ -54,6 +54,13 @@ async def intro_id(app: App) -> int:
         return found
 
 
+async def introduced(app: App, chat: Chat) -> tuple[int, int, int]:
+    """A woman and a man, introduced: their card numbers and the introduction's."""
+    she, he = await setup_pair(app)
+    await propose(chat, she, he)
+    return she, he, await intro_id(app)
+
+
 async def test_only_matchmakers_see_candidates(app: App, chat: Chat) -> None:
     await setup_pair(app)
     assert "只对职工红娘开放" in await chat.text_of("/candidates")
@@ -200,9 +207,7 @@ async def forget(chat: Chat, who: str) -> None:
 async def test_a_block_holds_for_good_across_forget_by_either_side(app: App, chat: Chat) -> None:
     """She blocks him after they met; then each deletes the profile and starts over. They
     are never put together again, and nothing kept names either of them."""
-    she, he = await setup_pair(app)
-    await propose(chat, she, he)
-    number = await intro_id(app)
+    _she, he, number = await introduced(app, chat)
     await chat.say({"as": "she", "press": f"intro:y:{number}"})
     await chat.say({"as": "he", "press": f"intro:y:{number}"})
     assert "已屏蔽" in await chat.text_of({"as": "she", "press": f"intro:b:{number}"})
@@ -227,9 +232,7 @@ async def test_a_block_while_pending_declines_and_ends_with_the_others(
     app: App, chat: Chat
 ) -> None:
     """Blocking after a yes, before the other answered: the other's yes reveals nothing."""
-    she, he = await setup_pair(app)
-    await propose(chat, she, he)
-    number = await intro_id(app)
+    _she, _he, number = await introduced(app, chat)
     await chat.say({"as": "she", "press": f"intro:y:{number}"})
     blocked = await chat.say({"as": "she", "text": f"/block {number}"})
     assert [m["to"] for m in blocked] == ["she"]
@@ -240,9 +243,7 @@ async def test_a_block_while_pending_declines_and_ends_with_the_others(
 
 
 async def test_forgetting_during_an_introduction_ends_it_at_its_time(app: App, chat: Chat) -> None:
-    she, he = await setup_pair(app)
-    await propose(chat, she, he)
-    number = await intro_id(app)
+    _she, _he, number = await introduced(app, chat)
     forgotten = await chat.say({"as": "she", "text": "/forget"})
     forgotten += await chat.say({"as": "she", "press": "forget:yes"})
     assert {m["to"] for m in forgotten} == {"she"}
@@ -322,9 +323,7 @@ async def test_outcomes_gifts_and_statistics(app: App, chat: Chat) -> None:
 async def test_only_the_introducing_matchmaker_or_an_officer_records_an_outcome(
     app: App, chat: Chat
 ) -> None:
-    she, he = await setup_pair(app)
-    await propose(chat, she, he)
-    number = await intro_id(app)
+    _she, _he, number = await introduced(app, chat)
     await chat.say({"as": "she", "press": f"intro:y:{number}"})
     await chat.say({"as": "he", "press": f"intro:y:{number}"})
     await ensure_member(app, "hongniang2", Role.MATCHMAKER)
