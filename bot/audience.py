@@ -15,13 +15,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, false, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    String,
+    and_,
+    false,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator
 from bot.settings import LANGUAGES
 from storage import notices
 from storage.enterprises import list_enterprises
+from storage.memberships import Status
 from storage.models import Member
 from storage.notices import Includes
 from storage.types import as_text
@@ -123,7 +133,8 @@ async def _enterprise_choices(session: AsyncSession, t: Translator) -> list[tupl
 
 
 def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
-    return as_text(Member.enterprise_id) == value
+    """An enterprise's verified members: picking it in /me is only a request."""
+    return and_(as_text(Member.enterprise_id) == value, Member.enterprise_status == Status.VERIFIED)
 
 
 async def _enterprise_label(session: AsyncSession, t: Translator, value: str) -> str:

@@ -22,6 +22,7 @@ from storage import bargaining as store
 from storage.ballots import ballots_of
 from storage.bargaining import FINISHED, Refused
 from storage.meeting import meeting_is_open
+from storage.memberships import is_verified
 from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
 from storage.types import utcnow
@@ -365,7 +366,7 @@ async def _join(ctx: Context, code: str) -> None:
 
 @router.command("history", help=N_("help.history"), private=True)
 async def history(ctx: Context) -> None:
-    if ctx.member.enterprise_id is None:
+    if ctx.member.enterprise_id is None or not is_verified(ctx.member, ctx.member.enterprise_id):
         ctx.reply(ctx.t("bargaining.no_history"))
         return
     from handlers.ballots import result_lines

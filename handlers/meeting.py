@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders
+from bot import reminders, web_links
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -148,7 +148,10 @@ async def open_meeting(ctx: Context) -> None:
         await _audience(ctx, bs),
         lambda t: Outgoing(
             t("meeting.opened", title=title),
-            rows([Button(t("meeting.button.transcript"), f"tr:{session_id}:1")]),
+            rows(
+                [Button(t("meeting.button.transcript"), f"tr:{session_id}:1")],
+                [Button(t("meeting.button.web"), f"wm:{session_id}")],
+            ),
         ),
     )
 
@@ -212,7 +215,7 @@ async def transcript(ctx: Context) -> None:
     bs = await store.followed_session(ctx.session, ctx.member.id)
     if bs is None:
         bs = await store.chair_session(ctx.session, (await ctx.roles()).scopes(Role.CHAIR))
-    if bs is None:
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
     page = int(ctx.args) if ctx.args.isdigit() else 1
@@ -223,19 +226,10 @@ async def transcript(ctx: Context) -> None:
 async def transcript_page(ctx: Context) -> None:
     number, _, page = ctx.args.partition(":")
     bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
-    if bs is None or not await _may_watch(ctx, bs):
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
     await _show_page(ctx, bs, int(page) if page.isdigit() else 1)
-
-
-async def _may_watch(ctx: Context, bs: BargainingSession) -> bool:
-    roles = await ctx.roles()
-    return (
-        ctx.member.id in await _audience(ctx, bs)
-        or roles.has(Role.OFFICER)
-        or ctx.member.enterprise_id == bs.enterprise_id
-    )
 
 
 async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
@@ -251,4 +245,26 @@ async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
         buttons.append(Button(ctx.t("meeting.button.previous"), f"tr:{bs.id}:{page - 1}"))
     if page < pages:
         buttons.append(Button(ctx.t("meeting.button.more"), f"tr:{bs.id}:{page + 1}"))
-    ctx.reply(text, rows(buttons), replaces_menu=ctx.message.payload is not None)
+    ctx.reply(
+        text,
+        rows(buttons, [Button(ctx.t("meeting.button.web"), f"wm:{bs.id}")]),
+        replaces_menu=ctx.message.payload is not None,
+    )
+
+
+@router.button("wm", private=True)
+async def watch_on_the_web(ctx: Context) -> None:
+    """A personal link to the live page, made when pressed so that it is fresh and names
+    only the member who pressed (a pushed message may sit unread for hours)."""
+    bs = await ctx.session.get(BargainingSession, int(ctx.args)) if ctx.args.isdigit() else None
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
+        ctx.reply(ctx.t("bargaining.not_following"))
+        return
+    link = web_links.page_link(ctx.settings, ctx.member.id, f"meeting/{bs.id}", utcnow())
+    if link is None:
+        ctx.reply(ctx.t("pages.unavailable"))
+        return
+    ctx.reply(
+        ctx.t("meeting.web_link", minutes=ctx.settings.web_link_minutes),
+        rows([Button(ctx.t("meeting.button.open_web"), url=link)]),
+    )

@@ -34,6 +34,12 @@ SHOWS_MEMBER_DATA = {
     "/me": True,
     "/link": True,
     "button me": True,
+    # membership: requests name the member, their real name and town; the roster numbers
+    "/requests": True,
+    "/approve": True,
+    "/refuse": True,
+    "/roster": True,
+    "button mr": True,
     # notices: which notices a member sees tells their town, enterprise, events, status
     "/notices": True,
     "button np": True,
@@ -115,6 +121,7 @@ SHOWS_MEMBER_DATA = {
     "/meeting_close": False,
     "/transcript": True,
     "button tr": True,
+    "button wm": True,  # a personal link to the live meeting page
     "/election": False,
     "/congress": False,
     "/vote": True,
