@@ -13,11 +13,11 @@ How a pair is scored (:func:`score_pair`), out of 100:
 Only women and men are paired (the programme's events are balanced that way), never a
 paused profile, and never a pair introduced before, whatever became of that introduction:
 declined, expired, blocked or forgotten. So a block holds for good, and nobody is asked
-twice about the same person. The rule is two conditions: :func:`introduced_with` (any
-introduction with both ids on it, a plain query condition) and, for introductions one side
-has since forgotten, the pair's keyed hash kept on the row (:func:`pair_key`), which names
-neither member. Each reason that added points is returned with the score, so the
-matchmaker sees why.
+twice about the same person. The rule is two conditions: :func:`introduced_partners` (a
+query of everyone the member was introduced to, their ids on the row) and, for
+introductions one side has since forgotten, the pair's keyed hash kept on the row
+(:func:`pair_key`), which names neither member. Each reason that added points is returned
+with the score, so the matchmaker sees why.
 """
 
 from __future__ import annotations
@@ -27,7 +27,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,12 +53,14 @@ from storage.models.singles import (
     Answer,
     Block,
     Education,
+    Gender,
     Introduction,
     IntroStatus,
     Outcome,
     Profile,
     ProfileView,
 )
+from storage.portable import json_elements, text_position
 from storage.refusals import Refused
 
 INTRODUCTION_LIFETIME = timedelta(days=7)
@@ -137,10 +153,13 @@ def _pair(one: Any, other: Any) -> Any:
     )
 
 
-def introduced_with(member_id: int, other: Any) -> ColumnElement[bool]:
-    """The pair-exclusion rule as a query condition on ``other`` (a member id or a column
-    such as ``Profile.member_id``): some introduction of the two, in any state."""
-    return exists().where(_pair(member_id, other))
+def introduced_partners(member_id: int) -> CompoundSelect[Any]:
+    """The pair-exclusion rule as a query: everyone ``member_id`` was ever introduced to,
+    whatever came of it (declined, expired, blocked), while both ids are on the row."""
+    return union(
+        _partners(Introduction.member_a_id, Introduction.member_b_id, member_id),
+        _partners(Introduction.member_b_id, Introduction.member_a_id, member_id),
+    )
 
 
 async def introduced_before(session: AsyncSession, key_dir: Path, one: int, other: int) -> bool:
@@ -149,7 +168,7 @@ async def introduced_before(session: AsyncSession, key_dir: Path, one: int, othe
         await session.scalar(
             select(
                 or_(
-                    introduced_with(one, other),
+                    exists().where(_pair(one, other)),
                     exists().where(Introduction.pair_key == pair_key(key_dir, one, other)),
                 )
             )
@@ -157,47 +176,118 @@ async def introduced_before(session: AsyncSession, key_dir: Path, one: int, othe
     )
 
 
-async def _not_introduced(
-    session: AsyncSession, key_dir: Path, member_id: int, ranked: list[Suggestion], limit: int
-) -> list[Suggestion]:
-    """The first ``limit`` of ``ranked`` whose pair with ``member_id`` has no forgotten
-    introduction (its keyed hash on a row), checked a batch at a time in rank order."""
-    best: list[Suggestion] = []
-    for start in range(0, len(ranked), 2 * limit):
-        batch = {
-            pair_key(key_dir, member_id, s.profile.member_id): s
-            for s in ranked[start : start + 2 * limit]
-        }
-        met = set(
-            await session.scalars(
-                select(Introduction.pair_key).where(Introduction.pair_key.in_(batch))
+async def _forgotten_pairs(
+    session: AsyncSession, key_dir: Path, member_id: int, others: list[int]
+) -> set[int]:
+    """Which of ``others`` were introduced to ``member_id`` before one side forgot: the
+    pair's keyed hash is on an introduction."""
+    keys = {pair_key(key_dir, member_id, other): other for other in others}
+    met = await session.scalars(
+        select(Introduction.pair_key).where(Introduction.pair_key.in_(keys))
+    )
+    return {keys[key] for key in met if key is not None}
+
+
+def _opposite(gender: str) -> str:
+    return Gender.MALE if gender == Gender.FEMALE else Gender.FEMALE
+
+
+def _one_way(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def _contains(haystack: Any, needle: Any) -> ColumnElement[bool]:
+    return text_position(haystack, needle) > 0
+
+
+def _score(profile: Profile, now: datetime) -> ColumnElement[int]:
+    """:func:`score_pair` of each candidate row as SQL: the same rules, point for point."""
+    age = age_of(profile, now)
+    wanted_age = Profile.birth_year.between(
+        now.year - profile.seek_age_max, now.year - profile.seek_age_min
+    )
+    wants_age = and_(Profile.seek_age_min <= age, Profile.seek_age_max >= age)
+    ages = _one_way(wanted_age) + _one_way(wants_age)
+    wanted_town: ColumnElement[bool] = or_(
+        true() if not profile.seek_towns else false(),
+        *(
+            or_(_contains(Profile.town, town), _contains(literal(town), Profile.town))
+            for town in profile.seek_towns
+        ),
+    )
+    their_towns = json_elements(Profile.seek_towns).table_valued("value")
+    wants_town = or_(
+        func.json_array_length(Profile.seek_towns) == 0,
+        exists().where(
+            or_(
+                _contains(literal(profile.town), their_towns.c.value),
+                _contains(their_towns.c.value, literal(profile.town)),
             )
-        )
-        best += [s for key, s in batch.items() if key not in met]
-        if len(best) >= limit:
-            break
-    return best[:limit]
+        ),
+    )
+    towns = _one_way(wanted_town) + _one_way(wants_town)
+    their_hobbies = json_elements(Profile.hobbies).table_valued("value")
+    shared = (
+        select(func.count(their_hobbies.c.value.distinct()))
+        .where(their_hobbies.c.value.in_(profile.hobbies or [""]))
+        .scalar_subquery()
+    )
+    rank = EDUCATION_RANK[Education(profile.education)]
+    near = [e for e, r in EDUCATION_RANK.items() if abs(r - rank) <= 1]
+    return (
+        case((ages == 2, 40), (ages == 1, 15), else_=0)
+        + case((towns == 2, 30), (towns == 1, 10), else_=0)
+        + case((shared >= 4, 20), else_=5 * shared)
+        + _one_way(Profile.education.in_(near)) * 10
+    )
+
+
+def _partners(one: Any, other: Any, member_id: int) -> Select[Any]:
+    """Who is in column ``other`` of the introductions with ``member_id`` in ``one``; a
+    side cleared by ``/forget`` is left out, as ``NOT IN`` a NULL would match nobody."""
+    return select(other).where(one == member_id, other.is_not(None))
 
 
 async def suggestions(
     session: AsyncSession, key_dir: Path, matchmaker_id: int, profile: Profile, now: datetime
 ) -> list[Suggestion]:
-    """The best partners for ``profile``, highest score first, each view logged."""
-    others = await session.scalars(
-        select(Profile).where(
+    """The best partners for ``profile``, highest score first, each view logged.
+
+    Candidates are filtered and scored in the database, best first, a page at a time; a
+    page's pairs with a forgotten introduction (:func:`_forgotten_pairs`) are dropped, until
+    :data:`MAX_SUGGESTIONS` are found. Their reasons come from :func:`score_pair`.
+    """
+    me = profile.member_id
+    score = _score(profile, now).label("score")
+    ranked = (
+        select(Profile.id, Profile.member_id, score)
+        .where(
             Profile.paused.is_(False),
-            Profile.gender != profile.gender,
-            Profile.id != profile.id,
-            ~introduced_with(profile.member_id, Profile.member_id),
+            Profile.gender == _opposite(profile.gender),
+            Profile.member_id.not_in(introduced_partners(me)),
         )
+        .subquery()
     )
-    scored = [s for s in (score_pair(profile, other, now) for other in others) if s.score > 0]
-    scored.sort(key=lambda s: (-s.score, s.profile.id))
-    best = await _not_introduced(session, key_dir, profile.member_id, scored, MAX_SUGGESTIONS)
-    await log_views(
-        session, matchmaker_id, [profile.member_id] + [s.profile.member_id for s in best]
+    best_first = (
+        select(ranked.c.id, ranked.c.member_id)
+        .where(ranked.c.score > 0)
+        .order_by(ranked.c.score.desc(), ranked.c.id)
+        .limit(2 * MAX_SUGGESTIONS)
     )
-    return best
+    order: list[int] = []
+    offset = 0
+    while len(order) < MAX_SUGGESTIONS:
+        page = (await session.execute(best_first.offset(offset))).all()
+        forgotten = await _forgotten_pairs(session, key_dir, me, [m for _, m in page])
+        order += [profile_id for profile_id, member_id in page if member_id not in forgotten]
+        if len(page) < 2 * MAX_SUGGESTIONS:
+            break
+        offset += len(page)
+    order = order[:MAX_SUGGESTIONS]
+    found = {p.id: p for p in await session.scalars(select(Profile).where(Profile.id.in_(order)))}
+    chosen = [score_pair(profile, found[profile_id], now) for profile_id in order]
+    await log_views(session, matchmaker_id, [me] + [s.profile.member_id for s in chosen])
+    return chosen
 
 
 async def end_introduction(
