@@ -13,8 +13,8 @@ How a pair is scored (:func:`score_pair`), out of 100:
 Only women and men are paired (the programme's events are balanced that way), never a
 paused profile, and never a pair introduced before, whatever became of that introduction:
 declined, expired, blocked or forgotten. So a block holds for good, and nobody is asked
-twice about the same person. The rule is two conditions: :func:`introduced_partners` (a
-query of everyone the member was introduced to, their ids on the row) and, for
+twice about the same person. The rule is two conditions: :func:`excluded_partners` (a
+query of everyone the member was introduced to or blocked, their ids on the rows) and, for
 introductions one side has since forgotten, the pair's keyed hash kept on the row
 (:func:`pair_key`), which names neither member. Each reason that added points is returned
 with the score, so the matchmaker sees why.
@@ -153,22 +153,25 @@ def _pair(one: Any, other: Any) -> Any:
     )
 
 
-def introduced_partners(member_id: int) -> CompoundSelect[Any]:
+def excluded_partners(member_id: int) -> CompoundSelect[Any]:
     """The pair-exclusion rule as a query: everyone ``member_id`` was ever introduced to,
-    whatever came of it (declined, expired, blocked), while both ids are on the row."""
+    whatever came of it, or blocked, or was blocked by, while both ids are on the rows."""
     return union(
+        _partners(Block.member_id, Block.blocked_id, member_id),
+        _partners(Block.blocked_id, Block.member_id, member_id),
         _partners(Introduction.member_a_id, Introduction.member_b_id, member_id),
         _partners(Introduction.member_b_id, Introduction.member_a_id, member_id),
     )
 
 
-async def introduced_before(session: AsyncSession, key_dir: Path, one: int, other: int) -> bool:
-    """Whether the two were ever introduced, also when one of them has forgotten since."""
+async def kept_apart(session: AsyncSession, key_dir: Path, one: int, other: int) -> bool:
+    """Whether the two may never be introduced: :func:`excluded_partners`, or an
+    introduction of theirs that one side has forgotten since (the pair's keyed hash)."""
     return bool(
         await session.scalar(
             select(
                 or_(
-                    exists().where(_pair(one, other)),
+                    literal(other).in_(excluded_partners(one)),
                     exists().where(Introduction.pair_key == pair_key(key_dir, one, other)),
                 )
             )
@@ -243,8 +246,9 @@ def _score(profile: Profile, now: datetime) -> ColumnElement[int]:
 
 
 def _partners(one: Any, other: Any, member_id: int) -> Select[Any]:
-    """Who is in column ``other`` of the introductions with ``member_id`` in ``one``; a
-    side cleared by ``/forget`` is left out, as ``NOT IN`` a NULL would match nobody."""
+    """Who is in column ``other`` of the rows (blocks, introductions) with ``member_id`` in
+    ``one``; a side cleared by ``/forget`` is left out, as ``NOT IN`` a NULL would match
+    nobody at all."""
     return select(other).where(one == member_id, other.is_not(None))
 
 
@@ -264,7 +268,7 @@ async def suggestions(
         .where(
             Profile.paused.is_(False),
             Profile.gender == _opposite(profile.gender),
-            Profile.member_id.not_in(introduced_partners(me)),
+            Profile.member_id.not_in(excluded_partners(me)),
         )
         .subquery()
     )
@@ -332,7 +336,7 @@ async def propose(
     other = await active_profile(session, other_id)
     if one.gender == other.gender:
         raise Refused("match.same_gender")
-    if await introduced_before(session, key_dir, one.member_id, other.member_id):
+    if await kept_apart(session, key_dir, one.member_id, other.member_id):
         raise Refused("match.already_introduced")
     for profile in (one, other):
         if await pending_count(session, profile.member_id, now) >= MAX_PENDING_INTRODUCTIONS:
@@ -392,11 +396,11 @@ async def my_introduction(session: AsyncSession, intro_id: int, member_id: int) 
 
 
 async def block(session: AsyncSession, intro_id: int, member_id: int, now: datetime) -> None:
-    """Block the other person of an introduction. The pair is never introduced again in
-    any case (see the module docstring), which is what makes the block hold for good, also
-    after either forgets; the row is the member's own record, deleted with ``/forget``. A
-    pending introduction counts as declined by the blocker (even after a yes) and ends
-    when its time is over, as any other."""
+    """Block the other person of an introduction. A pair is never introduced again in any
+    case (see the module docstring), so the block holds for good, also after either
+    forgets (the row goes with ``/forget``; the introduction's pair key stays). A pending
+    introduction counts as declined by the blocker (even after a yes) and ends when its
+    time is over, as any other."""
     intro = await my_introduction(session, intro_id, member_id)
     other = other_side(intro, member_id)
     if other is not None and not await session.scalar(

@@ -162,7 +162,7 @@ class Introduction(Base):
 
 class Block(Base):
     """A member never wants to be introduced to this person again: their own record, kept
-    until ``/forget``. No pair is introduced twice anyway, which is what keeps them apart."""
+    until ``/forget``; after that the introduction's ``pair_key`` keeps the two apart."""
 
     __tablename__ = "singles_blocks"
     __table_args__ = (UniqueConstraint("member_id", "blocked_id"),)
