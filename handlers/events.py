@@ -10,6 +10,7 @@ Officers can send a notice to an event's participants (audience ``event``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,12 @@ from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id, read_number, read_numbers
+from bot.payloads import Payload
 from bot.router import Router
 from storage import events
 from storage.models import Role
 from storage.models.events import Event, Side, SignUp, SignUpStatus
-from storage.refusals import Refused
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -33,6 +35,23 @@ if TYPE_CHECKING:
 
 router = Router("events")
 router.menu(N_("menu.events"), "ev:list", order=310)
+
+
+@dataclass(frozen=True)
+class SignUpPress(Payload, prefix="ev:s"):
+    event_id: int
+
+
+@dataclass(frozen=True)
+class CancelPress(Payload, prefix="ev:c"):
+    event_id: int
+
+
+@dataclass(frozen=True)
+class ParticipantsPage(Payload, prefix="evp"):
+    event_id: int
+    page: int
+
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 PAGE_SIZE = 20
@@ -69,18 +88,15 @@ def parse_time(answer: str) -> str:
 
 
 def parse_places(answer: str) -> int:
-    if not answer.strip().isdigit() or int(answer) > 1000:
+    places = read_number(answer, maximum=1000)
+    if places is None:
         raise Invalid("events.bad_places")
-    return int(answer)
+    return places
 
 
 def parse_ages(answer: str) -> list[int]:
-    numbers = [
-        int(n)
-        for n in answer.replace("～", "-").replace("~", "-").split("-")
-        if n.strip().isdigit()
-    ]
-    if len(numbers) != 2 or not 18 <= numbers[0] <= numbers[1] <= 99:
+    numbers = read_numbers(answer.replace("～", " ").replace("~", " ").replace("-", " "))
+    if numbers is None or len(numbers) != 2 or not 18 <= numbers[0] <= numbers[1] <= 99:
         raise Invalid("events.bad_ages")
     return numbers
 
@@ -119,10 +135,6 @@ def event_card(ctx: Context, places: events.Places) -> str:
 @router.command("events", help=N_("help.events"))
 @router.button("ev")
 async def list_events(ctx: Context) -> None:
-    action, _, number = ctx.args.partition(":")
-    if ctx.message.payload and action in ("s", "c") and number.isdigit():
-        await (sign_up if action == "s" else cancel)(ctx, int(number))
-        return
     upcoming = await events.upcoming(ctx.session, utcnow())
     if not upcoming:
         ctx.reply(ctx.t("events.none"), ctx.dispatcher.menu_button(ctx))
@@ -133,19 +145,17 @@ async def list_events(ctx: Context) -> None:
             event_card(ctx, places),
             rows(
                 [
-                    Button(ctx.t("events.button.sign_up"), f"ev:s:{event_id}"),
-                    Button(ctx.t("events.button.cancel"), f"ev:c:{event_id}"),
+                    Button(ctx.t("events.button.sign_up"), SignUpPress(event_id).pack()),
+                    Button(ctx.t("events.button.cancel"), CancelPress(event_id).pack()),
                 ]
             ),
         )
 
 
-async def sign_up(ctx: Context, event_id: int) -> None:
-    try:
-        row = await events.sign_up(ctx.session, event_id, ctx.member.id, utcnow())
-    except Refused as refused:
-        ctx.reply(ctx.t(refused.msgid, **refused.values))
-        return
+@router.button(SignUpPress)
+async def sign_up(ctx: Context, press: SignUpPress) -> None:
+    event_id = press.event_id
+    row = await events.sign_up(ctx.session, event_id, ctx.member.id, utcnow())
     event = await ctx.session.get(Event, event_id)
     assert event is not None
     if row.status == SignUpStatus.CONFIRMED:
@@ -155,12 +165,9 @@ async def sign_up(ctx: Context, event_id: int) -> None:
         ctx.reply(ctx.t("events.waitlisted", title=event.title, position=position))
 
 
-async def cancel(ctx: Context, event_id: int) -> None:
-    try:
-        promoted = await events.cancel_sign_up(ctx.session, event_id, ctx.member.id, utcnow())
-    except Refused as refused:
-        ctx.reply(ctx.t(refused.msgid, **refused.values))
-        return
+@router.button(CancelPress)
+async def cancel(ctx: Context, press: CancelPress) -> None:
+    promoted = await events.cancel_sign_up(ctx.session, press.event_id, ctx.member.id, utcnow())
     ctx.reply(ctx.t("events.cancelled"))
     if promoted is not None:
         await tell_promoted(ctx, promoted)
@@ -268,17 +275,22 @@ async def new_event(ctx: Context) -> None:
 
 
 @router.command("participants", help=N_("help.participants"), role=Role.OFFICER, private=True)
-@router.button("evp", role=Role.OFFICER, private=True)
-async def list_participants(ctx: Context) -> None:
-    parts = ctx.args.replace(":", " ").split()
-    if not parts or not all(p.isdigit() for p in parts):
+async def participants_command(ctx: Context) -> None:
+    """``/participants EVENT [PAGE]``."""
+    parts = read_numbers(ctx.args)
+    if not parts or len(parts) > 2:
         ctx.reply(ctx.t("events.participants_usage"))
         return
-    event = await ctx.session.get(Event, int(parts[0]))
+    await list_participants(ctx, ParticipantsPage(parts[0], parts[1] if len(parts) > 1 else 1))
+
+
+@router.button(ParticipantsPage, role=Role.OFFICER, private=True)
+async def list_participants(ctx: Context, press: ParticipantsPage) -> None:
+    event = await ctx.session.get(Event, press.event_id) if press.event_id else None
     if event is None:
         ctx.reply(ctx.t("events.unknown"))
         return
-    page = int(parts[1]) if len(parts) > 1 else 1
+    page = max(press.page, 1)
     everyone = await events.participants(ctx.session, event.id)
     shown = everyone[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     lines = [
@@ -292,7 +304,9 @@ async def list_participants(ctx: Context) -> None:
     ]
     more = page * PAGE_SIZE < len(everyone)
     buttons = rows(
-        [Button(ctx.t("events.button.next_page"), f"evp:{event.id}:{page + 1}")] if more else []
+        [Button(ctx.t("events.button.next_page"), ParticipantsPage(event.id, page + 1).pack())]
+        if more
+        else []
     )
     header = ctx.t("events.participants", title=event.title, count=len(everyone), page=page)
     ctx.reply(header + "\n" + "\n".join(lines), buttons)
@@ -303,11 +317,7 @@ async def check_in(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("events.checkin_usage"))
         return
-    try:
-        row = await events.check_in(ctx.session, ctx.args, utcnow())
-    except Refused as refused:
-        ctx.reply(ctx.t(refused.msgid, **refused.values))
-        return
+    row = await events.check_in(ctx.session, ctx.args, utcnow())
     names = dict((r.id, n) for r, n in await events.participants(ctx.session, row.event_id))
     event = await ctx.session.get(Event, row.event_id)
     assert event is not None
@@ -373,11 +383,13 @@ async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[
 
 
 async def _audience_members(session: AsyncSession, value: str) -> list[int]:
-    return await events.confirmed_members(session, int(value)) if value.isdigit() else []
+    event_id = read_id(value)
+    return await events.confirmed_members(session, event_id) if event_id else []
 
 
 async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:
-    event = await session.get(Event, int(value)) if value.isdigit() else None
+    event_id = read_id(value)
+    event = await session.get(Event, event_id) if event_id else None
     return t("events.audience", title=event.title if event else value)
 
 

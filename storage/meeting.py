@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.bargaining import Refused
 from storage.models import Member
 from storage.models.bargaining import BargainingSession, MeetingStatement
+from storage.refusals import Refused
 
 TRANSCRIPT_PAGE = 10
 
