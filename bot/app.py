@@ -28,6 +28,7 @@ def service_routers() -> list[Router]:
         events,
         matchmaking,
         meeting,
+        membership,
         model_workers,
         notices,
         profiles,
@@ -39,6 +40,7 @@ def service_routers() -> list[Router]:
     return [
         core.router,
         account.router,
+        membership.router,
         notices.router,
         broadcasts.router,
         settings.router,

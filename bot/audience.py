@@ -1,34 +1,51 @@
 """Who a notice goes to: a registry of audiences, so services can add their own.
 
-Each audience offers its choices (``town:坎墩街道``) for the officer's form and resolves a
-chosen value to member ids when the notice goes out. Built in: everyone, a town, an
-enterprise, a language. Event participants (events) and model workers (benefits) register
-theirs from their own modules with :func:`register_audience`.
+Each audience offers its choices (``town:坎墩街道``) for the officer's form and says, as
+one SQL condition on the ``members`` row, which members a value takes in
+(:attr:`Audience.includes`). That one condition serves everywhere a notice is shown or
+sent: resolving the recipients when it goes out, answering "does this member belong" when
+a member opens it (one query), and listing the notices a member may see (one query for a
+page), so an audience whose meaning changes changes everywhere at once. Built in:
+everyone, a town, an enterprise, a language. Event participants (events) and model workers
+(benefits) register theirs from their own modules with :func:`register_audience`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    String,
+    and_,
+    false,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator
 from bot.settings import LANGUAGES
+from storage import notices
 from storage.enterprises import list_enterprises
+from storage.memberships import Status
 from storage.models import Member
-from storage.notices import members_where
+from storage.notices import Includes
+from storage.types import as_text
 
 Choices = Callable[[AsyncSession, Translator], Awaitable[list[tuple[str, str]]]]
-Resolve = Callable[[AsyncSession, str], Awaitable[list[int]]]
 
 
 @dataclass(frozen=True)
 class Audience:
     choices: Choices
     """(value, label) pairs the officer picks from; value "" for an audience without one."""
-    resolve: Resolve
+    includes: Includes
+    """The condition, on the :class:`Member` row in scope, that the member is in the
+    audience for a value: a bound value, or a notice's ``audience_value`` when listing."""
     describe: Callable[[AsyncSession, Translator, str], Awaitable[str]]
 
 
@@ -55,9 +72,26 @@ async def choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]
     return found
 
 
-async def resolve(session: AsyncSession, name: str, value: str) -> list[int]:
+def condition(name: str, value: str) -> ColumnElement[bool]:
+    """Who is in the audience, on the :class:`Member` row; nobody for an audience no
+    service registers (a notice's audience from a service since removed)."""
     audience = AUDIENCES.get(name)
-    return [] if audience is None else await audience.resolve(session, value)
+    return false() if audience is None else audience.includes(literal(value, String))
+
+
+async def resolve(session: AsyncSession, name: str, value: str) -> list[int]:
+    """The members in the audience now."""
+    return await notices.members_where(session, condition(name, value))
+
+
+async def belongs(session: AsyncSession, member_id: int, name: str, value: str) -> bool:
+    """Whether the member is in the audience now, in one query."""
+    return await notices.is_member(session, member_id, condition(name, value))
+
+
+def audiences_including() -> Mapping[str, Includes]:
+    """Each audience's condition, for listing the notices a member may see."""
+    return {name: audience.includes for name, audience in AUDIENCES.items()}
 
 
 async def describe(session: AsyncSession, t: Translator, name: str, value: str) -> str:
@@ -69,8 +103,8 @@ async def _everyone_choices(session: AsyncSession, t: Translator) -> list[tuple[
     return [("", t("audience.everyone"))]
 
 
-async def _everyone(session: AsyncSession, value: str) -> list[int]:
-    return await members_where(session)
+def _everyone(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return true()
 
 
 async def _everyone_label(session: AsyncSession, t: Translator, value: str) -> str:
@@ -84,8 +118,8 @@ async def _town_choices(session: AsyncSession, t: Translator) -> list[tuple[str,
     return [(town, t("audience.town", town=town)) for town in towns if town]
 
 
-async def _town(session: AsyncSession, value: str) -> list[int]:
-    return await members_where(session, Member.town == value)
+def _town(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return Member.town == value
 
 
 async def _town_label(session: AsyncSession, t: Translator, value: str) -> str:
@@ -98,10 +132,9 @@ async def _enterprise_choices(session: AsyncSession, t: Translator) -> list[tupl
     ]
 
 
-async def _enterprise(session: AsyncSession, value: str) -> list[int]:
-    if not value.isdigit():
-        return []
-    return await members_where(session, Member.enterprise_id == int(value))
+def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """An enterprise's verified members: picking it in /me is only a request."""
+    return and_(as_text(Member.enterprise_id) == value, Member.enterprise_status == Status.VERIFIED)
 
 
 async def _enterprise_label(session: AsyncSession, t: Translator, value: str) -> str:
@@ -116,8 +149,8 @@ async def _language_choices(session: AsyncSession, t: Translator) -> list[tuple[
     return [(code, t(LANGUAGE_LABELS[code])) for code in LANGUAGES]
 
 
-async def _language(session: AsyncSession, value: str) -> list[int]:
-    return await members_where(session, Member.language == value)
+def _language(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return Member.language == value
 
 
 async def _language_label(session: AsyncSession, t: Translator, value: str) -> str:

@@ -17,7 +17,17 @@ from bot.app import App, build_app
 from bot.background import Background
 from bot.channels.base import StartFailed
 from bot.channels.console import ConsoleChannel
-from bot.settings import LANGUAGES, Settings, SettingsError, load_settings
+from bot.logs import configure_logging
+from bot.settings import (
+    LANGUAGES,
+    Settings,
+    SettingsError,
+    demo_database,
+    demo_settings,
+    load_settings,
+    unknown_variables,
+)
+from bot.startup import DATABASE_ERRORS, StartupError, check_folders, database_failure
 from storage import members
 from storage.migrate import upgrade
 from storage.model_worker_code import KEY_DIR, public_key_pem
@@ -28,17 +38,6 @@ from storage.types import utcnow
 log = logging.getLogger("unionbot")
 
 DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-DEMO_BANNER = """\
-unionbot 演示 / demo — {url}
-你现在的身份是 “{name}”。发送 /menu 查看菜单，/help 查看命令，/lang 切换语言；回复数字按下按钮。
-以其他演示账号发言 / act as another demo account:
-  {{"as": "officer", "text": "/help"}}
-  (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin,
-   laomo: a model worker, hospital and bank: partner-unit staff,
-   zhouzhuxi, xiaozhou, xiaowang, singles xiaohe and ajiang)
-Ctrl-D 退出 / quit.
-"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -118,20 +117,21 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = demo_settings(args.lang) if args.command == "demo" else load_settings()
     except SettingsError as error:
         print(f"unionbot: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("alembic", "apscheduler"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings)
+    if args.command != "demo":
+        for warning in unknown_variables():
+            log.warning("%s", warning)
     command = COMMANDS[args.command]
     try:
+        check_folders(settings)
         return asyncio.run(command(args, settings))
+    except StartupError as error:
+        print(f"unionbot: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -139,17 +139,23 @@ def main(argv: list[str] | None = None) -> int:
 async def _with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
     app = build_app(settings)
     try:
-        await upgrade(app.engine)
+        try:
+            await upgrade(app.engine)
+        except DATABASE_ERRORS as error:
+            raise database_failure(settings.database_url, error) from None
         return await work(app)
     finally:
         await app.close()
 
 
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Always the demo's own SQLite file here (see :func:`bot.settings.demo_settings`)."""
+
     async def work(app: App) -> int:
         if await _seed(app, ["demo"]) != 0:
             return 1
-        print(DEMO_BANNER.format(url=settings.database_url, name=args.name))
+        t = app.dispatcher.translations[settings.default_language]
+        print(t("demo.banner", database=demo_database(), name=args.name) + "\n")
         return await _chat(app, args.name, args.lang, json_mode=False)
 
     return await _with_app(settings, work)
@@ -289,8 +295,7 @@ async def run_events(args: argparse.Namespace, settings: Settings) -> int:
 
 async def export_event(app: App, event_id: int, out: Path | None) -> int:
     """``events export``: participants as CSV (UTF-8 with BOM, so spreadsheets read Chinese)."""
-    import csv
-
+    from bot.spreadsheets import write_rows
     from storage import events
     from storage.models.events import Event
 
@@ -300,10 +305,10 @@ async def export_event(app: App, event_id: int, out: Path | None) -> int:
             return 1
         table = await events.export_rows(session, event_id)
     if out is None:
-        csv.writer(sys.stdout).writerows(table)
+        write_rows(sys.stdout, table)
     else:
         with out.open("w", encoding="utf-8-sig", newline="") as file:
-            csv.writer(file).writerows(table)
+            write_rows(file, table)
         print(f"wrote {len(table) - 1} participants to {out}")
     return 0
 

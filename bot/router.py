@@ -34,6 +34,8 @@ PayloadHandler = Callable[["Context", P], Awaitable[None]]
 class FreeText(IntEnum):
     """When a free-text handler applies, in the order the dispatcher offers text to them."""
 
+    NAVIGATION = 0
+    """A word that works as a command everywhere (``菜单``, ``menu``), even in a meeting."""
     LIVE = 1
     """The member takes part in something live that text belongs to (an open meeting), so
     even a word that names a service (``福利``) is said there."""

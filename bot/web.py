@@ -1,4 +1,5 @@
-"""The webhook app for ``unionbot serve``: ``/healthz`` and every channel's endpoints."""
+"""The webhook app for ``unionbot serve``: ``/healthz``, every channel's endpoints and the
+web pages under ``/w`` (:mod:`bot.pages`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from bot.app import App
 from bot.channels.base import ServiceChannel
+from bot.pages import create_pages
 
 
 def create_web_app(app: App, channels: list[ServiceChannel]) -> Starlette:
@@ -22,5 +24,9 @@ def create_web_app(app: App, channels: list[ServiceChannel]) -> Starlette:
             return JSONResponse({"status": "database unreachable", "error": str(error)}, 503)
         return JSONResponse({"status": "ok", "channels": [c.name for c in channels]})
 
-    routes = [Route("/healthz", healthz), *(r for c in channels for r in c.routes())]
+    routes = [
+        Route("/healthz", healthz),
+        Mount("/w", app=create_pages(app)),
+        *(r for c in channels for r in c.routes()),
+    ]
     return Starlette(routes=routes)

@@ -5,12 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from bot.context import Context
-from bot.dialogs import Choice, Form, choice_field, describe_choice, start_form, text_field
+from bot.dialogs import (
+    Choice,
+    Field,
+    Form,
+    Invalid,
+    choice_field,
+    describe_choice,
+    start_form,
+    text_field,
+)
 from bot.i18n import N_
+from bot.messages import Outgoing
 from bot.router import Router
-from storage import members
+from handlers.membership import request_buttons
+from storage import members, memberships
+from storage.bargaining import chair_ids
 from storage.enterprises import list_enterprises
 from storage.members import LINK_CODE_LIFETIME
+from storage.memberships import Status
 from storage.types import utcnow
 
 router = Router("account")
@@ -21,18 +34,58 @@ async def enterprise_choices(ctx: Context) -> list[Choice]:
     return [Choice(str(e.id), f"{e.name}（{e.city}）") for e in await list_enterprises(ctx.session)]
 
 
+def parse_number(answer: str) -> str:
+    """Hashed as it is typed, so not even the form's saved state holds the number."""
+    number = memberships.normal_number(answer)
+    if number is None:
+        raise Invalid("me.bad_number")
+    return memberships.hash_number(number)
+
+
 async def summarise(ctx: Context, data: dict[str, Any]) -> str:
     enterprise = describe_choice(ctx.t, await enterprise_choices(ctx), data["enterprise"])
+    number = ctx.t("me.number_given") if data.get("number") else "-"
     return ctx.t(
-        "me.summary", real_name=data["real_name"], town=data["town"], enterprise=enterprise
+        "me.summary",
+        real_name=data["real_name"],
+        town=data["town"],
+        enterprise=enterprise,
+        number=number,
     )
 
 
 async def save_details(ctx: Context, data: dict[str, Any]) -> None:
+    """Save the details; a new enterprise is a request, verified by the roster or the chair."""
     ctx.member.real_name = data["real_name"]
     ctx.member.town = data["town"]
-    ctx.member.enterprise_id = int(data["enterprise"]) if data["enterprise"] else None
+    enterprise_id = int(data["enterprise"]) if data["enterprise"] else None
+    was = (ctx.member.enterprise_id, ctx.member.enterprise_status)
+    status = await memberships.request(
+        ctx.session, ctx.member, enterprise_id, data.get("number"), utcnow()
+    )
     ctx.reply(ctx.t("me.saved"), ctx.dispatcher.menu_button(ctx))
+    if status is None or was == (enterprise_id, status):
+        return
+    if status is Status.VERIFIED:
+        ctx.reply(ctx.t("membership.verified_by_roster"))
+        return
+    assert enterprise_id is not None
+    chairs = await chair_ids(ctx.session, enterprise_id)
+    ctx.reply(ctx.t("membership.pending" if chairs else "membership.pending_officer"))
+    member_id, name, real_name, town = (
+        ctx.member.id,
+        ctx.member.display_name,
+        ctx.member.real_name,
+        ctx.member.town,
+    )
+    for chair in chairs:
+        ctx.send(
+            chair,
+            lambda t: Outgoing(
+                t("membership.new_request", name=name, real_name=real_name, town=town),
+                request_buttons(t, member_id),
+            ),
+        )
 
 
 details_form = router.form(
@@ -42,6 +95,7 @@ details_form = router.form(
             text_field("real_name", N_("me.ask_real_name"), min_length=2, max_length=20),
             text_field("town", N_("me.ask_town"), min_length=2, max_length=20),
             choice_field("enterprise", N_("me.ask_enterprise"), enterprise_choices, optional=True),
+            Field("number", N_("me.ask_number"), parse=parse_number, optional=True),
         ),
         on_done=save_details,
         summary=summarise,

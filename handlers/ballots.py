@@ -192,8 +192,8 @@ async def congress(ctx: Context) -> None:
     await _invite(ctx, ballot)
 
 
-@router.command("vote", help=N_("help.vote"))
-@router.button("vote")
+@router.command("vote", help=N_("help.vote"), private=True)
+@router.button("vote", private=True)
 async def vote(ctx: Context) -> None:
     words = ctx.args.split()
     if words:
@@ -211,7 +211,7 @@ async def vote(ctx: Context) -> None:
         )
 
 
-@router.button("v")
+@router.button("v", private=True)
 async def vote_button(ctx: Context) -> None:
     number, _, choice = ctx.args.partition(":")
     await _cast(ctx, number, [choice])

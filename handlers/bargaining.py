@@ -22,6 +22,7 @@ from storage import bargaining as store
 from storage.ballots import ballots_of
 from storage.bargaining import FINISHED
 from storage.meeting import meeting_is_open
+from storage.memberships import is_verified
 from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
 from storage.refusals import Refused
@@ -146,8 +147,8 @@ async def new_session(ctx: Context) -> None:
 # The status and the steps -------------------------------------------------------------
 
 
-@router.command("bargain", help=N_("help.bargain"))
-@router.button("bargain")
+@router.command("bargain", help=N_("help.bargain"), private=True)
+@router.button("bargain", private=True)
 async def status(ctx: Context) -> None:
     roles = await ctx.roles()
     chaired = await store.chair_session(ctx.session, roles.scopes(Role.CHAIR))
@@ -254,7 +255,7 @@ async def resolution(ctx: Context) -> None:
     )
 
 
-@router.command("bg_members", help=N_("help.bg_members"), role=Role.CHAIR)
+@router.command("bg_members", help=N_("help.bg_members"), role=Role.CHAIR, private=True)
 async def list_members(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
@@ -330,7 +331,7 @@ async def accept_offer(ctx: Context) -> None:
 # Joining ------------------------------------------------------------------------------
 
 
-@router.command("join", help=N_("help.join"))
+@router.command("join", help=N_("help.join"), private=True)
 async def join_by_code(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("bargaining.usage.join"))
@@ -338,7 +339,7 @@ async def join_by_code(ctx: Context) -> None:
     await _join(ctx, ctx.args)
 
 
-@router.start(DEEP_LINK)
+@router.start(DEEP_LINK, private=True)
 async def join_by_link(ctx: Context) -> None:
     await _join(ctx, ctx.args)
 
@@ -364,9 +365,9 @@ async def _join(ctx: Context, code: str) -> None:
 # History and the officers' view -------------------------------------------------------
 
 
-@router.command("history", help=N_("help.history"))
+@router.command("history", help=N_("help.history"), private=True)
 async def history(ctx: Context) -> None:
-    if ctx.member.enterprise_id is None:
+    if ctx.member.enterprise_id is None or not is_verified(ctx.member, ctx.member.enterprise_id):
         ctx.reply(ctx.t("bargaining.no_history"))
         return
     from handlers.ballots import result_lines

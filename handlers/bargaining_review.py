@@ -80,7 +80,7 @@ async def reopen(ctx: Context) -> None:
     )
 
 
-@router.command("bg_log", help=N_("help.bg_log"), role=Role.OFFICER)
+@router.command("bg_log", help=N_("help.bg_log"), role=Role.OFFICER, private=True)
 async def transition_log(ctx: Context) -> None:
     bs = await _officer_session(ctx, ctx.args)
     if bs is None:

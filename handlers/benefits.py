@@ -154,7 +154,7 @@ def parse_id(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 9 else None
 
 
-@router.command("benefits", help=N_("help.benefits"))
+@router.command("benefits", help=N_("help.benefits"), private=True)
 async def benefits_command(ctx: Context) -> None:
     if ctx.args:
         await _search(ctx, ctx.args, 1)
@@ -178,7 +178,7 @@ async def asked_for_benefits(ctx: Context) -> bool:
     return True
 
 
-@router.button("bn")
+@router.button("bn", private=True)
 async def browse(ctx: Context) -> None:
     count = await benefits.count_units(ctx.session)
     categories = [Button(ctx.t(label), f"bnc:{c.value}") for c, label in CATEGORY_LABELS.items()]
@@ -194,7 +194,7 @@ async def browse(ctx: Context) -> None:
     )
 
 
-@router.button("bnc")
+@router.button("bnc", private=True)
 async def by_category(ctx: Context) -> None:
     name, _, page = ctx.args.partition(":")
     if name not in set(Category):
@@ -207,7 +207,7 @@ async def by_category(ctx: Context) -> None:
     await show_units(ctx, title, found, number, lambda p: f"bnc:{category.value}:{p}")
 
 
-@router.button("bny")
+@router.button("bny", private=True)
 async def by_city(ctx: Context) -> None:
     if not ctx.args:
         cities = await benefits.cities(ctx.session)
@@ -220,7 +220,7 @@ async def by_city(ctx: Context) -> None:
     await show_units(ctx, city, found, page, lambda p: f"bny:{p}:{city}")
 
 
-@router.button("bns")
+@router.button("bns", private=True)
 async def search_page(ctx: Context) -> None:
     page, keyword = _page_and_rest(ctx.args)
     await _search(ctx, keyword, page)
@@ -240,7 +240,7 @@ async def nearest(ctx: Context) -> None:
     await _nearest(ctx, location.latitude, location.longitude, 1)
 
 
-@router.button("bnl")
+@router.button("bnl", private=True)
 async def nearest_page(ctx: Context) -> None:
     page, rest = _page_and_rest(ctx.args)
     latitude, _, longitude = rest.partition(":")
@@ -260,7 +260,7 @@ async def _nearest(ctx: Context, latitude: float, longitude: float, page: int) -
     await show_units(ctx, title, found, page, lambda p: f"bnl:{p}:{latitude:.4f}:{longitude:.4f}")
 
 
-@router.button("bnu")
+@router.button("bnu", private=True)
 async def unit_details(ctx: Context) -> None:
     unit_id = parse_id(ctx.args)
     unit = await benefits.get_unit(ctx.session, unit_id) if unit_id else None
@@ -290,7 +290,7 @@ async def unit_details(ctx: Context) -> None:
     ctx.reply("\n".join(lines), _back(ctx), replaces_menu=True)
 
 
-@router.button("bno")
+@router.button("bno", private=True)
 async def other_benefits(ctx: Context) -> None:
     found = await benefits.list_other_benefits(ctx.session)
     if not found:
@@ -309,7 +309,7 @@ async def other_benefits(ctx: Context) -> None:
     ctx.reply("\n".join(lines), rows(*buttons, navigation, *_back(ctx)), replaces_menu=True)
 
 
-@router.button("bnb")
+@router.button("bnb", private=True)
 async def other_benefit(ctx: Context) -> None:
     benefit_id = parse_id(ctx.args)
     benefit = await ctx.session.get(OtherBenefit, benefit_id) if benefit_id else None

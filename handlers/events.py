@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audience, reminders
@@ -133,7 +134,7 @@ def event_card(ctx: Context, places: events.Places) -> str:
 
 
 @router.command("events", help=N_("help.events"))
-@router.button("ev")
+@router.button("ev", private=True)
 async def list_events(ctx: Context) -> None:
     upcoming = await events.upcoming(ctx.session, utcnow())
     if not upcoming:
@@ -152,7 +153,7 @@ async def list_events(ctx: Context) -> None:
         )
 
 
-@router.button(SignUpPress)
+@router.button(SignUpPress, private=True)
 async def sign_up(ctx: Context, press: SignUpPress) -> None:
     event_id = press.event_id
     row = await events.sign_up(ctx.session, event_id, ctx.member.id, utcnow())
@@ -165,7 +166,7 @@ async def sign_up(ctx: Context, press: SignUpPress) -> None:
         ctx.reply(ctx.t("events.waitlisted", title=event.title, position=position))
 
 
-@router.button(CancelPress)
+@router.button(CancelPress, private=True)
 async def cancel(ctx: Context, press: CancelPress) -> None:
     promoted = await events.cancel_sign_up(ctx.session, press.event_id, ctx.member.id, utcnow())
     ctx.reply(ctx.t("events.cancelled"))
@@ -182,7 +183,7 @@ async def tell_promoted(ctx: Context, row: SignUp) -> None:
     ctx.send(row.member_id, lambda t: Outgoing(t("events.promoted", title=title, code=code)))
 
 
-@router.command("myevents", help=N_("help.myevents"))
+@router.command("myevents", help=N_("help.myevents"), private=True)
 async def my_events(ctx: Context) -> None:
     mine = await events.member_sign_ups(ctx.session, ctx.member.id, utcnow())
     if not mine:
@@ -312,7 +313,7 @@ async def list_participants(ctx: Context, press: ParticipantsPage) -> None:
     ctx.reply(header + "\n" + "\n".join(lines), buttons)
 
 
-@router.command("checkin", help=N_("help.checkin"), role=Role.OFFICER)
+@router.command("checkin", help=N_("help.checkin"), role=Role.OFFICER, private=True)
 async def check_in(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("events.checkin_usage"))
@@ -382,9 +383,8 @@ async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[
     ]
 
 
-async def _audience_members(session: AsyncSession, value: str) -> list[int]:
-    event_id = read_id(value)
-    return await events.confirmed_members(session, event_id) if event_id else []
+def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return events.confirmed_at(value)
 
 
 async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:

@@ -14,7 +14,7 @@ from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.router import Router
 from handlers.profiles import describe, hobby_names, profile_values
-from storage import matchmaking
+from storage import matchmaking, members
 from storage.models import Role
 from storage.models.singles import Introduction, IntroStatus, Outcome, Profile
 from storage.profiles import get_profile
@@ -127,7 +127,7 @@ async def show_suggestions(ctx: Context, profile_id: int) -> None:
         )
 
 
-@router.command("introduce", help=N_("help.introduce"), role=Role.MATCHMAKER)
+@router.command("introduce", help=N_("help.introduce"), role=Role.MATCHMAKER, private=True)
 async def introduce_command(ctx: Context) -> None:
     numbers = ctx.args.split()
     if len(numbers) != 2 or not all(n.isdigit() for n in numbers):
@@ -275,7 +275,7 @@ async def report(ctx: Context) -> None:
         "reporter": await _name(ctx, row.reporter_id),
         "reported": await _name(ctx, row.reported_id),
     }
-    for officer_id in await matchmaking.officers(ctx.session):
+    for officer_id in await members.role_holders(ctx.session, Role.OFFICER):
         ctx.send(officer_id, lambda t: Outgoing(t("intro.report_to_officers", **names)))
     ctx.reply(ctx.t("intro.reported"))
 
@@ -286,7 +286,7 @@ async def _name(ctx: Context, member_id: int | None) -> str:
     return f"{profile.display_name} (#{profile.id})" if profile is not None else "-"
 
 
-@router.command("outcome", help=N_("help.outcome"), role=Role.MATCHMAKER)
+@router.command("outcome", help=N_("help.outcome"), role=Role.MATCHMAKER, private=True)
 async def record_outcome(ctx: Context) -> None:
     number, _, name = ctx.args.partition(" ")
     outcomes = {ctx.t(msgid): outcome for outcome, msgid in OUTCOME_NAMES.items()}
@@ -322,7 +322,7 @@ def _date(ctx: Context, intro: Introduction) -> str:
     return when.astimezone(ctx.settings.zone).strftime("%Y-%m-%d")
 
 
-@router.command("mmstats", help=N_("help.mmstats"), role=Role.OFFICER)
+@router.command("mmstats", help=N_("help.mmstats"), role=Role.OFFICER, private=True)
 async def statistics(ctx: Context) -> None:
     stats = await matchmaking.matchmaker_stats(ctx.session)
     if not stats:

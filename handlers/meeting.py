@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders
+from bot import reminders, web_links
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -48,6 +48,11 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 class TranscriptPage(Payload, prefix="tr"):
     session_id: int
     page: int
+
+
+@dataclass(frozen=True)
+class WatchOnTheWeb(Payload, prefix="wm"):
+    session_id: int
 
 
 SIDES = {"union": N_("meeting.side.union"), "employer": N_("meeting.side.employer")}
@@ -149,7 +154,10 @@ async def open_meeting(ctx: Context) -> None:
         await _audience(ctx, bs),
         lambda t: Outgoing(
             t("meeting.opened", title=title),
-            rows([Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())]),
+            rows(
+                [Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())],
+                [Button(t("meeting.button.web"), WatchOnTheWeb(session_id).pack())],
+            ),
         ),
     )
 
@@ -204,33 +212,24 @@ async def speak_or_suggest(ctx: Context) -> bool:
     return False
 
 
-@router.command("transcript", help=N_("help.transcript"))
+@router.command("transcript", help=N_("help.transcript"), private=True)
 async def transcript(ctx: Context) -> None:
     bs = await store.followed_session(ctx.session, ctx.member.id)
     if bs is None:
         bs = await store.chair_session(ctx.session, (await ctx.roles()).scopes(Role.CHAIR))
-    if bs is None:
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
     await _show_page(ctx, bs, read_number(ctx.args) or 1)
 
 
-@router.button(TranscriptPage)
+@router.button(TranscriptPage, private=True)
 async def transcript_page(ctx: Context, press: TranscriptPage) -> None:
     bs = await ctx.session.get(BargainingSession, press.session_id)
-    if bs is None or not await _may_watch(ctx, bs):
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
     await _show_page(ctx, bs, press.page)
-
-
-async def _may_watch(ctx: Context, bs: BargainingSession) -> bool:
-    roles = await ctx.roles()
-    return (
-        ctx.member.id in await _audience(ctx, bs)
-        or roles.has(Role.OFFICER)
-        or ctx.member.enterprise_id == bs.enterprise_id
-    )
 
 
 async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
@@ -248,4 +247,26 @@ async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
         )
     if page < pages:
         buttons.append(Button(ctx.t("meeting.button.more"), TranscriptPage(bs.id, page + 1).pack()))
-    ctx.reply(text, rows(buttons), replaces_menu=ctx.message.payload is not None)
+    ctx.reply(
+        text,
+        rows(buttons, [Button(ctx.t("meeting.button.web"), WatchOnTheWeb(bs.id).pack())]),
+        replaces_menu=ctx.message.payload is not None,
+    )
+
+
+@router.button(WatchOnTheWeb, private=True)
+async def watch_on_the_web(ctx: Context, press: WatchOnTheWeb) -> None:
+    """A personal link to the live page, made when pressed so that it is fresh and names
+    only the member who pressed (a pushed message may sit unread for hours)."""
+    bs = await ctx.session.get(BargainingSession, press.session_id)
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
+        ctx.reply(ctx.t("bargaining.not_following"))
+        return
+    link = web_links.page_link(ctx.settings, ctx.member.id, f"meeting/{bs.id}", utcnow())
+    if link is None:
+        ctx.reply(ctx.t("pages.unavailable"))
+        return
+    ctx.reply(
+        ctx.t("meeting.web_link", minutes=ctx.settings.web_link_minutes),
+        rows([Button(ctx.t("meeting.button.open_web"), url=link)]),
+    )

@@ -12,19 +12,30 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audience
 from bot.audience import Audience
-from bot.context import Context
+from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, start_form, text_field
 from bot.i18n import N_, Translator
-from bot.messages import Button, rows
+from bot.messages import Button, Outgoing, rows
 from bot.router import FreeText, Router
 from handlers.benefits import level_label, parse_id, today
-from storage import benefits, model_workers
+from storage import benefits, members, model_workers
 from storage.model_worker_code import TOKEN_PREFIX, hash_id_number, write_qr
-from storage.model_workers import MAX_CLAIMS_PER_DAY, ClaimResult, Status
+from storage.model_workers import (
+    ENTRY_LOCK_WINDOW,
+    MAX_CHECKS_PER_MINUTE,
+    MAX_CLAIMS_PER_DAY,
+    MAX_ENTRY_FAILURES,
+    MAX_FAILURES_OVERALL,
+    OVERALL_WINDOW,
+    ClaimOutcome,
+    ClaimResult,
+    Status,
+)
 from storage.models import Role
 from storage.models.benefits import ModelWorker
 from storage.types import utcnow
@@ -41,9 +52,9 @@ STATUS_MESSAGES = {
 CLAIM_MESSAGES = {
     ClaimResult.MATCHED: N_("mw.claim.matched"),
     ClaimResult.ALREADY_YOURS: N_("mw.claim.already_yours"),
-    ClaimResult.TAKEN: N_("mw.claim.taken"),
-    ClaimResult.NO_MATCH: N_("mw.claim.no_match"),
+    ClaimResult.REFUSED: N_("mw.claim.refused"),
     ClaimResult.LIMIT: N_("mw.claim.limit"),
+    ClaimResult.PAUSED: N_("mw.claim.paused"),
 }
 
 
@@ -65,14 +76,47 @@ def _parse_id_number(answer: str) -> str:
 
 
 async def save_claim(ctx: Context, data: dict[str, Any]) -> None:
-    id_hash = hash_id_number(ctx.settings.key_dir, data["id_number"])
-    result = await model_workers.claim(
-        ctx.session, ctx.member.id, data["name"], id_hash, utcnow(), day_start(ctx)
+    key_dir = ctx.settings.key_dir
+    id_hash = hash_id_number(key_dir, data["id_number"])
+    outcome = await model_workers.claim(
+        ctx.session, key_dir, ctx.member.id, data["name"], id_hash, utcnow(), day_start(ctx)
     )
     left = MAX_CLAIMS_PER_DAY - await model_workers.claims_since(
         ctx.session, ctx.member.id, day_start(ctx)
     )
-    ctx.reply(ctx.t(CLAIM_MESSAGES[result], left=max(left, 0)), _status_buttons(ctx))
+    ctx.reply(ctx.t(CLAIM_MESSAGES[outcome.result], left=max(left, 0)), _status_buttons(ctx))
+    await _tell_officers_of_locks(ctx, outcome)
+
+
+async def _tell_officers_of_locks(ctx: Context, outcome: ClaimOutcome) -> None:
+    """A lock-out means someone is guessing the register, or an owner is locked out:
+    officers hear of it when it starts, with the entry they can look up (/mwfind)."""
+    notices = [
+        _officer_notice(
+            "mw.claim.entry_locked_officers",
+            id=entry.id,
+            name=entry.name,
+            tries=MAX_ENTRY_FAILURES,
+            hours=int(ENTRY_LOCK_WINDOW.total_seconds() // 3600),
+        )
+        for entry in outcome.newly_locked
+    ]
+    if outcome.newly_paused:
+        notices.append(
+            _officer_notice(
+                "mw.claim.paused_officers",
+                tries=MAX_FAILURES_OVERALL,
+                minutes=int(OVERALL_WINDOW.total_seconds() // 60),
+            )
+        )
+    if notices:
+        for officer_id in await members.role_holders(ctx.session, Role.OFFICER):
+            for notice in notices:
+                ctx.send(officer_id, notice)
+
+
+def _officer_notice(msgid: str, **values: object) -> MessageBuilder:
+    return lambda t: Outgoing(t(msgid, **values))
 
 
 claim_form = router.form(
@@ -127,6 +171,9 @@ async def start_claim(ctx: Context) -> None:
     if tries >= MAX_CLAIMS_PER_DAY:
         ctx.reply(ctx.t("mw.claim.limit", left=0))
         return
+    if await model_workers.claims_paused(ctx.session, utcnow()):
+        ctx.reply(ctx.t("mw.claim.paused"))
+        return
     await start_form(ctx, claim_form)
 
 
@@ -159,7 +206,7 @@ async def show_code(ctx: Context) -> None:
     )
 
 
-@router.command("verify", help=N_("help.verify"), role=Role.UNIT_STAFF)
+@router.command("verify", help=N_("help.verify"), role=Role.UNIT_STAFF, private=True)
 async def verify_command(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("mw.verify.how"))
@@ -182,6 +229,9 @@ async def scanned_token(ctx: Context) -> bool:
 
 async def verify(ctx: Context, text: str) -> None:
     now = utcnow()
+    if not await model_workers.allow_check(ctx.session, ctx.member.id, now):
+        ctx.reply(ctx.t("mw.verify.too_many", maximum=MAX_CHECKS_PER_MINUTE))
+        return
     verdict = await model_workers.check_code(ctx.session, ctx.settings.key_dir, text, now)
     claims = verdict.claims
     if claims is None or verdict.status in (Status.FORGED, Status.UNKNOWN):
@@ -209,6 +259,9 @@ async def verify(ctx: Context, text: str) -> None:
     use = await model_workers.record_use(
         ctx.session, verdict.code, unit.id, ctx.member.id, chosen, now
     )
+    if use is None:
+        ctx.reply("\n".join([ctx.t("mw.verify.used_elsewhere"), who]))
+        return
     if usable:
         lines.append(ctx.t("mw.verify.services", unit=unit.name))
         lines += [f"{n}. {s.what}" for n, s in enumerate(usable, 1)]
@@ -226,7 +279,7 @@ async def verify(ctx: Context, text: str) -> None:
     ctx.reply("\n".join(lines), rows(*buttons))
 
 
-@router.button("mwsvc", role=Role.UNIT_STAFF)
+@router.button("mwsvc", role=Role.UNIT_STAFF, private=True)
 async def record_service(ctx: Context) -> None:
     use_text, _, service_text = ctx.args.partition(":")
     use_id, service_id = parse_id(use_text), parse_id(service_text)
@@ -280,7 +333,7 @@ async def find_entries(ctx: Context) -> None:
     ctx.reply("\n".join(lines) + "\n" + ctx.t("mw.find.revoke_hint"))
 
 
-@router.command("mwrevoke", help=N_("help.mwrevoke"), role=Role.OFFICER)
+@router.command("mwrevoke", help=N_("help.mwrevoke"), role=Role.OFFICER, private=True)
 async def revoke_entry(ctx: Context) -> None:
     entry = parse_id(ctx.args)
     worker = await model_workers.revoke(ctx.session, entry, utcnow()) if entry else None
@@ -297,8 +350,8 @@ async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[
     return [("", t("mw.audience"))]
 
 
-async def _audience_members(session: AsyncSession, value: str) -> list[int]:
-    return await model_workers.verified_members(session)
+def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return model_workers.is_verified_model_worker()
 
 
 async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:

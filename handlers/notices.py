@@ -83,19 +83,20 @@ def notice_builder(notice: Notice, zone: Any, now: datetime) -> MessageBuilder:
 # Members: browse and open notices, ask for a reminder.
 
 
-@router.command("notices", help=N_("help.notices"))
+@router.command("notices", help=N_("help.notices"), private=True)
 async def list_notices_command(ctx: Context) -> None:
     await _show_page(ctx, 0)
 
 
-@router.button(NoticesPage)
+@router.button(NoticesPage, private=True)
 async def list_notices_page(ctx: Context, press: NoticesPage) -> None:
     await _show_page(ctx, press.page)
 
 
 async def _show_page(ctx: Context, page: int) -> None:
+    visible = notices.visible_to(ctx.member.id, audience.audiences_including())
     page_notices, total = await notices.recent_notices(
-        ctx.session, utcnow(), page * PAGE_SIZE, PAGE_SIZE
+        ctx.session, utcnow(), page * PAGE_SIZE, PAGE_SIZE, visible
     )
     if total == 0:
         ctx.reply(ctx.t("notices.none"), ctx.dispatcher.menu_button(ctx))
@@ -122,14 +123,22 @@ async def _show_page(ctx: Context, page: int) -> None:
 
 
 async def _notice(ctx: Context, notice_id: int) -> Notice | None:
+    """The notice the member asked for, if published and addressed to them; any other
+    answers as a missing one does, so an id tells nothing of notices for others."""
     notice = await ctx.session.get(Notice, notice_id)
-    if notice is None or (notice.send_at is not None and notice.send_at > utcnow()):
+    if (
+        notice is None
+        or (notice.send_at is not None and notice.send_at > utcnow())
+        or not await audience.belongs(
+            ctx.session, ctx.member.id, notice.audience, notice.audience_value
+        )
+    ):
         ctx.reply(ctx.t("notices.gone"), ctx.dispatcher.menu_button(ctx))
         return None
     return notice
 
 
-@router.button(OpenNotice)
+@router.button(OpenNotice, private=True)
 async def open_notice(ctx: Context, press: OpenNotice) -> None:
     notice = await _notice(ctx, press.notice_id)
     if notice is not None:
@@ -140,7 +149,7 @@ def reminder_times(deadline: datetime, now: datetime) -> list[datetime]:
     return [deadline - before for before in REMIND_BEFORE if deadline - before > now]
 
 
-@router.button(RemindMe)
+@router.button(RemindMe, private=True)
 async def remind_me(ctx: Context, press: RemindMe) -> None:
     notice = await _notice(ctx, press.notice_id)
     if notice is None:
@@ -182,9 +191,12 @@ async def deadline_fan_out(
             rows([Button(t("notices.button.open"), OpenNotice(notice_id).pack())]),
         )
 
+    still_addressed = audience.condition(notice.audience, notice.audience_value)
     return [
         (member_id, build)
-        for member_id in await notices.subscribers(session, DEADLINE_KIND, notice_id)
+        for member_id in await notices.subscribers(
+            session, DEADLINE_KIND, notice_id, still_addressed
+        )
     ]
 
 

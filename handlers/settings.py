@@ -15,7 +15,7 @@ router = Router("settings")
 router.menu(N_("menu.settings"), "set", order=820)
 
 
-@router.button("set")
+@router.button("set", private=True)
 async def settings_button(ctx: Context) -> None:
     if ctx.args == "rem":
         await toggle_reminders(ctx)
@@ -25,7 +25,7 @@ async def settings_button(ctx: Context) -> None:
         await _show(ctx)
 
 
-@router.command("settings", help=N_("help.settings"))
+@router.command("settings", help=N_("help.settings"), private=True)
 async def show_settings(ctx: Context) -> None:
     """``/settings`` shows them; ``/settings quiet 22:30-07:00`` or ``/settings quiet off``
     changes the quiet hours."""

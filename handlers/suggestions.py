@@ -36,17 +36,17 @@ async def _suggest(ctx: Context, anonymous: bool) -> None:
     ctx.reply(ctx.t("suggestions.thanks_anonymous" if anonymous else "suggestions.thanks"))
 
 
-@router.command("suggest", help=N_("help.suggest"))
+@router.command("suggest", help=N_("help.suggest"), private=True)
 async def suggest(ctx: Context) -> None:
     await _suggest(ctx, anonymous=False)
 
 
-@router.command("suggest_anon", help=N_("help.suggest_anon"))
+@router.command("suggest_anon", help=N_("help.suggest_anon"), private=True)
 async def suggest_anonymously(ctx: Context) -> None:
     await _suggest(ctx, anonymous=True)
 
 
-@router.command("suggestions", help=N_("help.suggestions"), role=Role.CHAIR)
+@router.command("suggestions", help=N_("help.suggestions"), role=Role.CHAIR, private=True)
 async def list_suggestions(ctx: Context) -> None:
     bs = await chair_session(ctx.session, (await ctx.roles()).scopes(Role.CHAIR))
     if bs is None:
@@ -71,18 +71,18 @@ async def list_suggestions(ctx: Context) -> None:
         ctx.reply(text, rows(buttons))
 
 
-@router.command("adopt", help=N_("help.adopt"), role=Role.CHAIR)
+@router.command("adopt", help=N_("help.adopt"), role=Role.CHAIR, private=True)
 async def adopt(ctx: Context) -> None:
     number, _, answer = ctx.args.partition(" ")
     await _mark(ctx, number, "adopted", answer.strip() or None)
 
 
-@router.button("sg", role=Role.CHAIR)
+@router.button("sg", role=Role.CHAIR, private=True)
 async def adopt_button(ctx: Context) -> None:
     await _mark(ctx, ctx.args, "adopted", None)
 
 
-@router.command("answer", help=N_("help.answer"), role=Role.CHAIR)
+@router.command("answer", help=N_("help.answer"), role=Role.CHAIR, private=True)
 async def answer(ctx: Context) -> None:
     number, _, text = ctx.args.partition(" ")
     if not text.strip():

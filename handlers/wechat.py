@@ -12,7 +12,7 @@ from storage import wechat
 router = Router("wechat")
 
 
-@router.command("inbox", help=N_("help.inbox"))
+@router.command("inbox", help=N_("help.inbox"), private=True)
 async def inbox(ctx: Context) -> None:
     waiting = await wechat.take_inbox(ctx.session, ctx.member.id)
     if not waiting:

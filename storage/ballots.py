@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import member_settings
 from storage.bargaining import enterprise_members, representative_ids
+from storage.memberships import Status, is_verified
 from storage.models import Member
 from storage.models.bargaining import (
     Ballot,
@@ -88,7 +89,7 @@ async def open_election(
     candidates = []
     for position, member_id in enumerate(candidate_ids, 1):
         member = await session.get(Member, member_id)
-        if member is None or member.enterprise_id != bs.enterprise_id:
+        if member is None or not is_verified(member, bs.enterprise_id):
             raise Refused("ballots.not_a_member", number=member_id)
         candidates.append(
             BallotCandidate(position=position, member_id=member.id, name=member.display_name)
@@ -181,7 +182,11 @@ async def may_vote(session: AsyncSession, ballot: Ballot, member_id: int) -> boo
         found = await session.scalar(
             select(Member.id)
             .join(BargainingSession, BargainingSession.enterprise_id == Member.enterprise_id)
-            .where(Member.id == member_id, BargainingSession.id == ballot.session_id)
+            .where(
+                Member.id == member_id,
+                Member.enterprise_status == Status.VERIFIED,
+                BargainingSession.id == ballot.session_id,
+            )
         )
     return found is not None
 
@@ -303,7 +308,11 @@ async def ballots_of(session: AsyncSession, session_id: int) -> Sequence[Ballot]
 async def open_ballots_for(session: AsyncSession, member_id: int, now: datetime) -> list[Ballot]:
     """Ballots open now in which this member may vote and has not yet voted."""
     member = await session.get(Member, member_id)
-    if member is None or member.enterprise_id is None:
+    if (
+        member is None
+        or member.enterprise_id is None
+        or not is_verified(member, member.enterprise_id)
+    ):
         return []
     ballots = (
         await session.scalars(

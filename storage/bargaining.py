@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.memberships import Status, is_verified, verified_members
 from storage.models import Enterprise, Member, Role, RoleGrant
 from storage.models.bargaining import (
     STEPS,
@@ -202,8 +203,10 @@ async def transitions(session: AsyncSession, session_id: int) -> Sequence[StepTr
 async def follow(
     session: AsyncSession, bs: BargainingSession, member: Member, now: datetime
 ) -> bool:
-    """Join a session as a follower; returns False if already following."""
-    if member.enterprise_id != bs.enterprise_id:
+    """Join a session as a follower (a verified worker only); False if already following."""
+    if member.enterprise_id == bs.enterprise_id and member.enterprise_status == Status.PENDING:
+        raise Refused("membership.not_yet_verified")
+    if not is_verified(member, bs.enterprise_id):
         raise Refused("bargaining.not_your_enterprise")
     existing = await session.scalar(
         select(Follower.id).where(Follower.session_id == bs.id, Follower.member_id == member.id)
@@ -216,8 +219,17 @@ async def follow(
 
 
 async def follower_ids(session: AsyncSession, session_id: int) -> list[int]:
+    """Followers who are still verified workers of the session's enterprise."""
     rows = await session.scalars(
-        select(Follower.member_id).where(Follower.session_id == session_id).order_by(Follower.id)
+        select(Follower.member_id)
+        .join(Member, Member.id == Follower.member_id)
+        .join(BargainingSession, BargainingSession.id == Follower.session_id)
+        .where(
+            Follower.session_id == session_id,
+            Member.enterprise_id == BargainingSession.enterprise_id,
+            Member.enterprise_status == Status.VERIFIED,
+        )
+        .order_by(Follower.id)
     )
     return list(rows)
 
@@ -258,11 +270,8 @@ async def representative_ids(session: AsyncSession, session_id: int) -> list[int
 
 
 async def enterprise_members(session: AsyncSession, enterprise_id: int) -> Sequence[Member]:
-    return (
-        await session.scalars(
-            select(Member).where(Member.enterprise_id == enterprise_id).order_by(Member.id)
-        )
-    ).all()
+    """The enterprise's verified workers: who votes, stands and hears the result."""
+    return await verified_members(session, enterprise_id)
 
 
 async def set_employer(session: AsyncSession, bs: BargainingSession, member_id: int) -> Member:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.memberships import verified_in
 from storage.models import Enterprise, Member
 from storage.models.bargaining import (
     Ballot,
@@ -23,8 +24,8 @@ class Index:
     """The bargaining index (协商指数) of one enterprise, 0 to 100.
 
     ``100 × (0.3 P + 0.3 T + 0.2 A + 0.2 O)`` over all the enterprise's sessions, where
-    P (participation) is the mean over its sessions of followers / members of the
-    enterprise, T (turnout) is votes cast / voters eligible over its closed ballots, A is
+    P (participation) is the mean over its sessions of followers / verified members of
+    the enterprise, T (turnout) is votes cast / voters eligible over its closed ballots, A is
     suggestions adopted / suggestions made, and O is steps closed on time (within
     :data:`STEP_DAYS` of opening) / steps closed. A share with nothing to divide by counts
     as 0, and each share is capped at 1.
@@ -55,7 +56,7 @@ async def bargaining_index(session: AsyncSession, enterprise: Enterprise) -> Ind
         )
     )
     members_count = await session.scalar(
-        select(func.count()).where(Member.enterprise_id == enterprise.id)
+        select(func.count()).select_from(Member).where(verified_in(enterprise.id))
     )
     followers = (
         await session.execute(

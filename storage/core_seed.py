@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import members
+from storage.memberships import Status
 from storage.models import Enterprise, Identity, Member, Role
 
 CONSOLE = "console"
@@ -37,7 +38,8 @@ class RoleRow(BaseModel):
 
 
 class MemberRow(BaseModel):
-    """A demo or imported member, reachable on the console as ``name``."""
+    """A demo or imported member, reachable on the console as ``name``. An imported member
+    with an enterprise is one of its verified workers: the officer importing vouches."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -87,6 +89,7 @@ async def load_members(session: AsyncSession, rows: list[tuple[int, MemberRow]])
         member.real_name = row.real_name
         member.town = row.town
         member.enterprise_id = enterprise_ids[row.enterprise] if row.enterprise else None
+        member.enterprise_status = Status.VERIFIED if row.enterprise else None
         await session.flush()
         for grant in row.roles:
             scope = str(enterprise_ids[grant.enterprise]) if grant.enterprise else ""

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.members import LINK_CODE_ALPHABET
@@ -19,6 +19,7 @@ from storage.models import Member, MemberSettings
 from storage.models.events import Event, Side, SignUp, SignUpStatus
 from storage.models.singles import Profile
 from storage.refusals import Refused
+from storage.types import as_text
 
 CHECK_IN_CODE_LENGTH = 6
 ACTIVE = (SignUpStatus.CONFIRMED, SignUpStatus.WAITLIST)
@@ -242,6 +243,16 @@ async def export_rows(session: AsyncSession, event_id: int) -> list[list[str]]:
         ]
         for row, name in await participants(session, event_id)
     ]
+
+
+def confirmed_at(event_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """The :class:`Member` row in scope has a confirmed place at the event whose id is
+    ``event_id`` (as text): the "event participants" audience."""
+    return exists().where(
+        SignUp.member_id == Member.id,
+        as_text(SignUp.event_id) == event_id,
+        SignUp.status == SignUpStatus.CONFIRMED,
+    )
 
 
 async def confirmed_members(

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, Role, RoleGrant
+from storage.models import Member
 from storage.models.singles import (
     EDUCATION_RANK,
     AbuseReport,
@@ -362,11 +362,3 @@ async def view_log(
         .limit(limit)
     )
     return [(row[0], row[1], row[2], row[3]) for row in rows]
-
-
-async def officers(session: AsyncSession) -> list[int]:
-    """Who receives abuse reports: every officer."""
-    found = await session.scalars(
-        select(RoleGrant.member_id).where(RoleGrant.role == Role.OFFICER).distinct()
-    )
-    return list(found)

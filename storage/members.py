@@ -70,6 +70,15 @@ async def role_grants(session: AsyncSession, member_id: int) -> list[tuple[str, 
     return [(role, scope) for role, scope in rows]
 
 
+async def role_holders(session: AsyncSession, role: Role) -> list[int]:
+    """Every member holding ``role`` in any scope: who is told of what that role watches
+    over (officers get abuse reports and register lock-outs)."""
+    found = await session.scalars(
+        select(RoleGrant.member_id).where(RoleGrant.role == role).distinct()
+    )
+    return list(found)
+
+
 async def grant_role(session: AsyncSession, member_id: int, role: Role, scope: str = "") -> bool:
     """Grant a role; returns False if the member already had it."""
     existing = await session.scalar(

@@ -59,7 +59,7 @@ class TokenClaims:
     expires_at: datetime
 
 
-def _secret_file(path: Path, make: bytes) -> bytes:
+def secret_file(path: Path, make: bytes) -> bytes:
     """Read a secret, or create it with mode 0600 (the directory 0700) if it is missing."""
     if path.exists():
         return path.read_bytes()
@@ -79,7 +79,7 @@ def signing_key(key_dir: Path) -> Ed25519PrivateKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    key = serialization.load_pem_private_key(_secret_file(key_dir / SIGNING_KEY_FILE, pem), None)
+    key = serialization.load_pem_private_key(secret_file(key_dir / SIGNING_KEY_FILE, pem), None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{key_dir / SIGNING_KEY_FILE} is not an Ed25519 key")
     return key
@@ -99,9 +99,17 @@ def public_key_pem(key_dir: Path) -> str:
 
 def hash_id_number(key_dir: Path, id_number: str) -> str:
     """The register's key for an ID number: HMAC-SHA256 under the pepper, hex."""
-    pepper = _secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
+    pepper = secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
     normal = "".join(id_number.split()).upper()
     return hmac.new(pepper, normal.encode("ascii", "replace"), hashlib.sha256).hexdigest()
+
+
+def hash_claim_name(key_dir: Path, name: str) -> str:
+    """A name typed into a claim, as a keyed hash (spaces removed, lower case): failed tries
+    are counted per name without keeping the names people tried."""
+    pepper = secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
+    normal = "claim-name:" + "".join(name.split()).lower()
+    return hmac.new(pepper, normal.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def mask_name(name: str) -> str:
@@ -119,7 +127,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode canonical unpadded base64url only. Lenient decoding skips characters outside
+    the alphabet and ignores the unused low bits of the last character, so several texts
+    would read as one token; a token must be exactly what :func:`sign_token` wrote."""
+    data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def sign_token(key_dir: Path, claims: TokenClaims) -> str:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import members
@@ -21,14 +22,16 @@ from storage.model_worker_code import (
     BadToken,
     TokenClaims,
     current_key_dir,
+    hash_claim_name,
     hash_id_number,
     mask_name,
     read_token,
     sign_token,
 )
-from storage.models import Role
+from storage.models import Member, Role
 from storage.models.benefits import (
     ClaimAttempt,
+    CodeCheck,
     Level,
     ModelWorker,
     PartnerUnit,
@@ -39,6 +42,18 @@ from storage.models.benefits import (
 
 MAX_CLAIMS_PER_DAY = 5
 """Tries a member has per day to match the register: enough for typos, too few to guess."""
+MAX_ENTRY_FAILURES = 10
+"""Failed tries aimed at one register entry (its name, or its ID number) within
+:data:`ENTRY_LOCK_WINDOW` that lock the entry: guesses spread over many new accounts still
+add up on the entry they aim at."""
+ENTRY_LOCK_WINDOW = timedelta(hours=24)
+MAX_FAILURES_OVERALL = 50
+"""Failed tries by everyone within :data:`OVERALL_WINDOW` that pause all claims: guessing
+many entries at once from many accounts. Honest claims are a few a day."""
+OVERALL_WINDOW = timedelta(hours=1)
+MAX_CHECKS_PER_MINUTE = 10
+"""Codes one partner-unit staff account may check a minute: a desk serves one worker at a
+time, and a live code is one of 10**10 numbers, so guessing needs billions of tries."""
 NUMBER_LENGTH = 10
 ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
 
@@ -52,9 +67,20 @@ def normal_id_number(text: str) -> str | None:
 class ClaimResult(StrEnum):
     MATCHED = "matched"
     ALREADY_YOURS = "already_yours"
-    TAKEN = "taken"
-    NO_MATCH = "no_match"
+    REFUSED = "refused"
+    """No match, an entry claimed by another account, or a locked entry: one answer for all,
+    so that no answer tells whether a name and ID number are in the register."""
     LIMIT = "limit"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    result: ClaimResult
+    newly_locked: list[ModelWorker] = field(default_factory=list)
+    """Entries this try locked: officers are told."""
+    newly_paused: bool = False
+    """This try paused all claims: officers are told."""
 
 
 async def claims_since(session: AsyncSession, member_id: int, since: datetime) -> int:
@@ -66,27 +92,74 @@ async def claims_since(session: AsyncSession, member_id: int, since: datetime) -
     return count or 0
 
 
+async def claims_paused(session: AsyncSession, now: datetime) -> bool:
+    """Too many failed tries by everyone in the last hour: nobody may claim for now."""
+    return await _failures(session, now - OVERALL_WINDOW) >= MAX_FAILURES_OVERALL
+
+
+async def _failures(session: AsyncSession, since: datetime, *aimed_at: Any) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(ClaimAttempt)
+        .where(ClaimAttempt.matched.is_(False), ClaimAttempt.attempted_at >= since, *aimed_at)
+    )
+    return count or 0
+
+
+async def _entry_failures(
+    session: AsyncSession, key_dir: Path, worker: ModelWorker, since: datetime
+) -> int:
+    """Failed tries that gave this entry's name or its ID number."""
+    aimed = or_(
+        ClaimAttempt.worker_id == worker.id,
+        ClaimAttempt.name_hash == hash_claim_name(key_dir, worker.name),
+    )
+    return await _failures(session, since, aimed)
+
+
 async def claim(
     session: AsyncSession,
+    key_dir: Path,
     member_id: int,
     name: str,
     id_hash: str,
     now: datetime,
     day_start: datetime,
-) -> ClaimResult:
+) -> ClaimOutcome:
     """Match name and hashed ID number against the register and link the entry to the
-    member. Every try counts towards the daily limit, matched or not."""
+    member. Every try counts towards the member's daily limit, matched or not; failed ones
+    also towards the lock of the entries they aimed at and towards the overall pause."""
     if await claims_since(session, member_id, day_start) >= MAX_CLAIMS_PER_DAY:
-        return ClaimResult.LIMIT
+        return ClaimOutcome(ClaimResult.LIMIT)
+    if await claims_paused(session, now):
+        return ClaimOutcome(ClaimResult.PAUSED)
+    since = now - ENTRY_LOCK_WINDOW
     worker = await session.scalar(select(ModelWorker).where(ModelWorker.id_hash == id_hash))
-    matched = worker is not None and worker.revoked_at is None and _same_name(worker.name, name)
-    session.add(ClaimAttempt(member_id=member_id, attempted_at=now, matched=matched))
+    matched = (
+        worker is not None
+        and worker.revoked_at is None
+        and _same_name(worker.name, name)
+        and worker.member_id in (None, member_id)
+        and await _entry_failures(session, key_dir, worker, since) < MAX_ENTRY_FAILURES
+    )
+    session.add(
+        ClaimAttempt(
+            member_id=member_id,
+            attempted_at=now,
+            matched=matched,
+            worker_id=None if worker is None else worker.id,
+            name_hash=hash_claim_name(key_dir, name),
+        )
+    )
+    await session.flush()
     if not matched or worker is None:
-        return ClaimResult.NO_MATCH
+        return ClaimOutcome(
+            ClaimResult.REFUSED,
+            newly_locked=await _just_locked(session, key_dir, worker, name, since),
+            newly_paused=await _failures(session, now - OVERALL_WINDOW) == MAX_FAILURES_OVERALL,
+        )
     if worker.member_id == member_id:
-        return ClaimResult.ALREADY_YOURS
-    if worker.member_id is not None:
-        return ClaimResult.TAKEN
+        return ClaimOutcome(ClaimResult.ALREADY_YOURS)
     previous = await worker_of(session, member_id)
     if previous is not None:
         previous.member_id = None
@@ -94,7 +167,25 @@ async def claim(
     worker.member_id = member_id
     worker.claimed_at = now
     await session.flush()
-    return ClaimResult.MATCHED
+    return ClaimOutcome(ClaimResult.MATCHED)
+
+
+async def _just_locked(
+    session: AsyncSession, key_dir: Path, worker: ModelWorker | None, name: str, since: datetime
+) -> list[ModelWorker]:
+    """The entries a failed try aimed at (by ID number, or by name) that it locked."""
+    normal = "".join(name.split()).lower()
+    named = await session.scalars(
+        select(ModelWorker).where(func.lower(func.replace(ModelWorker.name, " ", "")) == normal)
+    )
+    aimed = {entry.id: entry for entry in named}
+    if worker is not None:
+        aimed[worker.id] = worker
+    return [
+        entry
+        for entry in aimed.values()
+        if await _entry_failures(session, key_dir, entry, since) == MAX_ENTRY_FAILURES
+    ]
 
 
 def _same_name(registered: str, given: str) -> bool:
@@ -112,14 +203,10 @@ async def verified_level(session: AsyncSession, member_id: int) -> str | None:
     return worker.level if worker is not None and worker.revoked_at is None else None
 
 
-async def verified_members(session: AsyncSession) -> list[int]:
-    """Members linked to a register entry that is not revoked: the verified model workers."""
-    rows = await session.scalars(
-        select(ModelWorker.member_id)
-        .where(ModelWorker.member_id.is_not(None), ModelWorker.revoked_at.is_(None))
-        .order_by(ModelWorker.member_id)
-    )
-    return [member_id for member_id in rows if member_id is not None]
+def is_verified_model_worker() -> ColumnElement[bool]:
+    """The :class:`Member` row in scope is linked to a register entry that is not revoked:
+    the verified model workers."""
+    return exists().where(ModelWorker.member_id == Member.id, ModelWorker.revoked_at.is_(None))
 
 
 async def issue_code(
@@ -191,6 +278,25 @@ async def check_code(session: AsyncSession, key_dir: Path, text: str, now: datet
     return Verdict(Status.VALID, claims, code, worker)
 
 
+async def allow_check(session: AsyncSession, staff_member_id: int, now: datetime) -> bool:
+    """Count a staff account's check, or refuse it (False) when the account made
+    :data:`MAX_CHECKS_PER_MINUTE` in the last minute: a refused one is not made, so a
+    numbers guesser gets ten tries a minute."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(CodeCheck)
+        .where(
+            CodeCheck.staff_member_id == staff_member_id,
+            CodeCheck.checked_at > now - timedelta(minutes=1),
+        )
+    )
+    if (count or 0) >= MAX_CHECKS_PER_MINUTE:
+        return False
+    session.add(CodeCheck(staff_member_id=staff_member_id, checked_at=now))
+    await session.flush()
+    return True
+
+
 async def record_use(
     session: AsyncSession,
     code: WorkerCode,
@@ -198,22 +304,25 @@ async def record_use(
     staff_member_id: int,
     service_id: int | None,
     now: datetime,
-) -> ServiceUse:
-    """A verification at a unit; the same code checked again there is the same use."""
-    use = await session.scalar(
-        select(ServiceUse).where(ServiceUse.code_id == code.id, ServiceUse.unit_id == unit_id)
+) -> ServiceUse | None:
+    """A verification at a unit; the same code checked again there is the same use. A code
+    is good at one unit only: None when it was used at another (a code passed on to
+    someone else). The code's row is locked, so two units checking it at once cannot both
+    record a use."""
+    await session.scalar(select(WorkerCode.id).where(WorkerCode.id == code.id).with_for_update())
+    use = await session.scalar(select(ServiceUse).where(ServiceUse.code_id == code.id))
+    if use is not None:
+        return use if use.unit_id == unit_id else None
+    use = ServiceUse(
+        worker_id=code.worker_id,
+        code_id=code.id,
+        unit_id=unit_id,
+        staff_member_id=staff_member_id,
+        service_id=service_id,
+        used_at=now,
     )
-    if use is None:
-        use = ServiceUse(
-            worker_id=code.worker_id,
-            code_id=code.id,
-            unit_id=unit_id,
-            staff_member_id=staff_member_id,
-            service_id=service_id,
-            used_at=now,
-        )
-        session.add(use)
-        await session.flush()
+    session.add(use)
+    await session.flush()
     return use
 
 

@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Member, MemberSettings, Notice, ReminderSubscription
 
+Includes = Callable[[SQLColumnExpression[str]], ColumnElement[bool]]
+"""An audience's condition on the :class:`Member` row for a value (see :mod:`bot.audience`)."""
+
+
+def visible_to(member_id: int, audiences: Mapping[str, Includes]) -> ColumnElement[bool]:
+    """A notice is the member's to see when the member is in its audience: each
+    audience's condition on the member's row, applied to the notice's own value."""
+    addressed = or_(
+        false(),
+        *(
+            and_(Notice.audience == name, includes(Notice.audience_value))
+            for name, includes in audiences.items()
+        ),
+    )
+    return exists(select(Member.id).where(Member.id == member_id, addressed))
+
 
 async def recent_notices(
-    session: AsyncSession, now: datetime, offset: int, limit: int
+    session: AsyncSession, now: datetime, offset: int, limit: int, visible: ColumnElement[bool]
 ) -> tuple[list[Notice], int]:
-    """Published notices, newest first, one page of them and how many there are in all."""
-    published = (Notice.send_at.is_(None)) | (Notice.send_at <= now)
+    """Published notices the member may see (``visible``), newest first, one page of them
+    and how many there are in all."""
+    published = and_((Notice.send_at.is_(None)) | (Notice.send_at <= now), visible)
     total = await session.scalar(select(func.count(Notice.id)).where(published))
     page = await session.scalars(
         select(Notice)
@@ -52,22 +80,33 @@ async def unsubscribe(session: AsyncSession, kind: str, thing_id: int, member_id
     )
 
 
-async def subscribers(session: AsyncSession, kind: str, thing_id: int) -> list[int]:
-    """Members who asked to be reminded of this thing and have not switched reminders off."""
+async def subscribers(
+    session: AsyncSession, kind: str, thing_id: int, among: ColumnElement[bool]
+) -> list[int]:
+    """Members who asked to be reminded of this thing, are still ``among`` those it is for
+    (a condition on :class:`Member`) and have not switched reminders off."""
     rows = await session.scalars(
         select(ReminderSubscription.member_id)
+        .join(Member, Member.id == ReminderSubscription.member_id)
         .outerjoin(MemberSettings, MemberSettings.member_id == ReminderSubscription.member_id)
         .where(
             ReminderSubscription.kind == kind,
             ReminderSubscription.thing_id == thing_id,
             MemberSettings.reminders.is_not(False),
+            among,
         )
         .order_by(ReminderSubscription.member_id)
     )
     return list(rows)
 
 
-async def members_where(session: AsyncSession, *conditions: object) -> list[int]:
-    """Ids of the members matching an audience's conditions on :class:`Member`."""
-    rows = await session.scalars(select(Member.id).where(*conditions).order_by(Member.id))  # type: ignore[arg-type]
+async def members_where(session: AsyncSession, condition: ColumnElement[bool]) -> list[int]:
+    """Ids of the members matching an audience's condition on :class:`Member`."""
+    rows = await session.scalars(select(Member.id).where(condition).order_by(Member.id))
     return list(rows)
+
+
+async def is_member(session: AsyncSession, member_id: int, condition: ColumnElement[bool]) -> bool:
+    """Whether this member matches an audience's condition, in one query."""
+    found = await session.scalar(select(exists().where(Member.id == member_id, condition)))
+    return bool(found)

@@ -20,7 +20,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import bargaining_seed, benefits, core_seed, model_workers, notices_seed, singles_seed
+from storage import (
+    bargaining_seed,
+    benefits,
+    core_seed,
+    memberships,
+    model_workers,
+    notices_seed,
+    singles_seed,
+)
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 MAX_SEED_BYTES = 10 * 1024 * 1024
@@ -36,6 +44,7 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "enterprises": Section(core_seed.EnterpriseRow, core_seed.load_enterprises),
     "members": Section(core_seed.MemberRow, core_seed.load_members),
+    "roster": Section(memberships.RosterRow, memberships.load_roster),
     "events": Section(singles_seed.EventRow, singles_seed.load_events),
     "profiles": Section(singles_seed.ProfileRow, singles_seed.load_profiles),
     "units": Section(benefits.UnitRow, benefits.load_units),

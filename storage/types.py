@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import ColumnElement, DateTime, Dialect, SQLColumnExpression, String, cast
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,3 +33,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_text(
+    column: SQLColumnExpression[int] | SQLColumnExpression[int | None],
+) -> ColumnElement[str]:
+    """A number column as text, to compare with a text value that may not be a number:
+    casting the text to a number instead fails on PostgreSQL for one that is not."""
+    return cast(column, String)

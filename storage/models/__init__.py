@@ -12,6 +12,7 @@ from storage.models.core import (
     QueuedMessage,
     Role,
     RoleGrant,
+    RosterEntry,
 )
 from storage.models.notices import (
     Broadcast,
@@ -39,4 +40,5 @@ __all__ = [
     "ReminderSubscription",
     "Role",
     "RoleGrant",
+    "RosterEntry",
 ]

@@ -133,15 +133,26 @@ class ModelWorker(Base):
 
 
 class ClaimAttempt(Base):
-    """A member's try to match the register, counted for the daily limit."""
+    """A member's try to match the register, counted for the member's daily limit, for the
+    lock of the entry it aimed at (by ID number: ``worker_id``; by name: ``name_hash``, a
+    keyed hash, so the names people typed are not kept) and for the overall pause."""
 
     __tablename__ = "model_worker_claims"
-    __table_args__ = (Index("ix_model_worker_claims_member", "member_id", "attempted_at"),)
+    __table_args__ = (
+        Index("ix_model_worker_claims_member", "member_id", "attempted_at"),
+        Index("ix_model_worker_claims_name", "name_hash", "attempted_at"),
+        Index("ix_model_worker_claims_worker", "worker_id", "attempted_at"),
+        Index("ix_model_worker_claims_time", "attempted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
     matched: Mapped[bool]
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_workers.id", ondelete="CASCADE")
+    )
+    name_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class WorkerCode(Base):
@@ -159,6 +170,18 @@ class WorkerCode(Base):
     token: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class CodeCheck(Base):
+    """A partner-unit staff account checked a code (any answer): counted for the limit on
+    checks a minute, so numbers cannot be guessed by trying them."""
+
+    __tablename__ = "model_worker_checks"
+    __table_args__ = (Index("ix_model_worker_checks_staff", "staff_member_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ServiceUse(Base):

@@ -67,7 +67,12 @@ class Enterprise(Base):
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (CheckConstraint(_in("language", ("zh_CN", "en")), name="language"),)
+    __table_args__ = (
+        CheckConstraint(_in("language", ("zh_CN", "en")), name="language"),
+        CheckConstraint(
+            _in("enterprise_status", ("pending", "verified", "refused")), name="enterprise_status"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(64))
@@ -77,9 +82,28 @@ class Member(Base):
     enterprise_id: Mapped[int | None] = mapped_column(
         ForeignKey("enterprises.id", ondelete="SET NULL")
     )
+    enterprise_status: Mapped[str | None] = mapped_column(String(9))
+    """``pending`` until the chair approves or the roster matches (``verified``), or
+    ``refused``; None without an enterprise. Only verified members act as its workers."""
+    enterprise_number_hash: Mapped[str | None] = mapped_column(String(64))
+    """The keyed hash of the employee number or mobile the member gave, to match a roster."""
+    enterprise_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     identities: Mapped[list[Identity]] = relationship(back_populates="member")
+
+
+class RosterEntry(Base):
+    """One line of an enterprise's member roster (会员名册): a name and the keyed hash of an
+    employee number or mobile. The number itself is never stored."""
+
+    __tablename__ = "enterprise_roster"
+    __table_args__ = (UniqueConstraint("enterprise_id", "number_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    number_hash: Mapped[str] = mapped_column(String(64))
 
 
 class Identity(Base):

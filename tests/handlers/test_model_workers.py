@@ -15,9 +15,15 @@ import handlers.model_workers
 from bot.app import App
 from storage import members
 from storage.model_worker_code import TOKEN_PREFIX, TokenClaims, qr_png, sign_token
+from storage.model_workers import (
+    MAX_CHECKS_PER_MINUTE,
+    MAX_ENTRY_FAILURES,
+    MAX_FAILURES_OVERALL,
+)
 from storage.models import DialogState, Role
 from storage.models.benefits import (
     ClaimAttempt,
+    CodeCheck,
     ModelWorker,
     PartnerUnit,
     ServiceUse,
@@ -163,8 +169,11 @@ async def test_altered_forged_and_unknown_codes_are_refused(
     token = await token_of(demo, number)
     payload, signature = token.removeprefix(TOKEN_PREFIX).split(".")
     altered_payload = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    unused_bit = alphabet[alphabet.index(signature[-1]) ^ 1]
     for altered in (
         f"{TOKEN_PREFIX}{altered_payload}.{signature}",
+        f"{TOKEN_PREFIX}{payload}.{signature[:-1]}{unused_bit}",
         f"{TOKEN_PREFIX}{payload}.{signature[:-3]}xyz",
         f"{TOKEN_PREFIX}not-base64!.???",
         TOKEN_PREFIX,
@@ -230,12 +239,69 @@ async def test_a_bad_id_number_is_asked_again_and_the_number_is_not_kept(
     assert "已经认证过" in await claim(laomo)
 
 
-async def test_an_entry_claimed_by_one_member_cannot_be_claimed_by_another(
+async def test_an_entry_claimed_by_another_reads_the_same_as_a_wrong_number(
     demo: App, laomo: Chat
 ) -> None:
+    """No answer tells whether a name and ID number are in the register."""
     await claim(laomo)
-    other = Chat(demo, "xiaozhang")
-    assert "已被另一个账号认证" in await claim(other)
+    taken = await claim(Chat(demo, "xiaozhang"))
+    wrong = await claim(Chat(demo, "xiaowang"), "王建明", "999999197805129999")
+    unknown = await claim(Chat(demo, "xiaoli"), "张三", "999999199001010011")
+    assert taken == wrong == unknown and "没能用这个账号认证" in taken
+    async with demo.sessions() as session:
+        worker = await session.scalar(select(ModelWorker).where(ModelWorker.name == "王建明"))
+        owner = await members.find_member(session, "laomo")
+        assert worker is not None and owner is not None and worker.member_id == owner.id
+
+
+async def test_guesses_spread_over_new_accounts_lock_the_entry_and_officers_are_told(
+    demo: App, laomo: Chat
+) -> None:
+    """Each new account guesses the ID number once: the tries add up on the entry, which
+    locks, answers the true number like any wrong one, and officers hear of it once."""
+    told: list[str] = []
+    for n in range(MAX_ENTRY_FAILURES):
+        guesser = Chat(demo, f"guesser{n}")
+        await guesser.say("/claim")
+        await guesser.say("王建明")
+        for message in await guesser.say(f"99999919780512{n:04d}"[:18]):
+            if message["to"] == "officer":
+                told.append(message["text"])
+            else:
+                assert "没能用这个账号认证" in message["text"]
+    [notice] = told
+    assert "王建明" in notice and "已锁定" in notice and f"{MAX_ENTRY_FAILURES} 次" in notice
+    owner = await claim(laomo)
+    assert "没能用这个账号认证" in owner and "还可以再试 4 次" in owner
+    async with demo.sessions() as session:
+        worker = await session.scalar(select(ModelWorker).where(ModelWorker.name == "王建明"))
+        assert worker is not None and worker.member_id is None
+    async with demo.sessions() as session, session.begin():
+        for attempt in await session.scalars(select(ClaimAttempt)):
+            attempt.attempted_at -= timedelta(days=1)
+    assert "认证成功" in await claim(laomo), "the lock lasts a day"
+
+
+async def test_many_failures_overall_pause_every_claim_and_officers_are_told(
+    demo: App, laomo: Chat
+) -> None:
+    async with demo.sessions() as session, session.begin():
+        guesser = await members.find_member(session, "xiaoli")
+        assert guesser is not None
+        session.add_all(
+            ClaimAttempt(member_id=guesser.id, attempted_at=utcnow(), matched=False)
+            for _ in range(MAX_FAILURES_OVERALL - 1)
+        )
+    messages = await Chat(demo, "newcomer").say("/claim")
+    messages += await Chat(demo, "newcomer").say("张三")
+    messages += await Chat(demo, "newcomer").say("999999199001010011")
+    to = {m["to"]: m["text"] for m in messages}
+    assert "暂停" in to["officer"] and f"{MAX_FAILURES_OVERALL} 次" in to["officer"]
+    assert "暂停" in await laomo.text_of("/claim")
+    async with demo.sessions() as session, session.begin():
+        for attempt in await session.scalars(select(ClaimAttempt)):
+            attempt.attempted_at -= timedelta(hours=1)
+    assert "认证成功" in await claim(laomo), "the pause lasts an hour"
 
 
 async def test_uses_for_members_without_status_or_without_visits(demo: App, laomo: Chat) -> None:
@@ -251,3 +317,40 @@ async def test_staff_cannot_record_a_service_for_another_unit(demo: App, laomo: 
     record = [p for p in payloads(reply) if p.startswith("mwsvc:")]  # type: ignore[arg-type]
     [refused] = await laomo.say({"as": "bank", "press": record[0]})
     assert "失效" in refused["text"]
+
+
+async def test_a_staff_account_checks_at_most_ten_codes_a_minute(demo: App, laomo: Chat) -> None:
+    """Guessing numbers by trying them: the eleventh check in a minute is not made, not
+    even for the right number."""
+    await claim(laomo)
+    number, _ = await get_code(laomo)
+    for n in range(MAX_CHECKS_PER_MINUTE):
+        guess = str((int(number) + 1 + n) % 10**10).zfill(10)
+        assert "没有这个数字码" in str((await staff_says(laomo, f"/verify {guess}"))["text"])
+    refused = str((await staff_says(laomo, f"/verify {number}"))["text"])
+    assert "核验太频繁" in refused and "有效" not in refused
+    assert "核验太频繁" in str((await staff_says(laomo, await token_of(demo, number)))["text"])
+    other, _ = await get_code(laomo)
+    [bank] = await laomo.say({"as": "bank", "text": f"/verify {other}"})
+    assert "✅ 劳模码有效" in bank["text"], "another account is not held up"
+    async with demo.sessions() as session, session.begin():
+        for check in await session.scalars(select(CodeCheck)):
+            check.checked_at -= timedelta(minutes=1)
+    assert "✅ 劳模码有效" in str((await staff_says(laomo, f"/verify {number}"))["text"])
+
+
+async def test_a_code_used_at_one_unit_is_refused_at_another(demo: App, laomo: Chat) -> None:
+    """A code passed on (a screenshot) buys nothing at a second unit; checking it again at
+    the first is the same use."""
+    await claim(laomo)
+    number, _ = await get_code(laomo)
+    assert "✅ 劳模码有效" in str((await staff_says(laomo, f"/verify {number}"))["text"])
+    [elsewhere] = await laomo.say({"as": "bank", "text": f"/verify {number}"})
+    assert "已在另一家联盟单位使用过" in elsewhere["text"] and "已记录" not in elsewhere["text"]
+    assert "王*明" in elsewhere["text"] and not payloads(elsewhere)
+    assert "✅ 劳模码有效" in str((await staff_says(laomo, f"/verify {number}"))["text"])
+    async with demo.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ServiceUse)) == 1
+    fresh, _ = await get_code(laomo)
+    [bank] = await laomo.say({"as": "bank", "text": f"/verify {fresh}"})
+    assert "✅ 劳模码有效" in bank["text"] and "已记录" in bank["text"]

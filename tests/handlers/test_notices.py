@@ -143,7 +143,7 @@ async def test_members_browse_notices_page_by_page(app: App) -> None:
     member = Chat(app, "xiaoli")
     [page] = await member.say("/notices")
     assert "第 1/1 页" in page["text"]
-    assert page["text"].index("慈溪市第十八届") < page["text"].index("建德")
+    assert page["text"].index("浙江华夏拍卖") < page["text"].index("建德")
     async with app.sessions() as session, session.begin():
         for n in range(4):
             session.add(Notice(title=f"通知{n}", body="正文"))

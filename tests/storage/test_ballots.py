@@ -65,7 +65,13 @@ async def workers(app: App, count: int) -> tuple[int, list[int]]:
         await session.flush()
         for person in people:
             person.enterprise_id = enterprise.id
-        chair = Member(display_name="周主席", language="zh_CN", enterprise_id=enterprise.id)
+            person.enterprise_status = "verified"
+        chair = Member(
+            display_name="周主席",
+            language="zh_CN",
+            enterprise_id=enterprise.id,
+            enterprise_status="verified",
+        )
         session.add_all([*people, chair])
         await session.flush()
         session.add(RoleGrant(member_id=chair.id, role="chair", scope=str(enterprise.id)))

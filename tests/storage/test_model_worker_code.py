@@ -72,6 +72,32 @@ def test_a_token_from_another_key_or_altered_is_refused(tmp_path: Path) -> None:
             read_token(ours, broken)
 
 
+def test_only_the_canonical_base64url_text_of_a_token_verifies(tmp_path: Path) -> None:
+    """The 64-byte signature leaves 4 unused bits in its last character, and lenient
+    decoding skips characters outside the alphabet: neither may make a second valid text."""
+    token = sign_token(tmp_path, CLAIMS)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    same_bytes = token[:-1] + alphabet[last ^ 1]
+    assert base64.urlsafe_b64decode(same_bytes.split(".")[2] + "==") == (
+        base64.urlsafe_b64decode(token.split(".")[2] + "==")
+    ), "the changed character decodes to the same signature leniently"
+    payload, signature = token.removeprefix(TOKEN_PREFIX).split(".")
+    for variant in (
+        same_bytes,
+        f"{TOKEN_PREFIX}{payload}=.{signature}",
+        f"{TOKEN_PREFIX}{payload}.{signature}==",
+        f"{TOKEN_PREFIX}{payload[:4]}!{payload[4:]}.{signature}",
+        f"{TOKEN_PREFIX}{payload}.{signature[:10]}\n{signature[10:]}",
+        f"{TOKEN_PREFIX}{payload.replace('-', '+').replace('_', '/')}.{signature}",
+    ):
+        if variant == token:
+            continue
+        with pytest.raises(BadToken):
+            read_token(tmp_path, variant)
+    assert read_token(tmp_path, token) == CLAIMS
+
+
 def test_id_numbers_hash_with_the_pepper_and_ignore_spaces_and_case(tmp_path: Path) -> None:
     one = hash_id_number(tmp_path / "a", "99999919700101001x")
     assert one == hash_id_number(tmp_path / "a", "999999 19700101 001X")
