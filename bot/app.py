@@ -26,6 +26,7 @@ def service_routers() -> list[Router]:
         broadcasts,
         core,
         events,
+        invites,
         matchmaking,
         meeting,
         membership,
@@ -39,6 +40,7 @@ def service_routers() -> list[Router]:
 
     return [
         core.router,
+        invites.router,
         account.router,
         membership.router,
         notices.router,

@@ -73,6 +73,28 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
     grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
 
+    invite = commands.add_parser(
+        "invite",
+        help="print a one-time code (and deep link) that gives a role to whoever sends it",
+    )
+    invite.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+    invite.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    invite.add_argument(
+        "--hours", type=int, default=24, help="hours the code stays valid, 1-168 (default 24)"
+    )
+    invite.add_argument("--qr", type=Path, help="also write the deep link's QR code to this PNG")
+
+    backup = commands.add_parser(
+        "backup", help="copy the database and the key folder into a new folder DIR"
+    )
+    backup.add_argument("dir", type=Path, metavar="DIR", help="a new or empty folder")
+    restore = commands.add_parser(
+        "restore", help="put a backup's database and key folder back, then migrate"
+    )
+    restore.add_argument("dir", type=Path, metavar="DIR", help="a folder made by unionbot backup")
+    restore.add_argument(
+        "--replace", action="store_true", help="overwrite a database with tables and other keys"
+    )
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -253,28 +275,62 @@ async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
-async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.scheduler import create_scheduler
+async def run_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """The code is printed once and only its hash is stored."""
+    from bot.invitations import print_invitation
 
-    async def work(app: App) -> int:
-        scheduler = create_scheduler(settings)
-        scheduler.start(paused=True)
-        try:
-            jobs = scheduler.get_jobs()
-        finally:
-            scheduler.shutdown(wait=False)
-        if not jobs:
-            print("no scheduled jobs")
-        for job in jobs:
+    role = Role(args.role)
+    if (role in SCOPED_ROLES) != bool(args.scope):
+        print(
+            f"unionbot: role {role} {'needs' if role in SCOPED_ROLES else 'takes no'} --scope",
+            file=sys.stderr,
+        )
+        return 2
+    if not 1 <= args.hours <= 168:
+        print("unionbot: --hours must be between 1 and 168", file=sys.stderr)
+        return 2
+    return await _with_app(
+        settings, lambda app: print_invitation(app, role, args.scope, args.hours, args.qr)
+    )
+
+
+async def run_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import backup
+
+    for line in await asyncio.to_thread(backup, settings, args.dir):
+        print(line)
+    return 0
+
+
+async def run_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import restore
+
+    for line in await asyncio.to_thread(restore, settings, args.dir, replace=args.replace):
+        print(line)
+    return await run_db(args, settings)
+
+
+async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.scheduler import stored_jobs
+
+    def work() -> int:
+        listed = 0
+        for job_id, next_run, name, job_args in stored_jobs(settings):
             when = (
-                job.next_run_time.astimezone(settings.zone).isoformat(timespec="seconds")
-                if job.next_run_time
+                next_run.astimezone(settings.zone).isoformat(timespec="seconds")
+                if next_run
                 else "paused"
             )
-            print(f"{job.id}\t{when}\t{job.name}{job.args}")
+            print(f"{job_id}\t{when}\t{name}{job_args}")
+            listed += 1
+        if not listed:
+            print("no scheduled jobs")
         return 0
 
-    return await _with_app(settings, work)
+    async def listing(app: App) -> int:
+        return await asyncio.to_thread(work)
+
+    return await _with_app(settings, listing)
 
 
 async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int:
@@ -389,6 +445,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "db": run_db,
     "seed": run_seed,
     "grant": run_grant,
+    "invite": run_invite,
+    "backup": run_backup,
+    "restore": run_restore,
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,

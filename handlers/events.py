@@ -24,6 +24,7 @@ from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id, read_number, read_numbers
+from bot.paging import navigation, page_of
 from bot.payloads import Payload
 from bot.router import Router
 from storage import events
@@ -34,8 +35,10 @@ from storage.types import utcnow
 if TYPE_CHECKING:
     from bot.app import App
 
-router = Router("events")
-router.menu(N_("menu.events"), "ev:list", order=310)
+
+@dataclass(frozen=True)
+class EventsPage(Payload, prefix="ev:p"):
+    page: int
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,12 @@ class ParticipantsPage(Payload, prefix="evp"):
     page: int
 
 
+router = Router("events")
+router.menu(N_("menu.events"), "ev:list", order=310)
+
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 PAGE_SIZE = 20
+EVENTS_PER_PAGE = 5
 YES_NO = fixed_choices(("yes", "events.yes"), ("no", "events.no"))
 SIDE_NAMES = {Side.FEMALE: "events.side.f", Side.MALE: "events.side.m", Side.ALL: "events.side.all"}
 PARTICIPANT_LINES = {
@@ -136,21 +143,35 @@ def event_card(ctx: Context, places: events.Places) -> str:
 @router.command("events", help=N_("help.events"))
 @router.button("ev", private=True)
 async def list_events(ctx: Context) -> None:
-    upcoming = await events.upcoming(ctx.session, utcnow())
-    if not upcoming:
+    await events_page(ctx, EventsPage(1))
+
+
+@router.button(EventsPage, private=True)
+async def events_page(ctx: Context, press: EventsPage) -> None:
+    asked = press.page
+    now = utcnow()
+    page = page_of(asked, await events.upcoming_count(ctx.session, now), EVENTS_PER_PAGE)
+    if not page.total:
         ctx.reply(ctx.t("events.none"), ctx.dispatcher.menu_button(ctx))
         return
-    for places in upcoming:
-        event_id = places.event.id
-        ctx.reply(
-            event_card(ctx, places),
-            rows(
-                [
-                    Button(ctx.t("events.button.sign_up"), SignUpPress(event_id).pack()),
-                    Button(ctx.t("events.button.cancel"), CancelPress(event_id).pack()),
-                ]
+    shown = await events.upcoming(ctx.session, now, page.offset, page.size)
+    header = ctx.t("events.page", page=page.number, pages=page.pages, total=page.total)
+    buttons = [
+        [
+            Button(
+                ctx.t("events.button.sign_up", number=p.event.id), SignUpPress(p.event.id).pack()
             ),
-        )
+            Button(
+                ctx.t("events.button.cancel", number=p.event.id), CancelPress(p.event.id).pack()
+            ),
+        ]
+        for p in shown
+    ]
+    ctx.reply(
+        "\n\n".join([header, *(event_card(ctx, places) for places in shown)]),
+        rows(*buttons, navigation(ctx.t, page, lambda n: EventsPage(n).pack())),
+        replaces_menu=ctx.message.payload is not None,
+    )
 
 
 @router.button(SignUpPress, private=True)

@@ -30,6 +30,8 @@ SHOWS_MEMBER_DATA = {
     "button menu": False,
     "button help": False,
     "button lang": False,
+    # invites: the answer says only which role the code gave
+    "link invite": False,
     # account: the member's real name, town, enterprise; link codes
     "/me": True,
     "/link": True,
@@ -58,6 +60,7 @@ SHOWS_MEMBER_DATA = {
     "button forget": True,
     "/events": False,
     "button ev": True,  # the list, as the member's sign-ups see it
+    "button ev:p": True,
     "button ev:s": True,  # signing up answers with the check-in code
     "button ev:c": True,
     "/myevents": True,
