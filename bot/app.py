@@ -25,6 +25,7 @@ def service_routers() -> list[Router]:
         benefits,
         broadcasts,
         core,
+        dashboard,
         events,
         matchmaking,
         meeting,
@@ -55,6 +56,7 @@ def service_routers() -> list[Router]:
         ballots.router,
         suggestions.router,
         wechat.router,
+        dashboard.router,
     ]
 
 
