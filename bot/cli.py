@@ -254,27 +254,26 @@ async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.scheduler import create_scheduler
+    from bot.scheduler import stored_jobs
 
-    async def work(app: App) -> int:
-        scheduler = create_scheduler(settings)
-        scheduler.start(paused=True)
-        try:
-            jobs = scheduler.get_jobs()
-        finally:
-            scheduler.shutdown(wait=False)
-        if not jobs:
-            print("no scheduled jobs")
-        for job in jobs:
+    def work() -> int:
+        listed = 0
+        for job_id, next_run, name, job_args in stored_jobs(settings):
             when = (
-                job.next_run_time.astimezone(settings.zone).isoformat(timespec="seconds")
-                if job.next_run_time
+                next_run.astimezone(settings.zone).isoformat(timespec="seconds")
+                if next_run
                 else "paused"
             )
-            print(f"{job.id}\t{when}\t{job.name}{job.args}")
+            print(f"{job_id}\t{when}\t{name}{job_args}")
+            listed += 1
+        if not listed:
+            print("no scheduled jobs")
         return 0
 
-    return await _with_app(settings, work)
+    async def listing(app: App) -> int:
+        return await asyncio.to_thread(work)
+
+    return await _with_app(settings, listing)
 
 
 async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,8 +294,7 @@ async def run_events(args: argparse.Namespace, settings: Settings) -> int:
 
 async def export_event(app: App, event_id: int, out: Path | None) -> int:
     """``events export``: participants as CSV (UTF-8 with BOM, so spreadsheets read Chinese)."""
-    import csv
-
+    from bot.spreadsheets import write_rows
     from storage import events
     from storage.models.events import Event
 
@@ -306,10 +304,10 @@ async def export_event(app: App, event_id: int, out: Path | None) -> int:
             return 1
         table = await events.export_rows(session, event_id)
     if out is None:
-        csv.writer(sys.stdout).writerows(table)
+        write_rows(sys.stdout, table)
     else:
         with out.open("w", encoding="utf-8-sig", newline="") as file:
-            csv.writer(file).writerows(table)
+            write_rows(file, table)
         print(f"wrote {len(table) - 1} participants to {out}")
     return 0
 

@@ -30,6 +30,9 @@ YES_WORDS = frozenset({"1", "是", "确认", "确定", "好", "y", "yes", "ok"})
 NO_WORDS = frozenset({"2", "否", "取消", "不", "n", "no"})
 SKIP_WORDS = frozenset({"跳过", "skip", "-"})
 """Typed answers that work like the buttons, for channels that show buttons as text."""
+LEAVE_WORDS = frozenset({"取消", "退出", "cancel"})
+"""Typed at any step, these leave the form as ``/cancel`` does rather than being saved as
+the answer: members on WeChat type what they would say to a person."""
 
 
 class Invalid(Exception):
@@ -140,7 +143,8 @@ async def continue_form(ctx: Context, form: Form) -> None:
     """Take the member's answer (text or an ``f:`` payload) to the open form's current step."""
     state = ctx.dialog
     assert state is not None
-    if ctx.message.payload == CANCEL_PAYLOAD:
+    typed = (ctx.message.text or "").strip().lower()
+    if ctx.message.payload == CANCEL_PAYLOAD or typed in LEAVE_WORDS:
         await cancel_form(ctx)
         ctx.reply(ctx.t("form.cancelled"))
         return

@@ -22,6 +22,18 @@ async def menu(ctx: Context) -> None:
     await ctx.dispatcher.show_menu(ctx)
 
 
+MENU_WORDS = frozenset({"菜单", "menu", "主菜单"})
+"""Typed without a slash, as members on WeChat do, these open the menu on every channel."""
+
+
+@router.text()
+async def menu_word(ctx: Context) -> bool:
+    if (ctx.message.text or "").strip().lower() not in MENU_WORDS:
+        return False
+    await ctx.dispatcher.show_menu(ctx)
+    return True
+
+
 @router.button("menu")
 async def menu_button(ctx: Context) -> None:
     await ctx.dispatcher.show_menu(ctx, replaces_menu=True)

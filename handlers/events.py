@@ -22,6 +22,7 @@ from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.paging import navigation, page_of
 from bot.router import Router
 from storage import events
 from storage.models import Role
@@ -37,6 +38,7 @@ router.menu(N_("menu.events"), "ev:list", order=310)
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 PAGE_SIZE = 20
+EVENTS_PER_PAGE = 5
 YES_NO = fixed_choices(("yes", "events.yes"), ("no", "events.no"))
 SIDE_NAMES = {Side.FEMALE: "events.side.f", Side.MALE: "events.side.m", Side.ALL: "events.side.all"}
 PARTICIPANT_LINES = {
@@ -124,21 +126,26 @@ async def list_events(ctx: Context) -> None:
     if ctx.message.payload and action in ("s", "c") and number.isdigit():
         await (sign_up if action == "s" else cancel)(ctx, int(number))
         return
-    upcoming = await events.upcoming(ctx.session, utcnow())
-    if not upcoming:
+    asked = int(number) if action == "p" and number.isdigit() else 1
+    now = utcnow()
+    page = page_of(asked, await events.upcoming_count(ctx.session, now), EVENTS_PER_PAGE)
+    if not page.total:
         ctx.reply(ctx.t("events.none"), ctx.dispatcher.menu_button(ctx))
         return
-    for places in upcoming:
-        event_id = places.event.id
-        ctx.reply(
-            event_card(ctx, places),
-            rows(
-                [
-                    Button(ctx.t("events.button.sign_up"), f"ev:s:{event_id}"),
-                    Button(ctx.t("events.button.cancel"), f"ev:c:{event_id}"),
-                ]
-            ),
-        )
+    shown = await events.upcoming(ctx.session, now, page.offset, page.size)
+    header = ctx.t("events.page", page=page.number, pages=page.pages, total=page.total)
+    buttons = [
+        [
+            Button(ctx.t("events.button.sign_up", number=p.event.id), f"ev:s:{p.event.id}"),
+            Button(ctx.t("events.button.cancel", number=p.event.id), f"ev:c:{p.event.id}"),
+        ]
+        for p in shown
+    ]
+    ctx.reply(
+        "\n\n".join([header, *(event_card(ctx, places) for places in shown)]),
+        rows(*buttons, navigation(ctx.t, page, lambda n: f"ev:p:{n}")),
+        replaces_menu=ctx.message.payload is not None,
+    )
 
 
 async def sign_up(ctx: Context, event_id: int) -> None:

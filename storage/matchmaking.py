@@ -21,7 +21,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Member
@@ -31,12 +44,14 @@ from storage.models.singles import (
     Answer,
     Block,
     Education,
+    Gender,
     Introduction,
     IntroStatus,
     Outcome,
     Profile,
     ProfileView,
 )
+from storage.portable import json_elements, text_position
 from storage.refusals import Refused
 
 INTRODUCTION_LIFETIME = timedelta(days=7)
@@ -134,37 +149,106 @@ def _pair(one: int, other: int) -> Any:
     )
 
 
+def _opposite(gender: str) -> str:
+    return Gender.MALE if gender == Gender.FEMALE else Gender.FEMALE
+
+
+def _one_way(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def _contains(haystack: Any, needle: Any) -> ColumnElement[bool]:
+    return text_position(haystack, needle) > 0
+
+
+def _score(profile: Profile, now: datetime) -> ColumnElement[int]:
+    """:func:`score_pair` of each candidate row as SQL: the same rules, point for point."""
+    age = age_of(profile, now)
+    wanted_age = Profile.birth_year.between(
+        now.year - profile.seek_age_max, now.year - profile.seek_age_min
+    )
+    wants_age = and_(Profile.seek_age_min <= age, Profile.seek_age_max >= age)
+    ages = _one_way(wanted_age) + _one_way(wants_age)
+    wanted_town: ColumnElement[bool] = or_(
+        true() if not profile.seek_towns else false(),
+        *(
+            or_(_contains(Profile.town, town), _contains(literal(town), Profile.town))
+            for town in profile.seek_towns
+        ),
+    )
+    their_towns = json_elements(Profile.seek_towns).table_valued("value")
+    wants_town = or_(
+        func.json_array_length(Profile.seek_towns) == 0,
+        exists().where(
+            or_(
+                _contains(literal(profile.town), their_towns.c.value),
+                _contains(their_towns.c.value, literal(profile.town)),
+            )
+        ),
+    )
+    towns = _one_way(wanted_town) + _one_way(wants_town)
+    their_hobbies = json_elements(Profile.hobbies).table_valued("value")
+    shared = (
+        select(func.count(their_hobbies.c.value.distinct()))
+        .where(their_hobbies.c.value.in_(profile.hobbies or [""]))
+        .scalar_subquery()
+    )
+    rank = EDUCATION_RANK[Education(profile.education)]
+    near = [e for e, r in EDUCATION_RANK.items() if abs(r - rank) <= 1]
+    return (
+        case((ages == 2, 40), (ages == 1, 15), else_=0)
+        + case((towns == 2, 30), (towns == 1, 10), else_=0)
+        + case((shared >= 4, 20), else_=5 * shared)
+        + _one_way(Profile.education.in_(near)) * 10
+    )
+
+
+def _partners(one: Any, other: Any, member_id: int, *where: Any) -> Select[Any]:
+    """Who is in column ``other`` of the rows (blocks, introductions) with ``member_id`` in
+    ``one``; a side cleared by ``/forget`` is left out, as ``NOT IN`` a NULL would match
+    nobody at all."""
+    return select(other).where(one == member_id, other.is_not(None), *where)
+
+
 async def suggestions(
     session: AsyncSession, matchmaker_id: int, profile: Profile, now: datetime
 ) -> list[Suggestion]:
-    """The best partners for ``profile``, highest score first, each view logged."""
-    others = await session.scalars(
-        select(Profile).where(
+    """The best partners for ``profile``, highest score first, each view logged.
+
+    Candidates are filtered and scored in the database, which returns only the best
+    :data:`MAX_SUGGESTIONS`; their reasons come from :func:`score_pair`.
+    """
+    me = profile.member_id
+    open_introduction = Introduction.status != IntroStatus.CLOSED
+    excluded = union(
+        _partners(Block.member_id, Block.blocked_id, me),
+        _partners(Block.blocked_id, Block.member_id, me),
+        _partners(Introduction.member_a_id, Introduction.member_b_id, me, open_introduction),
+        _partners(Introduction.member_b_id, Introduction.member_a_id, me, open_introduction),
+    )
+    score = _score(profile, now).label("score")
+    ranked = (
+        select(Profile.id, score)
+        .where(
             Profile.paused.is_(False),
-            Profile.gender != profile.gender,
-            Profile.id != profile.id,
+            Profile.gender == _opposite(profile.gender),
+            Profile.member_id.not_in(excluded),
         )
+        .subquery()
     )
-    found = []
-    for other in others:
-        if await blocked(session, profile.member_id, other.member_id):
-            continue
-        if await session.scalar(
-            select(Introduction.id).where(
-                _pair(profile.member_id, other.member_id),
-                Introduction.status != IntroStatus.CLOSED,
-            )
-        ):
-            continue
-        suggestion = score_pair(profile, other, now)
-        if suggestion.score > 0:
-            found.append(suggestion)
-    found.sort(key=lambda s: (-s.score, s.profile.id))
-    best = found[:MAX_SUGGESTIONS]
+    best = await session.scalars(
+        select(ranked.c.id)
+        .where(ranked.c.score > 0)
+        .order_by(ranked.c.score.desc(), ranked.c.id)
+        .limit(MAX_SUGGESTIONS)
+    )
+    order = list(best)
+    found = {p.id: p for p in await session.scalars(select(Profile).where(Profile.id.in_(order)))}
+    chosen = [score_pair(profile, found[profile_id], now) for profile_id in order]
     await log_views(
-        session, matchmaker_id, [profile.member_id] + [s.profile.member_id for s in best]
+        session, matchmaker_id, [profile.member_id] + [s.profile.member_id for s in chosen]
     )
-    return best
+    return chosen
 
 
 async def expire_introductions(session: AsyncSession, now: datetime) -> None:
