@@ -10,6 +10,7 @@ is checked again on every request, so a revoked officer is out at the next click
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from bot.i18n import Translator
 from bot.pages import charts
 from bot.pages.site import HEADERS, Site, Viewer
-from bot.spreadsheet import csv_text
+from bot.spreadsheets import write_rows
 from handlers.bargaining import progress
 from storage import dashboard, events, members, web_signin
 from storage.models import Role
@@ -32,6 +33,7 @@ from storage.models.notices import DeliveryStatus
 from storage.types import utcnow
 
 TIME = "%Y-%m-%d %H:%M"
+EVENTS_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ async def _tables(site: Site, session: AsyncSession, t: Translator, now: datetim
         [[c.key, c.day.isoformat(), c.channel, c.status, str(c.count)] for c in counts],
         [False] * len(counts),
     )
-    coming = await events.upcoming(session, now)
+    coming = await events.upcoming(session, now, 0, EVENTS_SHOWN)
     event_rows = []
     for places in coming:
         sides = [s for s in Side if places.event.places(s)]
@@ -185,8 +187,11 @@ def routes(site: Site) -> list[Route]:
         table = (await tables_for(viewer)).get(request.path_params["table"])
         if table is None:
             return site.refusal("pages.not_found", viewer.member, 404)
+        text = io.StringIO()
+        text.write("\ufeff")  # so that Excel reads the Chinese text as UTF-8
+        write_rows(text, [table.header, *table.rows])
         return Response(
-            csv_text(table.header, table.rows),
+            text.getvalue(),
             media_type="text/csv; charset=utf-8",
             headers={**HEADERS, "Content-Disposition": f'attachment; filename="{table.name}.csv"'},
         )
