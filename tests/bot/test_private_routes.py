@@ -116,6 +116,7 @@ SHOWS_MEMBER_DATA = {
     "/bg_reopen": False,
     "/bg_log": True,
     "/bg_index": False,
+    "button bgi": False,  # the index pages, as /bg_index
     "/meeting_at": False,
     "/meeting_open": False,
     "/meeting_close": False,
