@@ -27,6 +27,7 @@ def service_routers() -> list[Router]:
         core,
         dashboard,
         events,
+        invites,
         matchmaking,
         meeting,
         membership,
@@ -40,6 +41,7 @@ def service_routers() -> list[Router]:
 
     return [
         core.router,
+        invites.router,
         account.router,
         membership.router,
         notices.router,

@@ -73,6 +73,17 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
     grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
 
+    invite = commands.add_parser(
+        "invite",
+        help="print a one-time code (and deep link) that gives a role to whoever sends it",
+    )
+    invite.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+    invite.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    invite.add_argument(
+        "--hours", type=int, default=24, help="hours the code stays valid, 1-168 (default 24)"
+    )
+    invite.add_argument("--qr", type=Path, help="also write the deep link's QR code to this PNG")
+
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -253,6 +264,25 @@ async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+async def run_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """The code is printed once and only its hash is stored."""
+    from bot.invitations import print_invitation
+
+    role = Role(args.role)
+    if (role in SCOPED_ROLES) != bool(args.scope):
+        print(
+            f"unionbot: role {role} {'needs' if role in SCOPED_ROLES else 'takes no'} --scope",
+            file=sys.stderr,
+        )
+        return 2
+    if not 1 <= args.hours <= 168:
+        print("unionbot: --hours must be between 1 and 168", file=sys.stderr)
+        return 2
+    return await _with_app(
+        settings, lambda app: print_invitation(app, role, args.scope, args.hours, args.qr)
+    )
+
+
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     from bot.scheduler import stored_jobs
 
@@ -388,6 +418,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "db": run_db,
     "seed": run_seed,
     "grant": run_grant,
+    "invite": run_invite,
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,

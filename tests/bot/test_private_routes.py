@@ -30,6 +30,8 @@ SHOWS_MEMBER_DATA = {
     "button menu": False,
     "button help": False,
     "button lang": False,
+    # invites: the answer says only which role the code gave
+    "link invite": False,
     # account: the member's real name, town, enterprise; link codes
     "/me": True,
     "/link": True,
