@@ -12,24 +12,17 @@ from pathlib import Path
 import httpx
 
 from bot.app import App
-from storage import invites
+from storage import invites, roles
 from storage.model_worker_code import qr_png
-from storage.models import Enterprise, Role
-from storage.models.benefits import PartnerUnit
+from storage.models import Role
 from storage.types import utcnow
-
-SCOPE_TABLES = {Role.CHAIR: Enterprise, Role.UNIT_STAFF: PartnerUnit}
 
 
 async def print_invitation(app: App, role: Role, scope: str, hours: int, qr: Path | None) -> int:
     now = utcnow()
     async with app.sessions() as session, session.begin():
-        table = SCOPE_TABLES.get(role)
-        if table is not None and (
-            not scope.isdigit() or await session.get(table, int(scope)) is None
-        ):
-            what = "enterprise" if role is Role.CHAIR else "partner unit"
-            print(f"unionbot: no {what} with id {scope!r}", file=sys.stderr)
+        if not await roles.scope_exists(session, role, scope):
+            print(f"unionbot: {roles.no_such_scope(role, scope)}", file=sys.stderr)
             return 2
         code = await invites.create_invite(session, role, scope, now, timedelta(hours=hours))
     until = (now + timedelta(hours=hours)).astimezone(app.settings.zone)

@@ -118,7 +118,7 @@ SHOWS_MEMBER_DATA = {
     "/bg_reopen": False,
     "/bg_log": True,
     "/bg_index": False,
-    "button bgi": False,  # the index pages, as /bg_index
+    "button bgi": False,
     "/meeting_at": False,
     "/meeting_open": False,
     "/meeting_close": False,
@@ -138,6 +138,8 @@ SHOWS_MEMBER_DATA = {
     "/adopt": True,
     "/answer": True,
     "button sg": True,
+    # an officer takes a role back: names the member
+    "/revoke": True,
     # WeChat's inbox: the member's waiting messages
     "/inbox": True,
 }

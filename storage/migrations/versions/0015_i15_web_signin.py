@@ -1,7 +1,7 @@
 """one-time sign-in codes for the officials' dashboard
 
-Revision ID: 0014_i15
-Revises: 0013_i17
+Revision ID: 0015_i15
+Revises: 0014_i12b
 Create Date: 2026-12-01 13:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_i15"
-down_revision: str | None = "0013_i17"
+revision: str = "0015_i15"
+down_revision: str | None = "0014_i12b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
