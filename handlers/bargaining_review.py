@@ -11,10 +11,10 @@ from bot.paging import navigation, page_of
 from bot.router import Router
 from handlers.bargaining import close_current_step, describe, notify, progress, refuse, step_name
 from storage import bargaining as store
-from storage.bargaining import Refused
 from storage.bargaining_index import bargaining_indexes, indexed_count
 from storage.models import Role
 from storage.models.bargaining import BargainingSession
+from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("bargaining_review")
