@@ -1,7 +1,7 @@
 """indexes for the queries that grow with the union
 
-Revision ID: 0015_i16a
-Revises: 0014_i12b
+Revision ID: 0016_i16a
+Revises: 0015_i15
 Create Date: 2026-12-01 13:10:00.000000
 
 An enterprise's verified members (the bargaining index; notices to an enterprise, which
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_i16a"
-down_revision: str | None = "0014_i12b"
+revision: str = "0016_i16a"
+down_revision: str | None = "0015_i15"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
