@@ -20,11 +20,12 @@ from bot.messages import Button, Outgoing, rows
 from bot.router import Router
 from storage import bargaining as store
 from storage.ballots import ballots_of
-from storage.bargaining import FINISHED, Refused
+from storage.bargaining import FINISHED
 from storage.meeting import meeting_is_open
 from storage.memberships import is_verified
 from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
+from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("bargaining")

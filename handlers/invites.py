@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.context import Context
-from bot.router import Router
+from bot.router import FreeText, Router
 from storage import invites
 from storage.types import utcnow
 
@@ -20,7 +20,7 @@ async def invite_link(ctx: Context) -> None:
     await _redeem(ctx, invites.normal_code(ctx.args))
 
 
-@router.text()
+@router.text(FreeText.SHAPED)
 async def invite_code(ctx: Context) -> bool:
     code = invites.normal_code(ctx.message.text or "")
     if code is None:

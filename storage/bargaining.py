@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +25,7 @@ from storage.models.bargaining import (
     Representative,
     StepTransition,
 )
+from storage.refusals import Refused
 
 FINISHED = STEPS + 1
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -38,15 +38,6 @@ review a filed agreement; the others are the federation's own guide values."""
 
 OFFICER_STEP = 9
 """Filing and review: closed by a reviewing officer, never by the chair."""
-
-
-class Refused(Exception):
-    """A request the rules refuse; ``msgid`` says why, in the member's language."""
-
-    def __init__(self, msgid: str, **values: Any) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.values = values
 
 
 def new_code() -> str:

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import bargaining, members
-from storage.bargaining import Refused
 from storage.memberships import is_verified
 from storage.models import Member, Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
+from storage.refusals import Refused
 
 TRANSCRIPT_PAGE = 10
 

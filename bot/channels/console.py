@@ -19,6 +19,7 @@ from typing import TextIO
 from bot.dialogs import FORM_PAYLOAD
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing, to_json
+from bot.numbers import read_number
 
 NAME = "console"
 ACTIONS = ("text", "press", "location", "start")
@@ -113,10 +114,10 @@ class ConsoleChannel:
         """In interactive mode a bare number presses that option of those shown since the
         last input."""
         choices = self._choices.get(self.me, [])
-        number = line.strip()
-        if self.json_mode or not number.isdigit() or not 1 <= int(number) <= len(choices):
+        number = read_number(line, maximum=len(choices))
+        if self.json_mode or not number:
             return None
-        return choices[int(number) - 1]
+        return choices[number - 1]
 
     def _incoming(
         self,

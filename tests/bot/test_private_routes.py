@@ -59,7 +59,10 @@ SHOWS_MEMBER_DATA = {
     "button prof": True,
     "button forget": True,
     "/events": False,
-    "button ev": True,  # signing up answers with the check-in code
+    "button ev": True,  # the list, as the member's sign-ups see it
+    "button ev:p": True,
+    "button ev:s": True,  # signing up answers with the check-in code
+    "button ev:c": True,
     "/myevents": True,
     "/newevent": False,
     "/participants": True,
@@ -125,6 +128,7 @@ SHOWS_MEMBER_DATA = {
     "/transcript": True,
     "button tr": True,
     "button wm": True,  # a personal link to the live meeting page
+    "/dashboard": True,  # a one-time sign-in code
     "/election": False,
     "/congress": False,
     "/vote": True,

@@ -32,7 +32,9 @@ async def ranked_by_sql(app: App, profile_id: int) -> list[tuple[int, int]]:
     async with app.sessions() as session, session.begin():
         me = await session.get(Profile, profile_id)
         assert me is not None
-        found = await matchmaking.suggestions(session, matchmaker, me, utcnow())
+        found = await matchmaking.suggestions(
+            session, app.settings.key_dir, matchmaker, me, utcnow()
+        )
     return [(s.profile.id, s.score) for s in found]
 
 

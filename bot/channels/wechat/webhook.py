@@ -152,6 +152,8 @@ MEDIA = frozenset({"image", "voice", "video", "shortvideo", "file", "link"})
 
 def _map(message: Any, encrypted: bool) -> Received:
     data: dict[str, Any] = message._data
+    if any(isinstance(value, list) for value in data.values()):
+        raise Rejected(400, "a field given twice")
     openid = str(data["FromUserName"])
     account = str(data["ToUserName"])
     kind = str(data["MsgType"]).lower()
