@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import dialogs
+from bot import dialogs, metrics
 from bot.context import Context
 from bot.delivery import Messenger
 from bot.i18n import Translations, Translator
@@ -84,6 +85,13 @@ class Dispatcher:
         self.menu_items += router.menu_items
 
     async def handle(self, message: Incoming) -> list[Outgoing]:
+        started = time.perf_counter()
+        try:
+            return await self._handle(message)
+        finally:
+            metrics.handled(message, started)
+
+    async def _handle(self, message: Incoming) -> list[Outgoing]:
         if message.text is not None and len(message.text) > MAX_TEXT_LENGTH:
             t = await self.translator_for(message)
             return [
@@ -96,6 +104,7 @@ class Dispatcher:
                 await self._route_or_refuse(ctx)
         except Exception:
             reference = secrets.token_hex(4)
+            metrics.FAILURES.labels(message.channel).inc()
             log.exception(
                 "handling failed ref=%s channel=%s user=%s",
                 reference,
