@@ -25,6 +25,7 @@ def service_routers() -> list[Router]:
         benefits,
         broadcasts,
         core,
+        dashboard,
         events,
         invites,
         matchmaking,
@@ -59,6 +60,7 @@ def service_routers() -> list[Router]:
         ballots.router,
         suggestions.router,
         wechat.router,
+        dashboard.router,
     ]
 
 

@@ -27,22 +27,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dialogs import CHOICES_SHOWN
 from bot.i18n import N_, Translator
 from bot.settings import LANGUAGES
 from storage import notices
-from storage.enterprises import list_enterprises
+from storage.enterprises import search_enterprises
 from storage.memberships import Status
-from storage.models import Member
+from storage.models import Enterprise, Member
 from storage.notices import Includes
 from storage.types import as_text
 
-Choices = Callable[[AsyncSession, Translator], Awaitable[list[tuple[str, str]]]]
+Choices = Callable[[AsyncSession, Translator, str], Awaitable[list[tuple[str, str]]]]
+"""``(value, label)`` pairs, at most :data:`~bot.dialogs.CHOICES_SHOWN`, whose name contains
+the word typed ("" for the first ones): a union has about a thousand enterprises, more than
+a message can list, so the officer types part of a name to find the others."""
 
 
 @dataclass(frozen=True)
 class Audience:
     choices: Choices
-    """(value, label) pairs the officer picks from; value "" for an audience without one."""
+    """What the officer picks from; value "" for an audience without one."""
     includes: Includes
     """The condition, on the :class:`Member` row in scope, that the member is in the
     audience for a value: a bound value, or a notice's ``audience_value`` when listing."""
@@ -64,12 +68,22 @@ def split(choice: str) -> tuple[str, str]:
     return name, value
 
 
-async def choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
-    """Every audience's choices, as ``name:value`` and a label."""
+async def choices(session: AsyncSession, t: Translator, word: str = "") -> list[tuple[str, str]]:
+    """Every audience's first choices, or those matching ``word``, as ``name:value`` and a
+    label; an audience that searches no names (everyone, a language) matches by its label."""
     found = []
     for name, audience in AUDIENCES.items():
-        found += [(f"{name}:{value}", label) for value, label in await audience.choices(session, t)]
+        found += [
+            (f"{name}:{value}", label)
+            for value, label in await audience.choices(session, t, word)
+            if word.lower() in label.lower()
+        ]
     return found
+
+
+async def count(session: AsyncSession, name: str, value: str) -> int:
+    """How many members the audience takes in now, counted by the database."""
+    return await notices.count_where(session, condition(name, value))
 
 
 def condition(name: str, value: str) -> ColumnElement[bool]:
@@ -99,7 +113,9 @@ async def describe(session: AsyncSession, t: Translator, name: str, value: str) 
     return name if audience is None else await audience.describe(session, t, value)
 
 
-async def _everyone_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+async def _everyone_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
     return [("", t("audience.everyone"))]
 
 
@@ -111,9 +127,13 @@ async def _everyone_label(session: AsyncSession, t: Translator, value: str) -> s
     return t("audience.everyone")
 
 
-async def _town_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+async def _town_choices(session: AsyncSession, t: Translator, word: str) -> list[tuple[str, str]]:
     towns = await session.scalars(
-        select(Member.town).where(Member.town.is_not(None)).distinct().order_by(Member.town)
+        select(Member.town)
+        .where(Member.town.is_not(None), Member.town.contains(word, autoescape=True))
+        .distinct()
+        .order_by(Member.town)
+        .limit(CHOICES_SHOWN)
     )
     return [(town, t("audience.town", town=town)) for town in towns if town]
 
@@ -126,10 +146,11 @@ async def _town_label(session: AsyncSession, t: Translator, value: str) -> str:
     return t("audience.town", town=value)
 
 
-async def _enterprise_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
-    return [
-        (str(e.id), t("audience.enterprise", name=e.name)) for e in await list_enterprises(session)
-    ]
+async def _enterprise_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
+    found = await search_enterprises(session, word, CHOICES_SHOWN)
+    return [(str(e.id), t("audience.enterprise", name=e.name)) for e in found]
 
 
 def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
@@ -138,14 +159,16 @@ def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
 
 
 async def _enterprise_label(session: AsyncSession, t: Translator, value: str) -> str:
-    names = {str(e.id): e.name for e in await list_enterprises(session)}
-    return t("audience.enterprise", name=names.get(value, value))
+    enterprise = await session.get(Enterprise, int(value)) if value.isdigit() else None
+    return t("audience.enterprise", name=enterprise.name if enterprise else value)
 
 
 LANGUAGE_LABELS = {"zh_CN": N_("audience.language_zh"), "en": N_("audience.language_en")}
 
 
-async def _language_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+async def _language_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
     return [(code, t(LANGUAGE_LABELS[code])) for code in LANGUAGES]
 
 

@@ -95,13 +95,15 @@ class Router:
         help: str | None = None,
         role: Role | None = None,
         private: bool = False,
+        listed_for: Role | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Handle ``/name [args]``; ``help`` is the message id shown by ``/help``."""
+        """Handle ``/name [args]``; ``help`` is the message id shown by ``/help``, to holders
+        of ``role``, or of ``listed_for`` for a command that checks several roles itself."""
 
         def register(handler: Handler) -> Handler:
             self.commands[name] = Route(handler, role, private)
             if help:
-                self.command_help.append(CommandInfo(name, help, role))
+                self.command_help.append(CommandInfo(name, help, listed_for or role))
             return handler
 
         return register

@@ -4,10 +4,13 @@ record, the record of transitions, and the bargaining index."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Outgoing, rows
 from bot.paging import navigation, page_of
+from bot.payloads import Payload
 from bot.router import Router
 from handlers.bargaining import close_current_step, describe, notify, progress, refuse, step_name
 from storage import bargaining as store
@@ -103,11 +106,19 @@ async def transition_log(ctx: Context) -> None:
     ctx.reply(describe(ctx.t, bs) + "\n" + "\n".join(lines))
 
 
+@dataclass(frozen=True)
+class IndexPage(Payload, prefix="bgi"):
+    page: int
+
+
 @router.command("bg_index", help=N_("help.bg_index"), role=Role.OFFICER)
-@router.button("bgi", role=Role.OFFICER)
-async def index(ctx: Context) -> None:
-    asked = int(ctx.args) if ctx.args.isdigit() else 1
-    page = page_of(asked, await indexed_count(ctx.session), INDEX_PAGE_SIZE)
+async def index_command(ctx: Context) -> None:
+    await index(ctx, IndexPage(1))
+
+
+@router.button(IndexPage, role=Role.OFFICER)
+async def index(ctx: Context, press: IndexPage) -> None:
+    page = page_of(press.page, await indexed_count(ctx.session), INDEX_PAGE_SIZE)
     if not page.total:
         ctx.reply(ctx.t("bargaining.none_at_all"))
         return
@@ -127,6 +138,6 @@ async def index(ctx: Context) -> None:
         )
     ctx.reply(
         "\n".join(lines),
-        rows(navigation(ctx.t, page, lambda n: f"bgi:{n}")),
+        rows(navigation(ctx.t, page, lambda n: IndexPage(n).pack())),
         replaces_menu=ctx.message.payload is not None,
     )

@@ -20,7 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audience, reminders
 from bot.audience import Audience
 from bot.context import Context, MessageBuilder
-from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start_form, text_field
+from bot.dialogs import (
+    CHOICES_SHOWN,
+    Field,
+    Form,
+    Invalid,
+    choice_field,
+    fixed_choices,
+    start_form,
+    text_field,
+)
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id, read_number, read_numbers
@@ -397,11 +406,12 @@ reminders.register(REMINDER_KIND, reminder_fan_out)
 # The "event participants" audience for officers' notices.
 
 
-async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
-    return [
-        (str(event.id), t("events.audience", title=event.title))
-        for event in await events.events_from(session, utcnow())
-    ]
+async def _audience_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
+    """The soonest coming events, or those whose title has the word."""
+    found = await events.coming_titled(session, utcnow(), word, CHOICES_SHOWN)
+    return [(str(event.id), t("events.audience", title=event.title)) for event in found]
 
 
 def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:

@@ -314,7 +314,7 @@ async def _name(ctx: Context, member_id: int | None) -> str:
     return f"#{profile.id}" if profile is not None else "-"
 
 
-@router.command("outcome", help=N_("help.outcome"), private=True)
+@router.command("outcome", help=N_("help.outcome"), private=True, listed_for=Role.MATCHMAKER)
 async def record_outcome(ctx: Context) -> None:
     """The introducing matchmaker or an officer (checked in storage, per introduction)."""
     roles = await ctx.roles()

@@ -346,7 +346,9 @@ async def revoke_entry(ctx: Context) -> None:
 # The "model workers" audience for officers' notices: verified, unrevoked entries only.
 
 
-async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+async def _audience_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
     return [("", t("mw.audience"))]
 
 

@@ -267,6 +267,11 @@ async def audience_choices(ctx: Context) -> list[Choice]:
     return [Choice(value, label) for value, label in await audience.choices(ctx.session, ctx.t)]
 
 
+async def search_audiences(ctx: Context, word: str) -> list[Choice]:
+    found = await audience.choices(ctx.session, ctx.t, word)
+    return [Choice(value, label) for value, label in found]
+
+
 def _to_utc(ctx: Context, text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -292,7 +297,7 @@ async def preview(ctx: Context, data: dict[str, Any]) -> str:
     ctx.reply(ctx.t("notices.preview_intro"))
     ctx.answer(notice_message(ctx.t, draft, ctx.settings.zone, utcnow()))
     name, value = audience.split(data["audience"])
-    count = len(await audience.resolve(ctx.session, name, value))
+    count = await audience.count(ctx.session, name, value)
     send_at = data.get("send_at") or ctx.t("notices.now")
     return ctx.t(
         "notices.summary",
@@ -345,7 +350,9 @@ compose_form = router.form(
             _web_address_field("link", N_("notices.ask_link")),
             _web_address_field("image", N_("notices.ask_image")),
             _local_time_field("deadline", N_("notices.ask_deadline")),
-            choice_field("audience", N_("notices.ask_audience"), audience_choices),
+            choice_field(
+                "audience", N_("notices.ask_audience"), audience_choices, search=search_audiences
+            ),
             _local_time_field("send_at", N_("notices.ask_send_at")),
         ),
         on_done=save_notice,

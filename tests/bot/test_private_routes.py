@@ -128,6 +128,7 @@ SHOWS_MEMBER_DATA = {
     "/transcript": True,
     "button tr": True,
     "button wm": True,  # a personal link to the live meeting page
+    "/dashboard": True,  # a one-time sign-in code
     "/election": False,
     "/congress": False,
     "/vote": True,
