@@ -27,7 +27,13 @@ from bot.settings import (
     load_settings,
     unknown_variables,
 )
-from bot.startup import DATABASE_ERRORS, StartupError, check_folders, database_failure
+from bot.startup import (
+    DATABASE_ERRORS,
+    StartupError,
+    check_folders,
+    database_failure,
+    shown_url,
+)
 from storage import members
 from storage.migrate import upgrade
 from storage.model_worker_code import KEY_DIR, public_key_pem
@@ -219,7 +225,7 @@ async def _chat(app: App, name: str, language: str | None, json_mode: bool) -> i
 
 async def run_db(args: argparse.Namespace, settings: Settings) -> int:
     async def work(app: App) -> int:
-        print(f"database is at the newest schema: {settings.database_url}")
+        print(f"database is at the newest schema: {shown_url(settings.database_url)}")
         return 0
 
     return await _with_app(settings, work)

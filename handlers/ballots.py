@@ -37,6 +37,7 @@ from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id
 from bot.router import Router
+from handlers.ballot_page import ResultsOnTheWeb
 from handlers.bargaining import my_session, notify, refuse
 from storage import ballots as store
 from storage.bargaining import chair_ids, follower_ids
@@ -262,11 +263,14 @@ async def publication(
     audience = [*await chair_ids(session, bs.enterprise_id)]
     audience += await follower_ids(session, bs.id)
     audience += await store.eligible_voters(session, ballot)
-    title = bs.title
+    title, ballot_id = bs.title, ballot.id
 
     def build(t: Translator) -> Outgoing:
         header = t("ballots.closed_notice", title=title)
-        return Outgoing("\n".join([header, *result_lines(t, ballot, receipts=True)]))
+        return Outgoing(
+            "\n".join([header, *result_lines(t, ballot, receipts=True)]),
+            rows([Button(t("ballots.button.web"), ResultsOnTheWeb(ballot_id).pack())]),
+        )
 
     return [(member_id, build) for member_id in dict.fromkeys(audience)]
 

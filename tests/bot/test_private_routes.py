@@ -129,6 +129,7 @@ SHOWS_MEMBER_DATA = {
     "button tr": True,
     "button wm": True,  # a personal link to the live meeting page
     "/dashboard": True,  # a one-time sign-in code
+    "button wb": True,  # a personal link to a ballot's result page
     "/election": False,
     "/congress": False,
     "/vote": True,
