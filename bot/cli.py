@@ -104,6 +104,10 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--replace", action="store_true", help="overwrite a database with tables and other keys"
     )
+    commands.add_parser(
+        "doctor",
+        help="check settings, database, key folder and channels; exit 0 only when all is well",
+    )
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -158,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("%s", warning)
     command = COMMANDS[args.command]
     try:
-        check_folders(settings)
+        if args.command != "doctor":
+            check_folders(settings)
         return asyncio.run(command(args, settings))
     except StartupError as error:
         print(f"unionbot: {error}", file=sys.stderr)
@@ -332,6 +337,14 @@ async def run_restore(args: argparse.Namespace, settings: Settings) -> int:
     return await run_db(args, settings)
 
 
+async def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import examine, report
+
+    text, status = report(await examine(settings, unknown_variables()))
+    print(text)
+    return status
+
+
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     from bot.scheduler import stored_jobs
 
@@ -469,6 +482,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "grant": run_roles,
     "revoke": run_roles,
     "invite": run_invite,
+    "doctor": run_doctor,
     "backup": run_backup,
     "restore": run_restore,
     "jobs": run_jobs,
