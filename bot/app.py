@@ -19,6 +19,7 @@ def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
     from handlers import (
         account,
+        ballot_page,
         ballots,
         bargaining,
         bargaining_review,
@@ -61,6 +62,7 @@ def service_routers() -> list[Router]:
         suggestions.router,
         wechat.router,
         dashboard.router,
+        ballot_page.router,
     ]
 
 

@@ -33,7 +33,7 @@ from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextRoute
 from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
-from storage.refusals import Refused
+from storage.refusals import MessageId, Refused
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,11 @@ class Dispatcher:
         except Refused as refused:
             del ctx.replies[kept[0] :], ctx.outbox[kept[1] :]
             del ctx.scheduled[kept[2] :], ctx.cancelled[kept[3] :]
-            ctx.reply(ctx.t(refused.msgid, **refused.values))
+            values = {
+                name: ctx.t(value) if isinstance(value, MessageId) else value
+                for name, value in refused.values.items()
+            }
+            ctx.reply(ctx.t(refused.msgid, **values))
 
     async def _route(self, ctx: Context) -> None:
         message = ctx.message
