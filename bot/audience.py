@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs import CHOICES_SHOWN
 from bot.i18n import N_, Translator
+from bot.numbers import read_id
 from bot.settings import LANGUAGES
 from storage import notices
 from storage.enterprises import search_enterprises
@@ -159,7 +160,8 @@ def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
 
 
 async def _enterprise_label(session: AsyncSession, t: Translator, value: str) -> str:
-    enterprise = await session.get(Enterprise, int(value)) if value.isdigit() else None
+    enterprise_id = read_id(value)
+    enterprise = await session.get(Enterprise, enterprise_id) if enterprise_id else None
     return t("audience.enterprise", name=enterprise.name if enterprise else value)
 
 
