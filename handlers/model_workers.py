@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audience
 from bot.audience import Audience
 from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, start_form, text_field
@@ -361,6 +360,4 @@ async def _audience_label(session: AsyncSession, t: Translator, value: str) -> s
     return t("mw.audience")
 
 
-audience.register_audience(
-    "model_workers", Audience(_audience_choices, _audience_members, _audience_label)
-)
+router.audience("model_workers", Audience(_audience_choices, _audience_members, _audience_label))
