@@ -23,7 +23,6 @@ from sqlalchemy import (
     and_,
     false,
     literal,
-    select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +36,7 @@ from storage.enterprises import search_enterprises
 from storage.memberships import Status
 from storage.models import Enterprise, Member
 from storage.notices import Includes
+from storage.towns import member_towns
 from storage.types import as_text
 
 Choices = Callable[[AsyncSession, Translator, str], Awaitable[list[tuple[str, str]]]]
@@ -138,14 +138,8 @@ async def _everyone_label(session: AsyncSession, t: Translator, value: str) -> s
 
 
 async def _town_choices(session: AsyncSession, t: Translator, word: str) -> list[tuple[str, str]]:
-    towns = await session.scalars(
-        select(Member.town)
-        .where(Member.town.is_not(None), Member.town.contains(word, autoescape=True))
-        .distinct()
-        .order_by(Member.town)
-        .limit(CHOICES_SHOWN)
-    )
-    return [(town, t("audience.town", town=town)) for town in towns if town]
+    towns = await member_towns(session, word, CHOICES_SHOWN)
+    return [(town, t("audience.town", town=town)) for town in towns]
 
 
 def _town(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
