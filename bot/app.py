@@ -19,19 +19,23 @@ def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
     from handlers import (
         account,
+        ballot_page,
         ballots,
         bargaining,
         bargaining_review,
         benefits,
         broadcasts,
         core,
+        dashboard,
         events,
+        invites,
         matchmaking,
         meeting,
         membership,
         model_workers,
         notices,
         profiles,
+        roles,
         settings,
         suggestions,
         wechat,
@@ -39,8 +43,10 @@ def service_routers() -> list[Router]:
 
     return [
         core.router,
+        invites.router,
         account.router,
         membership.router,
+        roles.router,
         notices.router,
         broadcasts.router,
         settings.router,
@@ -55,6 +61,8 @@ def service_routers() -> list[Router]:
         ballots.router,
         suggestions.router,
         wechat.router,
+        dashboard.router,
+        ballot_page.router,
     ]
 
 

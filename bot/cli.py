@@ -1,4 +1,4 @@
-"""The ``unionbot`` command line: demo, chat, db, seed, grant, jobs, close-ballots."""
+"""The ``unionbot`` command line: demo, chat, db, seed, grant, revoke, jobs, close-ballots."""
 
 from __future__ import annotations
 
@@ -28,7 +28,13 @@ from bot.settings import (
     load_settings,
     unknown_variables,
 )
-from bot.startup import DATABASE_ERRORS, StartupError, check_folders, database_failure
+from bot.startup import (
+    DATABASE_ERRORS,
+    StartupError,
+    check_folders,
+    database_failure,
+    shown_url,
+)
 from storage import members
 from storage.migrate import upgrade
 from storage.model_worker_code import KEY_DIR, public_key_pem
@@ -69,11 +75,40 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="import data: 'demo' or YAML/CSV files")
     seed.add_argument("sources", nargs="+", metavar="demo|FILE", help="'demo', or .yaml/.csv files")
 
-    grant = commands.add_parser("grant", help="give a member a role")
-    grant.add_argument("name", help="console name, or channel:id such as telegram:12345")
-    grant.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
-    grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    for name, about in (("grant", "give a member a role"), ("revoke", "take a role back")):
+        command = commands.add_parser(name, help=about, description=about)
+        command.add_argument("name", help="console name, or channel:id such as telegram:12345")
+        command.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+        command.add_argument(
+            "--scope", default="", help="enterprise id (chair) or unit id (unit_staff)"
+        )
 
+    invite = commands.add_parser(
+        "invite",
+        help="print a one-time code (and deep link) that gives a role to whoever sends it",
+    )
+    invite.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+    invite.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    invite.add_argument(
+        "--hours", type=int, default=24, help="hours the code stays valid, 1-168 (default 24)"
+    )
+    invite.add_argument("--qr", type=Path, help="also write the deep link's QR code to this PNG")
+
+    backup = commands.add_parser(
+        "backup", help="copy the database and the key folder into a new folder DIR"
+    )
+    backup.add_argument("dir", type=Path, metavar="DIR", help="a new or empty folder")
+    restore = commands.add_parser(
+        "restore", help="put a backup's database and key folder back, then migrate"
+    )
+    restore.add_argument("dir", type=Path, metavar="DIR", help="a folder made by unionbot backup")
+    restore.add_argument(
+        "--replace", action="store_true", help="overwrite a database with tables and other keys"
+    )
+    commands.add_parser(
+        "doctor",
+        help="check settings, database, key folder and channels; exit 0 only when all is well",
+    )
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -128,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("%s", warning)
     command = COMMANDS[args.command]
     try:
-        check_folders(settings)
+        if args.command != "doctor":
+            check_folders(settings)
         return asyncio.run(command(args, settings))
     except StartupError as error:
         print(f"unionbot: {error}", file=sys.stderr)
@@ -204,7 +240,7 @@ async def _deliver_waiting(console: ConsoleChannel, every: float) -> None:
 
 async def run_db(args: argparse.Namespace, settings: Settings) -> int:
     async def work(app: App) -> int:
-        print(f"database is at the newest schema: {settings.database_url}")
+        print(f"database is at the newest schema: {shown_url(settings.database_url)}")
         return 0
 
     return await _with_app(settings, work)
@@ -242,14 +278,23 @@ async def _seed(app: App, sources: list[str]) -> int:
     return 0
 
 
-async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
+def _scope_given(role: Role, scope: str) -> bool:
+    """A scoped role needs ``--scope``, any other takes none; says so when not."""
+    if (role in SCOPED_ROLES) == bool(scope):
+        return True
+    need = "needs" if role in SCOPED_ROLES else "takes no"
+    print(f"unionbot: role {role} {need} --scope", file=sys.stderr)
+    return False
+
+
+async def run_roles(args: argparse.Namespace, settings: Settings) -> int:
+    """``grant`` and ``revoke``: a grant's scope must name an existing enterprise or unit."""
+    from storage import roles
+
     role = Role(args.role)
-    if (role in SCOPED_ROLES) != bool(args.scope):
-        print(
-            f"unionbot: role {role} {'needs' if role in SCOPED_ROLES else 'takes no'} --scope",
-            file=sys.stderr,
-        )
+    if not _scope_given(role, args.scope):
         return 2
+    scope = f" {args.scope}" if args.scope else ""
 
     async def work(app: App) -> int:
         async with app.sessions() as session, session.begin():
@@ -260,36 +305,82 @@ async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
                     file=sys.stderr,
                 )
                 return 1
+            if args.command == "revoke":
+                if not await roles.revoke_role(session, member.id, role, args.scope):
+                    print(f"unionbot: {args.name} does not hold {role}{scope}", file=sys.stderr)
+                    return 1
+                print(f"{args.name}: {role}{scope} taken back")
+                return 0
+            if not await roles.scope_exists(session, role, args.scope):
+                print(f"unionbot: {roles.no_such_scope(role, args.scope)}", file=sys.stderr)
+                return 1
             added = await members.grant_role(session, member.id, role, args.scope)
-        scope = f" {args.scope}" if args.scope else ""
         print(f"{args.name}: {role}{scope} {'granted' if added else 'already held'}")
         return 0
 
     return await _with_app(settings, work)
 
 
-async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.scheduler import create_scheduler
+async def run_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """The code is printed once and only its hash is stored."""
+    from bot.invitations import print_invitation
 
-    async def work(app: App) -> int:
-        scheduler = create_scheduler(settings)
-        scheduler.start(paused=True)
-        try:
-            jobs = scheduler.get_jobs()
-        finally:
-            scheduler.shutdown(wait=False)
-        if not jobs:
-            print("no scheduled jobs")
-        for job in jobs:
+    role = Role(args.role)
+    if not _scope_given(role, args.scope):
+        return 2
+    if not 1 <= args.hours <= 168:
+        print("unionbot: --hours must be between 1 and 168", file=sys.stderr)
+        return 2
+    return await _with_app(
+        settings, lambda app: print_invitation(app, role, args.scope, args.hours, args.qr)
+    )
+
+
+async def run_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import backup
+
+    for line in await asyncio.to_thread(backup, settings, args.dir):
+        print(line)
+    return 0
+
+
+async def run_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import restore
+
+    for line in await asyncio.to_thread(restore, settings, args.dir, replace=args.replace):
+        print(line)
+    return await run_db(args, settings)
+
+
+async def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import examine, report
+
+    text, status = report(await examine(settings, unknown_variables()))
+    print(text)
+    return status
+
+
+async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.scheduler import stored_jobs
+
+    def work() -> int:
+        listed = 0
+        for job_id, next_run, name, job_args in stored_jobs(settings):
             when = (
-                job.next_run_time.astimezone(settings.zone).isoformat(timespec="seconds")
-                if job.next_run_time
+                next_run.astimezone(settings.zone).isoformat(timespec="seconds")
+                if next_run
                 else "paused"
             )
-            print(f"{job.id}\t{when}\t{job.name}{job.args}")
+            print(f"{job_id}\t{when}\t{name}{job_args}")
+            listed += 1
+        if not listed:
+            print("no scheduled jobs")
         return 0
 
-    return await _with_app(settings, work)
+    async def listing(app: App) -> int:
+        return await asyncio.to_thread(work)
+
+    return await _with_app(settings, listing)
 
 
 async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int:
@@ -404,7 +495,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "chat": run_chat,
     "db": run_db,
     "seed": run_seed,
-    "grant": run_grant,
+    "grant": run_roles,
+    "revoke": run_roles,
+    "invite": run_invite,
+    "doctor": run_doctor,
+    "backup": run_backup,
+    "restore": run_restore,
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,

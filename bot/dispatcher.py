@@ -5,27 +5,37 @@ state are read, the matching route runs, and everything commits together. A hand
 fails leaves nothing written; the member gets an apology with a short reference that is
 also in the log. Messages to other members are outbox rows written in that transaction
 (:mod:`bot.delivery`); the replies go back to the channel after the commit.
+
+A rule that says no (:class:`storage.refusals.Refused`, raised by a query or a handler) is
+answered here with its reason: the route runs under a savepoint, so what it wrote before
+refusing is rolled back, along with the replies, messages and jobs it had collected, while
+the rest of the transaction (the member's last-seen time, a new member) stands. A button or
+deep link whose payload does not read as its route's kind gets the stale-button answer.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import dialogs
+from bot import audience, dialogs, metrics
 from bot.context import Context
 from bot.delivery import MessageClass, Outbox
 from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
-from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextHandler
+from bot.payloads import BUTTON_SEPARATOR, LINK_SEPARATOR, candidates
+from bot.reminders import Kind
+from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextRoute
 from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
+from storage.refusals import MessageId, Refused
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -57,25 +67,36 @@ class Dispatcher:
         self.buttons: dict[str, Route] = {}
         self.starts: dict[str, Route] = {}
         self.forms: dict[str, dialogs.Form] = {}
-        self.texts: list[TextHandler] = []
+        self.texts: list[TextRoute] = []
         self.locations: list[Handler] = []
         self.command_help: list[CommandInfo] = []
         self.menu_items: list[MenuItem] = []
+        self.reminder_kinds: dict[str, Kind] = {}
         for router in self.routers:
             self._include(router)
         self.menu_items.sort(key=lambda item: item.order)
+        self.texts.sort(key=lambda route: route.applies)
 
     def _include(self, router: Router) -> None:
         _merge(self.commands, router.commands, router.name)
         _merge(self.buttons, router.buttons, router.name)
         _merge(self.starts, router.starts, router.name)
         _merge(self.forms, router.forms, router.name)
+        _merge(self.reminder_kinds, router.reminders, router.name)
+        audience.install(router.audiences)
         self.texts += router.texts
         self.locations += router.locations
         self.command_help += router.command_help
         self.menu_items += router.menu_items
 
     async def handle(self, message: Incoming) -> list[Outgoing]:
+        started = time.perf_counter()
+        try:
+            return await self._handle(message)
+        finally:
+            metrics.handled(message, started)
+
+    async def _handle(self, message: Incoming) -> list[Outgoing]:
         if message.text is not None and len(message.text) > MAX_TEXT_LENGTH:
             t = await self.translator_for(message)
             return [
@@ -85,10 +106,11 @@ class Dispatcher:
         try:
             async with self.sessions() as session, session.begin():
                 ctx = await self._context(session, message)
-                await self._route(ctx)
+                await self._route_or_refuse(ctx)
                 await self._write_outbox(ctx)
         except Exception:
             reference = secrets.token_hex(4)
+            metrics.FAILURES.labels(message.channel).inc()
             log.exception(
                 "handling failed ref=%s channel=%s user=%s",
                 reference,
@@ -155,6 +177,20 @@ class Dispatcher:
             ctx.reply(ctx.t("form.expired"))
         return ctx
 
+    async def _route_or_refuse(self, ctx: Context) -> None:
+        kept = len(ctx.replies), len(ctx.outbox), len(ctx.scheduled), len(ctx.cancelled)
+        try:
+            async with ctx.session.begin_nested():
+                await self._route(ctx)
+        except Refused as refused:
+            del ctx.replies[kept[0] :], ctx.outbox[kept[1] :]
+            del ctx.scheduled[kept[2] :], ctx.cancelled[kept[3] :]
+            values = {
+                name: ctx.t(value) if isinstance(value, MessageId) else value
+                for name, value in refused.values.items()
+            }
+            ctx.reply(ctx.t(refused.msgid, **values))
+
     async def _route(self, ctx: Context) -> None:
         message = ctx.message
         if message.text is not None and message.text.startswith("/"):
@@ -186,28 +222,26 @@ class Dispatcher:
         await self._run(ctx, route)
 
     async def _deep_link(self, ctx: Context, payload: str) -> None:
-        prefix, _, args = payload.partition("_")
-        route = self.starts.get(prefix)
-        if route is None:
+        found = _find(self.starts, payload, LINK_SEPARATOR)
+        if found is None:
             ctx.reply(ctx.t("input.unknown_link"))
             await self.show_menu(ctx)
             return
-        ctx.args = args
+        route, ctx.args = found
         await self._run(ctx, route)
 
     async def _button(self, ctx: Context, payload: str) -> None:
-        prefix, _, args = payload.partition(":")
-        if prefix == dialogs.FORM_PAYLOAD:
+        if payload.partition(BUTTON_SEPARATOR)[0] == dialogs.FORM_PAYLOAD:
             if ctx.dialog is None:
-                ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
+                self.stale(ctx)
             else:
                 await self._continue_form(ctx)
             return
-        route = self.buttons.get(prefix)
-        if route is None:
-            ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
+        found = _find(self.buttons, payload, BUTTON_SEPARATOR)
+        if found is None:
+            self.stale(ctx)
             return
-        ctx.args = args
+        route, ctx.args = found
         await self._run(ctx, route)
 
     async def _continue_form(self, ctx: Context) -> None:
@@ -220,8 +254,8 @@ class Dispatcher:
         await dialogs.continue_form(ctx, form)
 
     async def _offer_text(self, ctx: Context) -> bool:
-        for handler in self.texts:
-            if await handler(ctx):
+        for route in self.texts:
+            if await route.handler(ctx):
                 return True
         return False
 
@@ -232,7 +266,16 @@ class Dispatcher:
         if route.private and ctx.message.is_group:
             ctx.reply(ctx.t("input.private_only"))
             return
+        if route.kind is not None:
+            ctx.press = route.kind.unpack(ctx.args)
+            if ctx.press is None:
+                self.stale(ctx)
+                return
         await route.handler(ctx)
+
+    def stale(self, ctx: Context) -> None:
+        """A button or link that no longer means anything (old, forged or malformed)."""
+        ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
 
     async def unknown(self, ctx: Context) -> None:
         ctx.reply(ctx.t("input.unknown"), self.menu_button(ctx))
@@ -250,6 +293,14 @@ class Dispatcher:
     async def commands_for(self, ctx: Context) -> list[CommandInfo]:
         roles = await ctx.roles()
         return [c for c in self.command_help if c.role is None or roles.has(c.role)]
+
+
+def _find(table: dict[str, Route], payload: str, separator: str) -> tuple[Route, str] | None:
+    """The route for a payload, by its two-word prefix if one is registered, else its first."""
+    for prefix, args in candidates(payload, separator):
+        if prefix in table:
+            return table[prefix], args
+    return None
 
 
 def _merge(table: dict[str, T], routes: dict[str, T], router: str) -> None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import delivery
+from bot import delivery, metrics
 from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
 from bot.messages import from_json
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
@@ -232,6 +232,7 @@ class Sender:
                     type(error).__name__,
                 )
                 await asyncio.sleep(wait)
+        metrics.SENDS.labels("retry" if status is DeliveryStatus.PENDING else status).inc(len(ids))
         if status is DeliveryStatus.SENT:
             self.stats.sent += len(ids)
         elif status is DeliveryStatus.FAILED:

@@ -4,19 +4,31 @@ record, the record of transitions, and the bargaining index."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.context import Context
 from bot.i18n import N_
-from bot.messages import Outgoing
+from bot.messages import Outgoing, rows
+from bot.numbers import read_id, read_number
+from bot.paging import navigation, page_of
+from bot.payloads import Payload
 from bot.router import Router
-from handlers.bargaining import close_current_step, describe, notify, progress, refuse, step_name
+from handlers.bargaining import close_current_step, describe, notify, progress, step_name
 from storage import bargaining as store
-from storage.bargaining import Refused
-from storage.bargaining_index import bargaining_enterprises, bargaining_index
+from storage.bargaining_index import bargaining_indexes, indexed_count
 from storage.models import Role
 from storage.models.bargaining import BargainingSession
 from storage.types import utcnow
 
 router = Router("bargaining_review")
+
+
+@dataclass(frozen=True)
+class IndexPage(Payload, prefix="bgi"):
+    page: int
+
+
+INDEX_PAGE_SIZE = 20
 
 
 @router.command("bg_all", help=N_("help.bg_all"), role=Role.OFFICER)
@@ -39,7 +51,8 @@ async def all_sessions(ctx: Context) -> None:
 
 
 async def _officer_session(ctx: Context, number: str) -> BargainingSession | None:
-    bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
+    session_id = read_id(number)
+    bs = await ctx.session.get(BargainingSession, session_id) if session_id else None
     if bs is None:
         ctx.reply(ctx.t("bargaining.no_such_session"))
     return bs
@@ -55,17 +68,14 @@ async def review(ctx: Context) -> None:
 @router.command("bg_reopen", help=N_("help.bg_reopen"), role=Role.OFFICER)
 async def reopen(ctx: Context) -> None:
     number, step, reason = ([*ctx.args.split(maxsplit=2), "", "", ""])[:3]
-    if not step.isdigit() or not reason:
+    to_step = read_number(step)
+    if to_step is None or not reason:
         ctx.reply(ctx.t("bargaining.usage.reopen"))
         return
     bs = await _officer_session(ctx, number)
     if bs is None:
         return
-    try:
-        await store.reopen_step(ctx.session, bs, int(step), ctx.member.id, reason[:200], utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    await store.reopen_step(ctx.session, bs, to_step, ctx.member.id, reason[:200], utcnow())
     ctx.reply(ctx.t("bargaining.reopened", step=step_name(ctx.t, bs.step)))
     title, now_step = bs.title, bs.step
     notify(
@@ -101,14 +111,19 @@ async def transition_log(ctx: Context) -> None:
 
 
 @router.command("bg_index", help=N_("help.bg_index"), role=Role.OFFICER)
-async def index(ctx: Context) -> None:
-    enterprises = await bargaining_enterprises(ctx.session)
-    if not enterprises:
+async def index_command(ctx: Context) -> None:
+    """``/bg_index [PAGE]``."""
+    await index(ctx, IndexPage(read_number(ctx.args) or 1))
+
+
+@router.button(IndexPage, role=Role.OFFICER)
+async def index(ctx: Context, press: IndexPage) -> None:
+    page = page_of(press.page, await indexed_count(ctx.session), INDEX_PAGE_SIZE)
+    if not page.total:
         ctx.reply(ctx.t("bargaining.none_at_all"))
         return
-    lines = [ctx.t("bargaining.index_title")]
-    for enterprise in enterprises:
-        found = await bargaining_index(ctx.session, enterprise)
+    lines = [ctx.t("bargaining.index_title", page=page.number, pages=page.pages)]
+    for found in await bargaining_indexes(ctx.session, page.offset, page.size):
         lines.append(
             ctx.t(
                 "bargaining.index_item",
@@ -121,4 +136,8 @@ async def index(ctx: Context) -> None:
                 on_time=f"{found.on_time:.0%}",
             )
         )
-    ctx.reply("\n".join(lines))
+    ctx.reply(
+        "\n".join(lines),
+        rows(navigation(ctx.t, page, lambda n: IndexPage(n).pack())),
+        replaces_menu=ctx.message.payload is not None,
+    )

@@ -13,8 +13,9 @@ from typing import TypeVar
 
 from bot.context import Context
 from bot.i18n import N_, Translator
-from bot.messages import Button, Location, rows
-from bot.router import Router
+from bot.messages import MAX_PAYLOAD_BYTES, Button, Location, rows
+from bot.numbers import read_id
+from bot.router import FreeText, Router
 from storage import benefits, model_workers
 from storage.benefits import Found, Ineligible, service_problem, usable_services
 from storage.models.benefits import Category, Level, OtherBenefit, PartnerUnit, UnitService
@@ -25,7 +26,6 @@ router.menu(N_("menu.benefits"), "bn", order=300)
 
 PAGE_SIZE = 5
 T = TypeVar("T")
-MAX_PAYLOAD_BYTES = 64
 
 CATEGORY_LABELS = {
     Category.MEDICAL: N_("benefits.cat.medical"),
@@ -149,10 +149,8 @@ def _page_and_rest(args: str) -> tuple[int, str]:
 
 
 def parse_id(text: str) -> int | None:
-    """A row id or page number from a payload or command; None unless 1–9 digits, so a
-    made-up payload never reaches the database as an out-of-range integer."""
-    text = text.strip().lstrip("#")
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    """A row id or page number from a payload or command (``#12`` too)."""
+    return read_id(text.strip().lstrip("#"))
 
 
 @router.command("benefits", help=N_("help.benefits"), private=True)
@@ -170,7 +168,7 @@ ASKING_FOR_BENEFITS = frozenset(
 """Plain questions answered with the benefits menu, as if the member sent /benefits."""
 
 
-@router.text()
+@router.text(FreeText.KEYWORD)
 async def asked_for_benefits(ctx: Context) -> bool:
     text = (ctx.message.text or "").strip().lower().rstrip("？?")
     if text not in ASKING_FOR_BENEFITS and text + "?" not in ASKING_FOR_BENEFITS:

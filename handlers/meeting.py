@@ -17,20 +17,22 @@ who sees the meeting and keeps reminders on. Setting another time replaces the r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import delivery, reminders, web_links
+from bot import delivery, web_links
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
-from bot.router import Router
-from handlers.bargaining import my_session, notify, refuse
+from bot.numbers import read_number
+from bot.payloads import Payload
+from bot.router import FreeText, Router
+from handlers.bargaining import my_session, notify
 from storage import bargaining as store
 from storage import meeting, member_settings
-from storage.bargaining import Refused
 from storage.models import Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
 from storage.suggestions import suggest
@@ -45,6 +47,18 @@ MEETING_KIND = "bargaining_meeting"
 RELAY_KIND = "meeting"
 REMIND_BEFORE = timedelta(hours=1)
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+@dataclass(frozen=True)
+class TranscriptPage(Payload, prefix="tr"):
+    session_id: int
+    page: int
+
+
+@dataclass(frozen=True)
+class WatchOnTheWeb(Payload, prefix="wm"):
+    session_id: int
+
 
 SIDES = {"union": N_("meeting.side.union"), "employer": N_("meeting.side.employer")}
 SPEAKER_ROLES = {
@@ -106,11 +120,7 @@ async def meeting_at(ctx: Context) -> None:
     if bs is None:
         return
     now = utcnow()
-    try:
-        meeting.set_meeting_time(bs, when, now)
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    meeting.set_meeting_time(bs, when, now)
     shown, title = _local(ctx.settings.zone, when), bs.title
     ctx.cancel_reminders(MEETING_KIND, bs.id)
     if when - REMIND_BEFORE > now:
@@ -135,14 +145,14 @@ async def starting_fan_out(
     def build(t: Translator) -> Outgoing:
         return Outgoing(
             t("meeting.starting", title=title, when=shown),
-            rows([Button(t("meeting.button.transcript"), f"tr:{session_id}:1")]),
+            rows([Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())]),
         )
 
     audience = await member_settings.with_reminders_on(session, await audience_of(session, bs))
     return [(member_id, build) for member_id in audience]
 
 
-reminders.register(MEETING_KIND, starting_fan_out)
+router.reminder(MEETING_KIND)(starting_fan_out)
 
 
 @router.command("meeting_open", help=N_("help.meeting_open"), role=Role.CHAIR)
@@ -150,11 +160,7 @@ async def open_meeting(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
         return
-    try:
-        meeting.open_meeting(bs, utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    meeting.open_meeting(bs, utcnow())
     ctx.reply(ctx.t("meeting.opened_for_chair"))
     title, session_id = bs.title, bs.id
     notify(
@@ -163,8 +169,8 @@ async def open_meeting(ctx: Context) -> None:
         lambda t: Outgoing(
             t("meeting.opened", title=title),
             rows(
-                [Button(t("meeting.button.transcript"), f"tr:{session_id}:1")],
-                [Button(t("meeting.button.web"), f"wm:{session_id}")],
+                [Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())],
+                [Button(t("meeting.button.web"), WatchOnTheWeb(session_id).pack())],
             ),
         ),
     )
@@ -175,11 +181,7 @@ async def close_meeting(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
         return
-    try:
-        meeting.close_meeting(bs, utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    meeting.close_meeting(bs, utcnow())
     ctx.reply(ctx.t("meeting.closed_for_chair"))
     title = bs.title
     notify(ctx, await _audience(ctx, bs), lambda t: Outgoing(t("meeting.closed", title=title)))
@@ -195,7 +197,7 @@ async def _speaker_role(ctx: Context, bs: BargainingSession) -> tuple[str, str] 
     return None
 
 
-@router.text()
+@router.text(FreeText.LIVE)
 async def speak_or_suggest(ctx: Context) -> bool:
     """Free text during an open meeting: a statement from a speaker, a suggestion from a
     follower. Returns False when no open meeting concerns this member."""
@@ -230,18 +232,16 @@ async def transcript(ctx: Context) -> None:
     if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
-    page = int(ctx.args) if ctx.args.isdigit() else 1
-    await _show_page(ctx, bs, page)
+    await _show_page(ctx, bs, read_number(ctx.args) or 1)
 
 
-@router.button("tr", private=True)
-async def transcript_page(ctx: Context) -> None:
-    number, _, page = ctx.args.partition(":")
-    bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
+@router.button(TranscriptPage, private=True)
+async def transcript_page(ctx: Context, press: TranscriptPage) -> None:
+    bs = await ctx.session.get(BargainingSession, press.session_id)
     if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
-    await _show_page(ctx, bs, int(page) if page.isdigit() else 1)
+    await _show_page(ctx, bs, press.page)
 
 
 async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
@@ -254,21 +254,23 @@ async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
     text += "\n" + "\n".join(statement_text(ctx.t, s) for s in statements)
     buttons = []
     if page > 1:
-        buttons.append(Button(ctx.t("meeting.button.previous"), f"tr:{bs.id}:{page - 1}"))
+        buttons.append(
+            Button(ctx.t("meeting.button.previous"), TranscriptPage(bs.id, page - 1).pack())
+        )
     if page < pages:
-        buttons.append(Button(ctx.t("meeting.button.more"), f"tr:{bs.id}:{page + 1}"))
+        buttons.append(Button(ctx.t("meeting.button.more"), TranscriptPage(bs.id, page + 1).pack()))
     ctx.reply(
         text,
-        rows(buttons, [Button(ctx.t("meeting.button.web"), f"wm:{bs.id}")]),
+        rows(buttons, [Button(ctx.t("meeting.button.web"), WatchOnTheWeb(bs.id).pack())]),
         replaces_menu=ctx.message.payload is not None,
     )
 
 
-@router.button("wm", private=True)
-async def watch_on_the_web(ctx: Context) -> None:
+@router.button(WatchOnTheWeb, private=True)
+async def watch_on_the_web(ctx: Context, press: WatchOnTheWeb) -> None:
     """A personal link to the live page, made when pressed so that it is fresh and names
     only the member who pressed (a pushed message may sit unread for hours)."""
-    bs = await ctx.session.get(BargainingSession, int(ctx.args)) if ctx.args.isdigit() else None
+    bs = await ctx.session.get(BargainingSession, press.session_id)
     if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return

@@ -9,19 +9,21 @@ one job per notice and lead time, fanning out to whoever pressed "remind me".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audience, reminders
+from bot import audience
 from bot.broadcasting import publish
 from bot.context import Context, MessageBuilder
 from bot.delivery import MessageClass
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.payloads import Payload
 from bot.router import Router
 from storage import notices
 from storage.models import Notice, Role
@@ -30,8 +32,24 @@ from storage.types import utcnow
 if TYPE_CHECKING:
     from bot.app import App
 
+
+@dataclass(frozen=True)
+class NoticesPage(Payload, prefix="np"):
+    page: int
+
+
+@dataclass(frozen=True)
+class OpenNotice(Payload, prefix="n"):
+    notice_id: int
+
+
+@dataclass(frozen=True)
+class RemindMe(Payload, prefix="nrem"):
+    notice_id: int
+
+
 router = Router("notices")
-router.menu(N_("menu.notices"), "np:0", order=300)
+router.menu(N_("menu.notices"), NoticesPage(0).pack(), order=300)
 router.menu(N_("menu.compose_notice"), "ncompose", role=Role.OFFICER, order=310)
 
 PAGE_SIZE = 5
@@ -53,7 +71,7 @@ def notice_message(t: Translator, notice: Notice, zone: Any, now: datetime) -> O
     if notice.deadline is not None:
         lines += ["", t("notices.deadline", when=local(notice.deadline, zone))]
         if notice.deadline > now:
-            buttons.append(Button(t("notices.button.remind"), f"nrem:{notice.id}"))
+            buttons.append(Button(t("notices.button.remind"), RemindMe(notice.id).pack()))
     if notice.link:
         buttons.append(Button(t("notices.button.link"), url=notice.link))
     return Outgoing("\n".join(lines), rows(buttons), notice.image)
@@ -71,9 +89,9 @@ async def list_notices_command(ctx: Context) -> None:
     await _show_page(ctx, 0)
 
 
-@router.button("np", private=True)
-async def list_notices_page(ctx: Context) -> None:
-    await _show_page(ctx, int(ctx.args) if ctx.args.isdigit() else 0)
+@router.button(NoticesPage, private=True)
+async def list_notices_page(ctx: Context, press: NoticesPage) -> None:
+    await _show_page(ctx, press.page)
 
 
 async def _show_page(ctx: Context, page: int) -> None:
@@ -92,12 +110,12 @@ async def _show_page(ctx: Context, page: int) -> None:
     buttons = []
     for number, notice in enumerate(page_notices, page * PAGE_SIZE + 1):
         lines.append(f"{number}. {notice.title}")
-        buttons.append([Button(f"{number}. {notice.title}"[:40], f"n:{notice.id}")])
+        buttons.append([Button(f"{number}. {notice.title}"[:40], OpenNotice(notice.id).pack())])
     paging = []
     if page > 0:
-        paging.append(Button(ctx.t("notices.button.previous"), f"np:{page - 1}"))
+        paging.append(Button(ctx.t("notices.button.previous"), NoticesPage(page - 1).pack()))
     if page + 1 < pages:
-        paging.append(Button(ctx.t("notices.button.next"), f"np:{page + 1}"))
+        paging.append(Button(ctx.t("notices.button.next"), NoticesPage(page + 1).pack()))
     ctx.reply(
         "\n".join(lines),
         rows(*buttons, paging, [Button(ctx.t("menu.button"), "menu")]),
@@ -105,10 +123,10 @@ async def _show_page(ctx: Context, page: int) -> None:
     )
 
 
-async def _notice(ctx: Context) -> Notice | None:
+async def _notice(ctx: Context, notice_id: int) -> Notice | None:
     """The notice the member asked for, if published and addressed to them; any other
     answers as a missing one does, so an id tells nothing of notices for others."""
-    notice = await ctx.session.get(Notice, int(ctx.args)) if ctx.args.isdigit() else None
+    notice = await ctx.session.get(Notice, notice_id)
     if (
         notice is None
         or (notice.send_at is not None and notice.send_at > utcnow())
@@ -121,9 +139,9 @@ async def _notice(ctx: Context) -> Notice | None:
     return notice
 
 
-@router.button("n", private=True)
-async def open_notice(ctx: Context) -> None:
-    notice = await _notice(ctx)
+@router.button(OpenNotice, private=True)
+async def open_notice(ctx: Context, press: OpenNotice) -> None:
+    notice = await _notice(ctx, press.notice_id)
     if notice is not None:
         ctx.answer(notice_message(ctx.t, notice, ctx.settings.zone, utcnow()))
 
@@ -132,9 +150,9 @@ def reminder_times(deadline: datetime, now: datetime) -> list[datetime]:
     return [deadline - before for before in REMIND_BEFORE if deadline - before > now]
 
 
-@router.button("nrem", private=True)
-async def remind_me(ctx: Context) -> None:
-    notice = await _notice(ctx)
+@router.button(RemindMe, private=True)
+async def remind_me(ctx: Context, press: RemindMe) -> None:
+    notice = await _notice(ctx, press.notice_id)
     if notice is None:
         return
     now = utcnow()
@@ -171,7 +189,7 @@ async def deadline_fan_out(
     def build(t: Translator) -> Outgoing:
         return Outgoing(
             t("notices.reminder", title=title, when=when),
-            rows([Button(t("notices.button.open"), f"n:{notice_id}")]),
+            rows([Button(t("notices.button.open"), OpenNotice(notice_id).pack())]),
         )
 
     still_addressed = audience.condition(notice.audience, notice.audience_value)
@@ -183,7 +201,7 @@ async def deadline_fan_out(
     ]
 
 
-reminders.register(DEADLINE_KIND, deadline_fan_out, about_notice=True)
+router.reminder(DEADLINE_KIND, about_notice=True)(deadline_fan_out)
 
 
 # Officers: compose, preview, confirm, send now or later.
@@ -217,13 +235,9 @@ async def scheduled_fan_out(
     return [(member_id, build) for member_id in ids]
 
 
-reminders.register(
-    SEND_KIND,
-    scheduled_fan_out,
-    once_per_thing=True,
-    about_notice=True,
-    message_class=MessageClass.BROADCAST,
-)
+router.reminder(
+    SEND_KIND, once_per_thing=True, about_notice=True, message_class=MessageClass.BROADCAST
+)(scheduled_fan_out)
 
 
 def _local_time_field(name: str, prompt: str) -> Field:
@@ -253,6 +267,11 @@ async def audience_choices(ctx: Context) -> list[Choice]:
     return [Choice(value, label) for value, label in await audience.choices(ctx.session, ctx.t)]
 
 
+async def search_audiences(ctx: Context, word: str) -> list[Choice]:
+    found = await audience.choices(ctx.session, ctx.t, word)
+    return [Choice(value, label) for value, label in found]
+
+
 def _to_utc(ctx: Context, text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -278,7 +297,7 @@ async def preview(ctx: Context, data: dict[str, Any]) -> str:
     ctx.reply(ctx.t("notices.preview_intro"))
     ctx.answer(notice_message(ctx.t, draft, ctx.settings.zone, utcnow()))
     name, value = audience.split(data["audience"])
-    count = len(await audience.resolve(ctx.session, name, value))
+    count = await audience.count(ctx.session, name, value)
     send_at = data.get("send_at") or ctx.t("notices.now")
     return ctx.t(
         "notices.summary",
@@ -331,7 +350,9 @@ compose_form = router.form(
             _web_address_field("link", N_("notices.ask_link")),
             _web_address_field("image", N_("notices.ask_image")),
             _local_time_field("deadline", N_("notices.ask_deadline")),
-            choice_field("audience", N_("notices.ask_audience"), audience_choices),
+            choice_field(
+                "audience", N_("notices.ask_audience"), audience_choices, search=search_audiences
+            ),
             _local_time_field("send_at", N_("notices.ask_send_at")),
         ),
         on_done=save_notice,

@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import member_settings
-from storage.bargaining import Refused, enterprise_members, representative_ids
+from storage.bargaining import enterprise_members, representative_ids
 from storage.memberships import Status, is_verified
 from storage.models import Member
 from storage.models.bargaining import (
@@ -35,6 +35,7 @@ from storage.models.bargaining import (
     BargainingSession,
     Representative,
 )
+from storage.refusals import Refused
 
 CONGRESS_CHOICES = ("for", "against", "abstain")
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -224,7 +225,7 @@ async def _paper(session: AsyncSession, ballot: Ballot, choices: Sequence[str]) 
             raise Refused("ballots.bad_choice")
         return {"vote": choices[0]}
     count = len(await candidates(session, ballot.id))
-    positions = sorted({int(c) for c in choices if c.isdigit()})
+    positions = sorted({int(c) for c in choices if c.isascii() and c.isdigit()})
     if (
         not positions
         or len(positions) != len(choices)

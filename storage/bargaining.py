@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +25,7 @@ from storage.models.bargaining import (
     Representative,
     StepTransition,
 )
+from storage.refusals import MessageId, Refused
 
 FINISHED = STEPS + 1
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -38,15 +38,6 @@ review a filed agreement; the others are the federation's own guide values."""
 
 OFFICER_STEP = 9
 """Filing and review: closed by a reviewing officer, never by the chair."""
-
-
-class Refused(Exception):
-    """A request the rules refuse; ``msgid`` says why, in the member's language."""
-
-    def __init__(self, msgid: str, **values: Any) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.values = values
 
 
 def new_code() -> str:
@@ -67,7 +58,7 @@ async def chair_session(
 ) -> BargainingSession | None:
     """The running session of the first enterprise this chair holds that has one."""
     for scope in enterprise_ids:
-        if scope.isdigit():
+        if scope.isascii() and scope.isdigit():
             found = await active_session(session, int(scope))
             if found is not None:
                 return found
@@ -153,7 +144,7 @@ async def close_step(
         raise Refused("bargaining.officer_step" if not officer else "bargaining.chair_step")
     missing = await missing_for_step(session, bs)
     if missing is not None:
-        raise Refused(missing)
+        raise Refused("bargaining.still_needs", need=MessageId(missing))
     on_time = now - bs.step_started_at <= timedelta(days=STEP_DAYS[bs.step])
     session.add(
         StepTransition(

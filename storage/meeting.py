@@ -10,7 +10,6 @@ from sqlalchemy import Select, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import bargaining, members
-from storage.bargaining import Refused
 from storage.memberships import Status, is_verified
 from storage.models import Member, Role, RoleGrant
 from storage.models.bargaining import (
@@ -19,6 +18,7 @@ from storage.models.bargaining import (
     MeetingStatement,
     Representative,
 )
+from storage.refusals import Refused
 
 TRANSCRIPT_PAGE = 10
 

@@ -104,12 +104,17 @@ def hash_id_number(key_dir: Path, id_number: str) -> str:
     return hmac.new(pepper, normal.encode("ascii", "replace"), hashlib.sha256).hexdigest()
 
 
+def keyed_hash(key_dir: Path, purpose: str, text: str) -> str:
+    """HMAC-SHA256 under the pepper, hex, of ``purpose:text``: a datum the database must
+    recognise without holding it (the purpose keeps one kind from matching another)."""
+    pepper = secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
+    return hmac.new(pepper, f"{purpose}:{text}".encode(), hashlib.sha256).hexdigest()
+
+
 def hash_claim_name(key_dir: Path, name: str) -> str:
     """A name typed into a claim, as a keyed hash (spaces removed, lower case): failed tries
     are counted per name without keeping the names people tried."""
-    pepper = secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
-    normal = "claim-name:" + "".join(name.split()).lower()
-    return hmac.new(pepper, normal.encode("utf-8"), hashlib.sha256).hexdigest()
+    return keyed_hash(key_dir, "claim-name", "".join(name.split()).lower())
 
 
 def mask_name(name: str) -> str:

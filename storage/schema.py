@@ -9,8 +9,10 @@ from storage.models import (  # noqa: F401  (each model module, for metadata)
     benefits,
     core,
     events,
+    invites,
     notices,
     singles,
+    web,
     wechat,
 )
 

@@ -22,9 +22,11 @@ import math
 from dataclasses import dataclass
 from typing import TextIO
 
+from bot import nesting
 from bot.dialogs import FORM_PAYLOAD
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing, to_json
+from bot.numbers import read_number
 
 NAME = "console"
 ACTIONS = ("text", "press", "location", "start")
@@ -99,7 +101,9 @@ class ConsoleChannel:
                 return self._incoming(self.me, payload=button.payload)
             return self._incoming(self.me, text=line)
         try:
-            action = json.loads(line)
+            action = nesting.json_loads(line)
+        except nesting.TooDeep:
+            raise BadAction("console.too_deep") from None
         except json.JSONDecodeError:
             raise BadAction("console.bad_json") from None
         if not isinstance(action, dict):
@@ -129,10 +133,10 @@ class ConsoleChannel:
         """In interactive mode a bare number presses that option of those shown since the
         last input."""
         choices = self._choices.get(self.me, [])
-        number = line.strip()
-        if self.json_mode or not number.isdigit() or not 1 <= int(number) <= len(choices):
+        number = read_number(line, maximum=len(choices))
+        if self.json_mode or not number:
             return None
-        return choices[int(number) - 1]
+        return choices[number - 1]
 
     def _incoming(
         self,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 import warnings
@@ -62,6 +61,7 @@ from telegram.error import (
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
+from bot import nesting
 from bot.channels.base import RateLimited, RecipientBlocked, StartFailed, TemporaryFailure
 from bot.channels.limits import split_text
 from bot.dispatcher import Dispatcher
@@ -79,8 +79,6 @@ TEXT_LIMIT = 4096
 """Telegram's longest message text."""
 CAPTION_LIMIT = 1024
 """Telegram's longest photo caption; a longer text follows the photo as a message."""
-CALLBACK_DATA_LIMIT = 64
-"""Telegram's longest ``callback_data``, in bytes."""
 WEBHOOK_BODY_LIMIT = 1024 * 1024
 """Updates are a few kilobytes; anything over a megabyte is not from Telegram."""
 PRIVATE_LINK_PREFIX = "cmd-"
@@ -259,7 +257,7 @@ class TelegramChannel:
             if len(body) > WEBHOOK_BODY_LIMIT:
                 return PlainTextResponse("too large", 413)
         try:
-            data = json.loads(body)
+            data = nesting.json_loads(body)
             if not isinstance(data, dict):
                 raise ValueError("not an object")
             update = Update.de_json(data, self.application.bot)
@@ -511,9 +509,6 @@ def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup |
             if button.url is not None:
                 line.append(InlineKeyboardButton(button.label, url=button.url))
             elif button.payload is not None:
-                if len(button.payload.encode()) > CALLBACK_DATA_LIMIT:
-                    log.warning("button payload over 64 bytes left out: %r", button.payload)
-                    continue
                 line.append(InlineKeyboardButton(button.label, callback_data=button.payload))
         if line:
             keyboard.append(line)

@@ -97,6 +97,7 @@ class Delivery(Base):
         UniqueConstraint("broadcast_id", "member_id"),
         CheckConstraint(_in("status", tuple(DeliveryStatus)), name="status"),
         Index("ix_deliveries_due", "status", "priority", "not_before", "id"),
+        Index("ix_deliveries_counts", "broadcast_id", "status"),
         Index(
             "uq_deliveries_waiting",
             "member_id",

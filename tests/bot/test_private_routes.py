@@ -30,6 +30,8 @@ SHOWS_MEMBER_DATA = {
     "button menu": False,
     "button help": False,
     "button lang": False,
+    # invites: the answer says only which role the code gave
+    "link invite": False,
     # account: the member's real name, town, enterprise; link codes
     "/me": True,
     "/link": True,
@@ -57,7 +59,10 @@ SHOWS_MEMBER_DATA = {
     "button prof": True,
     "button forget": True,
     "/events": False,
-    "button ev": True,  # signing up answers with the check-in code
+    "button ev": True,  # the list, as the member's sign-ups see it
+    "button ev:p": True,
+    "button ev:s": True,  # signing up answers with the check-in code
+    "button ev:c": True,
     "/myevents": True,
     "/newevent": False,
     "/participants": True,
@@ -72,7 +77,9 @@ SHOWS_MEMBER_DATA = {
     "/gifts": True,
     "/mmstats": True,
     "/viewlog": True,
-    "button mm": True,
+    "button mm:list": True,
+    "button mm:s": True,
+    "button mm:p": True,
     "button intro": True,
     # benefits: every result says whether the member is a verified model worker
     "/benefits": True,
@@ -116,12 +123,15 @@ SHOWS_MEMBER_DATA = {
     "/bg_reopen": False,
     "/bg_log": True,
     "/bg_index": False,
+    "button bgi": False,
     "/meeting_at": False,
     "/meeting_open": False,
     "/meeting_close": False,
     "/transcript": True,
     "button tr": True,
     "button wm": True,  # a personal link to the live meeting page
+    "/dashboard": True,  # a one-time sign-in code
+    "button wb": True,  # a personal link to a ballot's result page
     "/election": False,
     "/congress": False,
     "/vote": True,
@@ -134,6 +144,8 @@ SHOWS_MEMBER_DATA = {
     "/adopt": True,
     "/answer": True,
     "button sg": True,
+    # an officer takes a role back: names the member
+    "/revoke": True,
     # WeChat's inbox: the member's waiting messages
     "/inbox": True,
 }

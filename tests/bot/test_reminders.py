@@ -5,7 +5,9 @@ once when it comes back; scheduling from a message happens only if the message c
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import reminders
-from bot.app import App, build_app
+from bot.app import App, build_app, service_routers
 from bot.context import Context, MessageBuilder
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming
@@ -34,7 +36,24 @@ async def record_burst(
     return []
 
 
-reminders.register("test_burst", record_burst)
+burst = Router("test-burst")
+burst.reminder("test_burst")(record_burst)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[App]:
+    """The bot with a test service that declares the ``test_burst`` reminder kind."""
+    application = build_app(settings)
+    application.dispatcher = Dispatcher(
+        settings,
+        application.sessions,
+        application.dispatcher.translations,
+        application.outbox,
+        [*service_routers(), burst],
+        application.jobs,
+    )
+    yield application
+    await application.close()
 
 
 @pytest.fixture
@@ -140,6 +159,52 @@ async def test_cancelling_removes_a_things_reminders(app: App) -> None:
     assert next(job.id for job in app.jobs.scheduler.get_jobs()).startswith("notice_deadline:70:")
 
 
+async def test_thousands_of_reminders_are_scheduled_and_cancelled_in_bulk(
+    app: App, settings: Settings
+) -> None:
+    start = utcnow().replace(microsecond=0) + timedelta(days=3)
+    scheduled = [
+        ("notice_deadline", n, start + timedelta(minutes=n % 97, hours=h))
+        for n in range(1, 1001)
+        for h in (0, 22)
+    ]
+    await app.jobs.apply(scheduled, [])
+    await app.jobs.apply(scheduled[:10], [])  # again: replaced, not doubled
+    jobs = app.jobs.scheduler.get_jobs()
+    assert len(jobs) == 2000
+    assert sorted(j.id for j in jobs) == sorted(reminders.job_id(*r) for r in scheduled)
+    assert all(j.next_run_time == reminders_due(j.args[2]) for j in jobs)
+    await app.jobs.apply([], [("notice_deadline", n) for n in range(1, 1001, 2)])
+    left = {job.args[1] for job in app.jobs.scheduler.get_jobs()}
+    assert left == set(range(2, 1001, 2)), "exactly the cancelled things' jobs went"
+    assert await app.jobs.cancel_reminders("notice_deadline", 10) == 2
+    assert await app.jobs.cancel_reminders("notice_deadline", 1) == 0
+    assert 100 in {job.args[1] for job in app.jobs.scheduler.get_jobs()}
+    listed = unionbot("jobs", url=settings.database_url).stdout.decode().splitlines()
+    assert len(listed) == 998
+    times = [line.split("\t")[1] for line in listed]
+    assert times == sorted(times), "soonest first"
+
+
+def reminders_due(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+async def test_a_reminder_added_while_leading_fires_without_waiting_for_a_wakeup(
+    app: App,
+) -> None:
+    FIRED.clear()
+    reminders.bind(app)
+    app.jobs.lead()
+    await asyncio.sleep(0.2)
+    await app.jobs.schedule_reminder("test_burst", 5, utcnow() + timedelta(seconds=1))
+
+    async def fired() -> bool:
+        return FIRED == [5]
+
+    await wait_for(fired, seconds=app.settings.scheduler_wakeup_seconds - 2)
+
+
 async def test_a_message_that_fails_schedules_nothing(app: App) -> None:
     router = Router("test")
 
@@ -176,3 +241,24 @@ async def test_a_notice_scheduled_for_later_goes_to_its_audience_once(app: App) 
     await reminders.fire("notice", notice.id, "20261127T010000Z")
     assert await count(app, Broadcast) == 1
     assert await count(app, Delivery) == 2
+
+
+async def test_a_job_of_a_kind_no_router_declares_is_kept_and_logged(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    due = (utcnow() + timedelta(seconds=1)).replace(microsecond=0)
+    await app.jobs.schedule_reminder("retired_service", 7, due)
+    reminders.bind(app)
+    with caplog.at_level(logging.ERROR, logger="bot.reminders"):
+        app.jobs.lead()
+
+        async def logged() -> bool:
+            return "retired_service:7" in caplog.text
+
+        await wait_for(logged)
+        await asyncio.sleep(0.5)
+    [job] = app.jobs.scheduler.get_jobs()
+    assert job.id == reminders.job_id("retired_service", 7, due)
+    assert job.next_run_time is None, "kept, paused"
+    listing = unionbot("jobs", url=app.settings.database_url).stdout.decode()
+    assert "retired_service:7:" in listing and "paused" in listing

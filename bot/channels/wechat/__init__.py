@@ -43,6 +43,7 @@ from bot.channels.wechat.seen import DatabaseSeen, RedisSeen, SeenStore
 from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected, Verifier
 from bot.i18n import Translator
 from bot.messages import Incoming, Outgoing, to_json
+from bot.numbers import read_number
 from storage import members, wechat
 from storage.types import utcnow
 
@@ -195,11 +196,11 @@ class WeChatChannel:
     async def _pressed(self, incoming: Incoming) -> Incoming:
         """A bare number presses that option of the last message (never inside a form,
         whose options are not stored, so the form reads the number)."""
-        number = (incoming.text or "").strip()
-        if not number.isdigit() or len(number) > 3:
+        number = read_number(incoming.text or "", maximum=999)
+        if number is None:
             return incoming
         async with self.app.sessions() as session:
-            payload = await wechat.choice(session, incoming.user_id, int(number))
+            payload = await wechat.choice(session, incoming.user_id, number)
         if payload is None:
             return incoming
         return Incoming(NAME, incoming.user_id, incoming.chat_id, payload=payload)
