@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from bot.app import App
 from bot.background import Background
+from bot.messages import Incoming, Outgoing
 from bot.router import Route
 from bot.scheduler import create_scheduler
 from bot.sender import Sender
@@ -67,18 +68,26 @@ async def test_a_failing_handler_is_counted(app: App, chat: Chat) -> None:
 async def test_outbox_rows_by_status_channel_and_kind_and_send_outcomes(
     app: App, chat: Chat
 ) -> None:
-    await chat.say("/menu")
+    await app.dispatcher.handle(Incoming("telegram", "7", "7", text="/menu"))
     now = utcnow()
     async with app.sessions() as session, session.begin():
-        member = await members.find_member(session, "xiaoming")
+        member = await members.find_member(session, "telegram:7")
         assert member is not None
         broadcast = await outbox.create_broadcast(session, "metrics:1", None, True, now)
         assert broadcast is not None
         body = {"text": "通知", "buttons": [], "image": None}
-        await outbox.add_recipients(session, broadcast, [outbox.Recipient(member.id, body, now)])
+        await outbox.add(session, [outbox.Row(member.id, body, now, 2)], broadcast.id)
     waiting = await scrape(app)
-    pending = {"status": "pending", "channel": "console", "kind": "broadcast"}
+    pending = {"status": "pending", "channel": "telegram", "kind": "broadcast"}
     assert value(waiting, "unionbot_outbox_rows", **pending) == 1
+
+    class Telegram:
+        name = "telegram"
+
+        async def send(self, external_id: str, message: Outgoing) -> None:
+            pass
+
+    app.outbox.attach(Telegram())
     await Sender(app).send_all()
     sent = await scrape(app)
     assert value(sent, "unionbot_outbox_rows", **pending) == 0

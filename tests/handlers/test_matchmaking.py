@@ -16,7 +16,6 @@ from sqlalchemy import func, select, update
 from bot import reminders
 from bot.app import App, build_app
 from bot.messages import Incoming
-from bot.sender import Sender
 from bot.settings import Settings
 from storage.matchmaking import score_pair
 from storage.models import Role
@@ -145,7 +144,7 @@ async def end_of_answering(app: App, chat: Chat) -> dict[str, list[str]]:
         if job.id.startswith("intro_end:"):
             await reminders.fire(*job.args)
             await reminders.fire(*job.args)
-    await Sender(app).send_all()
+    await chat.channel.deliver_waiting()
     got: dict[str, list[str]] = {}
     for message in chat._take():
         got.setdefault(message["to"], []).append(message["text"])
