@@ -68,6 +68,11 @@ def describe(t: Translator, bs: BargainingSession) -> str:
     )
 
 
+def counted(ballot: Ballot) -> bool:
+    """Closed and not voided by a reopening: a result that stands."""
+    return ballot.closed_at is not None and ballot.voided_at is None
+
+
 def refuse(ctx: Context, refused: Refused) -> None:
     ctx.reply(ctx.t(refused.msgid, **refused.values))
 
@@ -156,7 +161,10 @@ async def status(ctx: Context) -> None:
         missing = await store.missing_for_step(ctx.session, chaired)
         if missing is not None:
             text += "\n" + ctx.t("bargaining.still_needs", need=ctx.t(missing))
-        ctx.reply(text, rows([Button(ctx.t("bargaining.button.next"), "bg:next")]))
+        next_button = Button(
+            ctx.t("bargaining.button.next"), f"bg:next:{chaired.id}:{chaired.step}"
+        )
+        ctx.reply(text, rows([next_button]))
         return
     followed = await store.followed_session(ctx.session, ctx.member.id)
     if followed is None:
@@ -168,8 +176,14 @@ async def status(ctx: Context) -> None:
 @router.command("next", help=N_("help.next"), role=Role.CHAIR)
 @router.button("bg", role=Role.CHAIR)
 async def next_step(ctx: Context) -> None:
+    """``/next``, or the button shown with the status, which names the session and step it
+    was shown for: pressed after the session moved on (or was sent back), it is refused
+    rather than closing whatever step is current."""
     bs = await my_session(ctx)
     if bs is None:
+        return
+    if ctx.message.payload is not None and ctx.args != f"next:{bs.id}:{bs.step}":
+        ctx.reply(ctx.t("bargaining.stale_step", step=progress(ctx.t, bs.step)))
         return
     await close_current_step(ctx, bs, officer=False)
 
@@ -209,7 +223,7 @@ async def close_current_step(ctx: Context, bs: BargainingSession, *, officer: bo
 async def _result_text_builder(ctx: Context, bs: BargainingSession) -> Any:
     from handlers.ballots import result_lines
 
-    ballots = [b for b in await ballots_of(ctx.session, bs.id) if b.closed_at is not None]
+    ballots = [b for b in await ballots_of(ctx.session, bs.id) if counted(b)]
     title, year, resolution = bs.title, bs.year, bs.resolution_text or ""
 
     def build(t: Translator) -> Outgoing:
@@ -385,6 +399,6 @@ async def history(ctx: Context) -> None:
                 resolution=bs.resolution_text or "",
             )
         ]
-        closed: list[Ballot] = [b for b in await ballots_of(ctx.session, bs.id) if b.closed_at]
+        closed: list[Ballot] = [b for b in await ballots_of(ctx.session, bs.id) if counted(b)]
         lines += [line for b in closed for line in result_lines(ctx.t, b, receipts=False)]
         ctx.reply("\n".join(lines))

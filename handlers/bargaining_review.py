@@ -62,7 +62,9 @@ async def reopen(ctx: Context) -> None:
     if bs is None:
         return
     try:
-        await store.reopen_step(ctx.session, bs, int(step), ctx.member.id, reason[:200], utcnow())
+        await store.reopen_step(
+            ctx.session, bs, int(step), ctx.member.id, reason[:200], utcnow(), ctx.settings.key_dir
+        )
     except Refused as refused:
         refuse(ctx, refused)
         return

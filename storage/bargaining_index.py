@@ -69,7 +69,9 @@ async def bargaining_index(session: AsyncSession, enterprise: Enterprise) -> Ind
     ballots = (
         await session.execute(
             select(Ballot.result, Ballot.eligible).where(
-                Ballot.session_id.in_(ids), Ballot.closed_at.is_not(None)
+                Ballot.session_id.in_(ids),
+                Ballot.closed_at.is_not(None),
+                Ballot.voided_at.is_(None),
             )
         )
     ).all()
@@ -86,7 +88,9 @@ async def bargaining_index(session: AsyncSession, enterprise: Enterprise) -> Ind
     closes = (
         await session.scalars(
             select(StepTransition.on_time).where(
-                StepTransition.session_id.in_(ids), StepTransition.action == "close"
+                StepTransition.session_id.in_(ids),
+                StepTransition.action == "close",
+                StepTransition.voided_at.is_(None),
             )
         )
     ).all()

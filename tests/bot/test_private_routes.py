@@ -127,6 +127,7 @@ SHOWS_MEMBER_DATA = {
     "/close_ballot": False,  # the tally names receipts, never voters, and goes to all
     "button vote": True,
     "button v": True,  # a vote answers with its receipt
+    "/receipt": True,  # whether the member's own paper was counted
     "/suggest": True,
     "/suggest_anon": True,
     "/suggestions": True,
