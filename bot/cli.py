@@ -1,4 +1,4 @@
-"""The ``unionbot`` command line: demo, chat, db, seed, grant, jobs, close-ballots."""
+"""The ``unionbot`` command line: demo, chat, db, seed, grant, revoke, jobs, close-ballots."""
 
 from __future__ import annotations
 
@@ -17,7 +17,17 @@ from bot.app import App, build_app
 from bot.background import Background
 from bot.channels.base import StartFailed
 from bot.channels.console import ConsoleChannel
-from bot.settings import LANGUAGES, Settings, SettingsError, load_settings
+from bot.logs import configure_logging
+from bot.settings import (
+    LANGUAGES,
+    Settings,
+    SettingsError,
+    demo_database,
+    demo_settings,
+    load_settings,
+    unknown_variables,
+)
+from bot.startup import DATABASE_ERRORS, StartupError, check_folders, database_failure
 from storage import members
 from storage.migrate import upgrade
 from storage.model_worker_code import KEY_DIR, public_key_pem
@@ -28,17 +38,6 @@ from storage.types import utcnow
 log = logging.getLogger("unionbot")
 
 DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-DEMO_BANNER = """\
-unionbot 演示 / demo — {url}
-你现在的身份是 “{name}”。发送 /menu 查看菜单，/help 查看命令，/lang 切换语言；回复数字按下按钮。
-以其他演示账号发言 / act as another demo account:
-  {{"as": "officer", "text": "/help"}}
-  (officer, matchmaker, chair, employer, xiaoli, xiaozhang, amy, admin,
-   laomo: a model worker, hospital and bank: partner-unit staff,
-   zhouzhuxi, xiaozhou, xiaowang, singles xiaohe and ajiang)
-Ctrl-D 退出 / quit.
-"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,11 +68,36 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="import data: 'demo' or YAML/CSV files")
     seed.add_argument("sources", nargs="+", metavar="demo|FILE", help="'demo', or .yaml/.csv files")
 
-    grant = commands.add_parser("grant", help="give a member a role")
-    grant.add_argument("name", help="console name, or channel:id such as telegram:12345")
-    grant.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
-    grant.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    for name, about in (("grant", "give a member a role"), ("revoke", "take a role back")):
+        command = commands.add_parser(name, help=about, description=about)
+        command.add_argument("name", help="console name, or channel:id such as telegram:12345")
+        command.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+        command.add_argument(
+            "--scope", default="", help="enterprise id (chair) or unit id (unit_staff)"
+        )
 
+    invite = commands.add_parser(
+        "invite",
+        help="print a one-time code (and deep link) that gives a role to whoever sends it",
+    )
+    invite.add_argument("role", choices=[r.value for r in Role if r is not Role.MEMBER])
+    invite.add_argument("--scope", default="", help="enterprise id (chair) or unit id (unit_staff)")
+    invite.add_argument(
+        "--hours", type=int, default=24, help="hours the code stays valid, 1-168 (default 24)"
+    )
+    invite.add_argument("--qr", type=Path, help="also write the deep link's QR code to this PNG")
+
+    backup = commands.add_parser(
+        "backup", help="copy the database and the key folder into a new folder DIR"
+    )
+    backup.add_argument("dir", type=Path, metavar="DIR", help="a new or empty folder")
+    restore = commands.add_parser(
+        "restore", help="put a backup's database and key folder back, then migrate"
+    )
+    restore.add_argument("dir", type=Path, metavar="DIR", help="a folder made by unionbot backup")
+    restore.add_argument(
+        "--replace", action="store_true", help="overwrite a database with tables and other keys"
+    )
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -118,20 +142,21 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = demo_settings(args.lang) if args.command == "demo" else load_settings()
     except SettingsError as error:
         print(f"unionbot: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("alembic", "apscheduler"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings)
+    if args.command != "demo":
+        for warning in unknown_variables():
+            log.warning("%s", warning)
     command = COMMANDS[args.command]
     try:
+        check_folders(settings)
         return asyncio.run(command(args, settings))
+    except StartupError as error:
+        print(f"unionbot: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -139,17 +164,23 @@ def main(argv: list[str] | None = None) -> int:
 async def _with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
     app = build_app(settings)
     try:
-        await upgrade(app.engine)
+        try:
+            await upgrade(app.engine)
+        except DATABASE_ERRORS as error:
+            raise database_failure(settings.database_url, error) from None
         return await work(app)
     finally:
         await app.close()
 
 
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Always the demo's own SQLite file here (see :func:`bot.settings.demo_settings`)."""
+
     async def work(app: App) -> int:
         if await _seed(app, ["demo"]) != 0:
             return 1
-        print(DEMO_BANNER.format(url=settings.database_url, name=args.name))
+        t = app.dispatcher.translations[settings.default_language]
+        print(t("demo.banner", database=demo_database(), name=args.name) + "\n")
         return await _chat(app, args.name, args.lang, json_mode=False)
 
     return await _with_app(settings, work)
@@ -221,14 +252,23 @@ async def _seed(app: App, sources: list[str]) -> int:
     return 0
 
 
-async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
+def _scope_given(role: Role, scope: str) -> bool:
+    """A scoped role needs ``--scope``, any other takes none; says so when not."""
+    if (role in SCOPED_ROLES) == bool(scope):
+        return True
+    need = "needs" if role in SCOPED_ROLES else "takes no"
+    print(f"unionbot: role {role} {need} --scope", file=sys.stderr)
+    return False
+
+
+async def run_roles(args: argparse.Namespace, settings: Settings) -> int:
+    """``grant`` and ``revoke``: a grant's scope must name an existing enterprise or unit."""
+    from storage import roles
+
     role = Role(args.role)
-    if (role in SCOPED_ROLES) != bool(args.scope):
-        print(
-            f"unionbot: role {role} {'needs' if role in SCOPED_ROLES else 'takes no'} --scope",
-            file=sys.stderr,
-        )
+    if not _scope_given(role, args.scope):
         return 2
+    scope = f" {args.scope}" if args.scope else ""
 
     async def work(app: App) -> int:
         async with app.sessions() as session, session.begin():
@@ -239,36 +279,74 @@ async def run_grant(args: argparse.Namespace, settings: Settings) -> int:
                     file=sys.stderr,
                 )
                 return 1
+            if args.command == "revoke":
+                if not await roles.revoke_role(session, member.id, role, args.scope):
+                    print(f"unionbot: {args.name} does not hold {role}{scope}", file=sys.stderr)
+                    return 1
+                print(f"{args.name}: {role}{scope} taken back")
+                return 0
+            if not await roles.scope_exists(session, role, args.scope):
+                print(f"unionbot: {roles.no_such_scope(role, args.scope)}", file=sys.stderr)
+                return 1
             added = await members.grant_role(session, member.id, role, args.scope)
-        scope = f" {args.scope}" if args.scope else ""
         print(f"{args.name}: {role}{scope} {'granted' if added else 'already held'}")
         return 0
 
     return await _with_app(settings, work)
 
 
-async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.scheduler import create_scheduler
+async def run_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """The code is printed once and only its hash is stored."""
+    from bot.invitations import print_invitation
 
-    async def work(app: App) -> int:
-        scheduler = create_scheduler(settings)
-        scheduler.start(paused=True)
-        try:
-            jobs = scheduler.get_jobs()
-        finally:
-            scheduler.shutdown(wait=False)
-        if not jobs:
-            print("no scheduled jobs")
-        for job in jobs:
+    role = Role(args.role)
+    if not _scope_given(role, args.scope):
+        return 2
+    if not 1 <= args.hours <= 168:
+        print("unionbot: --hours must be between 1 and 168", file=sys.stderr)
+        return 2
+    return await _with_app(
+        settings, lambda app: print_invitation(app, role, args.scope, args.hours, args.qr)
+    )
+
+
+async def run_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import backup
+
+    for line in await asyncio.to_thread(backup, settings, args.dir):
+        print(line)
+    return 0
+
+
+async def run_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import restore
+
+    for line in await asyncio.to_thread(restore, settings, args.dir, replace=args.replace):
+        print(line)
+    return await run_db(args, settings)
+
+
+async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.scheduler import stored_jobs
+
+    def work() -> int:
+        listed = 0
+        for job_id, next_run, name, job_args in stored_jobs(settings):
             when = (
-                job.next_run_time.astimezone(settings.zone).isoformat(timespec="seconds")
-                if job.next_run_time
+                next_run.astimezone(settings.zone).isoformat(timespec="seconds")
+                if next_run
                 else "paused"
             )
-            print(f"{job.id}\t{when}\t{job.name}{job.args}")
+            print(f"{job_id}\t{when}\t{name}{job_args}")
+            listed += 1
+        if not listed:
+            print("no scheduled jobs")
         return 0
 
-    return await _with_app(settings, work)
+    async def listing(app: App) -> int:
+        return await asyncio.to_thread(work)
+
+    return await _with_app(settings, listing)
 
 
 async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int:
@@ -289,8 +367,7 @@ async def run_events(args: argparse.Namespace, settings: Settings) -> int:
 
 async def export_event(app: App, event_id: int, out: Path | None) -> int:
     """``events export``: participants as CSV (UTF-8 with BOM, so spreadsheets read Chinese)."""
-    import csv
-
+    from bot.spreadsheets import write_rows
     from storage import events
     from storage.models.events import Event
 
@@ -300,10 +377,10 @@ async def export_event(app: App, event_id: int, out: Path | None) -> int:
             return 1
         table = await events.export_rows(session, event_id)
     if out is None:
-        csv.writer(sys.stdout).writerows(table)
+        write_rows(sys.stdout, table)
     else:
         with out.open("w", encoding="utf-8-sig", newline="") as file:
-            csv.writer(file).writerows(table)
+            write_rows(file, table)
         print(f"wrote {len(table) - 1} participants to {out}")
     return 0
 
@@ -383,7 +460,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "chat": run_chat,
     "db": run_db,
     "seed": run_seed,
-    "grant": run_grant,
+    "grant": run_roles,
+    "revoke": run_roles,
+    "invite": run_invite,
+    "backup": run_backup,
+    "restore": run_restore,
     "jobs": run_jobs,
     "keys": run_keys,
     "close-ballots": run_close_ballots,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
 from bot.messages import Button, Incoming, Outgoing
+from bot.payloads import Payload
 from bot.settings import Settings
 from storage import members
 from storage.models import DialogState, Identity, Member, Role
@@ -59,6 +60,8 @@ class Context:
     dispatcher: Dispatcher
     dialog: DialogState | None = None
     args: str = ""
+    press: Payload | None = None
+    """The pressed button's or followed link's payload, read for a route of a payload kind."""
     replies: list[Outgoing] = field(default_factory=list)
     outbox: list[tuple[int, MessageBuilder]] = field(default_factory=list)
     scheduled: list[tuple[str, int, datetime]] = field(default_factory=list)

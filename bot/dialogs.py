@@ -17,6 +17,7 @@ from typing import Any
 from bot.context import Context
 from bot.i18n import Translator
 from bot.messages import Button, rows
+from bot.numbers import read_number
 from storage.models import DialogState
 from storage.types import utcnow
 
@@ -30,6 +31,9 @@ YES_WORDS = frozenset({"1", "是", "确认", "确定", "好", "y", "yes", "ok"})
 NO_WORDS = frozenset({"2", "否", "取消", "不", "n", "no"})
 SKIP_WORDS = frozenset({"跳过", "skip", "-"})
 """Typed answers that work like the buttons, for channels that show buttons as text."""
+LEAVE_WORDS = frozenset({"取消", "退出", "cancel"})
+"""Typed at any step, these leave the form as ``/cancel`` does rather than being saved as
+the answer: members on WeChat type what they would say to a person."""
 
 
 class Invalid(Exception):
@@ -84,12 +88,14 @@ def text_field(
 
 
 def integer_field(name: str, prompt: str, *, minimum: int, maximum: int) -> Field:
+    """A whole number from ``minimum`` (at least 0) to ``maximum``."""
+
     def parse(answer: str) -> int:
-        try:
-            number = int(answer.strip())
-        except ValueError:
-            raise Invalid("form.not_a_number", minimum=minimum, maximum=maximum) from None
-        if not minimum <= number <= maximum:
+        digits = answer.strip()
+        number = read_number(digits)
+        if number is None and not (digits.isascii() and digits.isdigit()):
+            raise Invalid("form.not_a_number", minimum=minimum, maximum=maximum)
+        if number is None or not minimum <= number <= maximum:
             raise Invalid("form.out_of_range", minimum=minimum, maximum=maximum)
         return number
 
@@ -140,7 +146,8 @@ async def continue_form(ctx: Context, form: Form) -> None:
     """Take the member's answer (text or an ``f:`` payload) to the open form's current step."""
     state = ctx.dialog
     assert state is not None
-    if ctx.message.payload == CANCEL_PAYLOAD:
+    typed = (ctx.message.text or "").strip().lower()
+    if ctx.message.payload == CANCEL_PAYLOAD or typed in LEAVE_WORDS:
         await cancel_form(ctx)
         ctx.reply(ctx.t("form.cancelled"))
         return
@@ -188,8 +195,9 @@ async def _pick(ctx: Context, options: Options) -> str:
     for choice in choices:
         if answer == choice.label:
             return choice.value
-    if answer.isdigit() and 1 <= int(answer) <= len(choices):
-        return choices[int(answer) - 1].value
+    number = read_number(answer, maximum=len(choices))
+    if number:
+        return choices[number - 1].value
     raise Invalid("form.pick_a_number", maximum=len(choices))
 
 

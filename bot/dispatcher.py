@@ -4,6 +4,12 @@ Each message is handled in one database transaction: the member and the chat's d
 state are read, the matching route runs, and everything commits together. A handler that
 fails leaves nothing written; the member gets an apology with a short reference that is
 also in the log. Replies and messages to other members go out only after the commit.
+
+A rule that says no (:class:`storage.refusals.Refused`, raised by a query or a handler) is
+answered here with its reason: the route runs under a savepoint, so what it wrote before
+refusing is rolled back, along with the replies, messages and jobs it had collected, while
+the rest of the transaction (the member's last-seen time, a new member) stands. A button or
+deep link whose payload does not read as its route's kind gets the stale-button answer.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from bot.context import Context
 from bot.delivery import Messenger
 from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
-from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextHandler
+from bot.payloads import BUTTON_SEPARATOR, LINK_SEPARATOR, candidates
+from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextRoute
 from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
+from storage.refusals import Refused
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -56,13 +64,14 @@ class Dispatcher:
         self.buttons: dict[str, Route] = {}
         self.starts: dict[str, Route] = {}
         self.forms: dict[str, dialogs.Form] = {}
-        self.texts: list[TextHandler] = []
+        self.texts: list[TextRoute] = []
         self.locations: list[Handler] = []
         self.command_help: list[CommandInfo] = []
         self.menu_items: list[MenuItem] = []
         for router in self.routers:
             self._include(router)
         self.menu_items.sort(key=lambda item: item.order)
+        self.texts.sort(key=lambda route: route.applies)
 
     def _include(self, router: Router) -> None:
         _merge(self.commands, router.commands, router.name)
@@ -84,7 +93,7 @@ class Dispatcher:
         try:
             async with self.sessions() as session, session.begin():
                 ctx = await self._context(session, message)
-                await self._route(ctx)
+                await self._route_or_refuse(ctx)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception(
@@ -149,6 +158,16 @@ class Dispatcher:
             ctx.reply(ctx.t("form.expired"))
         return ctx
 
+    async def _route_or_refuse(self, ctx: Context) -> None:
+        kept = len(ctx.replies), len(ctx.outbox), len(ctx.scheduled), len(ctx.cancelled)
+        try:
+            async with ctx.session.begin_nested():
+                await self._route(ctx)
+        except Refused as refused:
+            del ctx.replies[kept[0] :], ctx.outbox[kept[1] :]
+            del ctx.scheduled[kept[2] :], ctx.cancelled[kept[3] :]
+            ctx.reply(ctx.t(refused.msgid, **refused.values))
+
     async def _route(self, ctx: Context) -> None:
         message = ctx.message
         if message.text is not None and message.text.startswith("/"):
@@ -180,28 +199,26 @@ class Dispatcher:
         await self._run(ctx, route)
 
     async def _deep_link(self, ctx: Context, payload: str) -> None:
-        prefix, _, args = payload.partition("_")
-        route = self.starts.get(prefix)
-        if route is None:
+        found = _find(self.starts, payload, LINK_SEPARATOR)
+        if found is None:
             ctx.reply(ctx.t("input.unknown_link"))
             await self.show_menu(ctx)
             return
-        ctx.args = args
+        route, ctx.args = found
         await self._run(ctx, route)
 
     async def _button(self, ctx: Context, payload: str) -> None:
-        prefix, _, args = payload.partition(":")
-        if prefix == dialogs.FORM_PAYLOAD:
+        if payload.partition(BUTTON_SEPARATOR)[0] == dialogs.FORM_PAYLOAD:
             if ctx.dialog is None:
-                ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
+                self.stale(ctx)
             else:
                 await self._continue_form(ctx)
             return
-        route = self.buttons.get(prefix)
-        if route is None:
-            ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
+        found = _find(self.buttons, payload, BUTTON_SEPARATOR)
+        if found is None:
+            self.stale(ctx)
             return
-        ctx.args = args
+        route, ctx.args = found
         await self._run(ctx, route)
 
     async def _continue_form(self, ctx: Context) -> None:
@@ -214,8 +231,8 @@ class Dispatcher:
         await dialogs.continue_form(ctx, form)
 
     async def _offer_text(self, ctx: Context) -> bool:
-        for handler in self.texts:
-            if await handler(ctx):
+        for route in self.texts:
+            if await route.handler(ctx):
                 return True
         return False
 
@@ -226,7 +243,16 @@ class Dispatcher:
         if route.private and ctx.message.is_group:
             ctx.reply(ctx.t("input.private_only"))
             return
+        if route.kind is not None:
+            ctx.press = route.kind.unpack(ctx.args)
+            if ctx.press is None:
+                self.stale(ctx)
+                return
         await route.handler(ctx)
+
+    def stale(self, ctx: Context) -> None:
+        """A button or link that no longer means anything (old, forged or malformed)."""
+        ctx.reply(ctx.t("input.stale_button"), self.menu_button(ctx))
 
     async def unknown(self, ctx: Context) -> None:
         ctx.reply(ctx.t("input.unknown"), self.menu_button(ctx))
@@ -244,6 +270,14 @@ class Dispatcher:
     async def commands_for(self, ctx: Context) -> list[CommandInfo]:
         roles = await ctx.roles()
         return [c for c in self.command_help if c.role is None or roles.has(c.role)]
+
+
+def _find(table: dict[str, Route], payload: str, separator: str) -> tuple[Route, str] | None:
+    """The route for a payload, by its two-word prefix if one is registered, else its first."""
+    for prefix, args in candidates(payload, separator):
+        if prefix in table:
+            return table[prefix], args
+    return None
 
 
 def _merge(table: dict[str, T], routes: dict[str, T], router: str) -> None:

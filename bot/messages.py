@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 MAX_TEXT_LENGTH = 4096
 """Longest text the core accepts from a member: Telegram's own message limit."""
+MAX_PAYLOAD_BYTES = 64
+"""Telegram's limit on a button's ``callback_data``, checked when a button is made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Button:
     def __post_init__(self) -> None:
         if (self.payload is None) == (self.url is None):
             raise ValueError("a button has exactly one of payload or url")
+        if self.payload is not None and len(self.payload.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"button payload {self.payload!r} is over {MAX_PAYLOAD_BYTES} bytes")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,17 +4,21 @@ A handler is ``async def handler(ctx: Context) -> None``. Routes are matched by
 :class:`bot.dispatcher.Dispatcher`, which includes every service's router; adding a service
 never means editing a central if/elif.
 
-Payload conventions, kept short for Telegram's 64-byte ``callback_data`` and deep links:
-a button payload is ``prefix`` or ``prefix:args``; a deep-link payload is ``prefix`` or
-``prefix_args`` (Telegram allows only letters, digits, ``_`` and ``-`` there).
+A button or deep link is registered either by a bare prefix (``"menu"``), whose handler
+reads nothing from it, or by a :class:`bot.payloads.Payload` kind, whose handler receives the
+payload read back and checked: ``async def handler(ctx: Context, press: Kind) -> None``.
+Free text goes to the text handlers by what they declare (:class:`FreeText`), not by the order
+the routers were included in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from enum import IntEnum
+from typing import TYPE_CHECKING, TypeVar, overload
 
+from bot.payloads import Payload
 from storage.models import Role
 
 if TYPE_CHECKING:
@@ -23,6 +27,22 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Context"], Awaitable[None]]
 TextHandler = Callable[["Context"], Awaitable[bool]]
+P = TypeVar("P", bound=Payload)
+PayloadHandler = Callable[["Context", P], Awaitable[None]]
+
+
+class FreeText(IntEnum):
+    """When a free-text handler applies, in the order the dispatcher offers text to them."""
+
+    NAVIGATION = 0
+    """A word that works as a command everywhere (``菜单``, ``menu``), even in a meeting."""
+    LIVE = 1
+    """The member takes part in something live that text belongs to (an open meeting), so
+    even a word that names a service (``福利``) is said there."""
+    SHAPED = 2
+    """The text has a shape only this service makes (a model-worker token)."""
+    KEYWORD = 3
+    """A word or question that opens a service (``福利``, ``benefits?``)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,14 @@ class Route:
     role: Role | None = None
     private: bool = False
     """Shows private data, so in a group chat it only points the member to a private chat."""
+    kind: type[Payload] | None = None
+    """What the payload after the prefix must read as; anything else is a stale button."""
+
+
+@dataclass(frozen=True)
+class TextRoute:
+    handler: TextHandler
+    applies: FreeText
 
 
 @dataclass(frozen=True)
@@ -55,7 +83,7 @@ class Router:
         self.command_help: list[CommandInfo] = []
         self.buttons: dict[str, Route] = {}
         self.starts: dict[str, Route] = {}
-        self.texts: list[TextHandler] = []
+        self.texts: list[TextRoute] = []
         self.locations: list[Handler] = []
         self.forms: dict[str, Form] = {}
         self.menu_items: list[MenuItem] = []
@@ -78,33 +106,72 @@ class Router:
 
         return register
 
+    @overload
     def button(
-        self, prefix: str, *, role: Role | None = None, private: bool = False
-    ) -> Callable[[Handler], Handler]:
-        """Handle pressed buttons whose payload is ``prefix`` or ``prefix:args``."""
+        self, kind: str, *, role: Role | None = None, private: bool = False
+    ) -> Callable[[Handler], Handler]: ...
 
-        def register(handler: Handler) -> Handler:
-            self.buttons[prefix] = Route(handler, role, private)
-            return handler
+    @overload
+    def button(
+        self, kind: type[P], *, role: Role | None = None, private: bool = False
+    ) -> Callable[[PayloadHandler[P]], PayloadHandler[P]]: ...
 
-        return register
+    def button(
+        self, kind: str | type[P], *, role: Role | None = None, private: bool = False
+    ) -> Callable[[Handler], Handler] | Callable[[PayloadHandler[P]], PayloadHandler[P]]:
+        """Handle pressed buttons: a bare prefix, or a payload kind read for the handler."""
+        return self._register(self.buttons, kind, role, private, link=False)
+
+    @overload
+    def start(
+        self, kind: str, *, role: Role | None = None, private: bool = False
+    ) -> Callable[[Handler], Handler]: ...
+
+    @overload
+    def start(
+        self, kind: type[P], *, role: Role | None = None, private: bool = False
+    ) -> Callable[[PayloadHandler[P]], PayloadHandler[P]]: ...
 
     def start(
-        self, prefix: str, *, role: Role | None = None, private: bool = False
-    ) -> Callable[[Handler], Handler]:
-        """Handle deep links (``/start prefix_args``, a WeChat QR scene) with this prefix."""
+        self, kind: str | type[P], *, role: Role | None = None, private: bool = False
+    ) -> Callable[[Handler], Handler] | Callable[[PayloadHandler[P]], PayloadHandler[P]]:
+        """Handle deep links (``/start prefix_args``, a WeChat QR scene)."""
+        return self._register(self.starts, kind, role, private, link=True)
 
-        def register(handler: Handler) -> Handler:
-            self.starts[prefix] = Route(handler, role, private)
+    def _register(
+        self,
+        table: dict[str, Route],
+        kind: str | type[P],
+        role: Role | None,
+        private: bool,
+        *,
+        link: bool,
+    ) -> Callable[[Handler], Handler] | Callable[[PayloadHandler[P]], PayloadHandler[P]]:
+        if isinstance(kind, str):
+
+            def register(handler: Handler) -> Handler:
+                table[kind] = Route(handler, role, private)
+                return handler
+
+            return register
+        if kind.link != link:
+            raise ValueError(f"{kind.__name__} is a {'deep link' if kind.link else 'button'}")
+
+        def register_kind(handler: PayloadHandler[P]) -> PayloadHandler[P]:
+            async def read(ctx: Context) -> None:
+                assert isinstance(ctx.press, kind)
+                await handler(ctx, ctx.press)
+
+            table[kind.prefix] = Route(read, role, private, kind)
             return handler
 
-        return register
+        return register_kind
 
-    def text(self) -> Callable[[TextHandler], TextHandler]:
+    def text(self, applies: FreeText) -> Callable[[TextHandler], TextHandler]:
         """Offer free text outside any form; the handler returns whether it took it."""
 
         def register(handler: TextHandler) -> TextHandler:
-            self.texts.append(handler)
+            self.texts.append(TextRoute(handler, applies))
             return handler
 
         return register

@@ -5,15 +5,29 @@ Each field is documented in the README's configuration table; keep the two in st
 
 from __future__ import annotations
 
+import difflib
+import os
 from datetime import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 LANGUAGES = ("zh_CN", "en")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+PREFIX = "UNIONBOT_"
+TEST_VARIABLES = frozenset({"UNIONBOT_TEST_POSTGRES_URL", "UNIONBOT_REQUIRE_POSTGRES"})
+"""Read by the test suite, not by the bot; known, so never warned about."""
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
+DEMO_URL = "sqlite+aiosqlite:///unionbot.db"
+"""The demo's database: a file in the working directory."""
 
 
 def parse_window(text: str) -> tuple[time, time] | None:
@@ -45,6 +59,7 @@ class Settings(BaseSettings):
     media_dir: Path = Path("media")
     model_worker_code_minutes: int = Field(default=5, ge=1, le=60)
     log_level: str = "INFO"
+    log_format: str = "text"
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_secret: str | None = None
@@ -68,6 +83,9 @@ class Settings(BaseSettings):
     leader_check_seconds: float = Field(default=5.0, gt=0, le=300)
     sender_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     scheduler_wakeup_seconds: float = Field(default=10.0, gt=0, le=600)
+    web_url: str | None = None
+    web_link_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    web_session_hours: int = Field(default=8, ge=1, le=72)
 
     @field_validator("database_url")
     @classmethod
@@ -77,6 +95,46 @@ class Settings(BaseSettings):
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 "(for example sqlite+aiosqlite:///unionbot.db)"
             )
+        return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_root(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("must be the pages' public root, such as https://bot.example.org")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+        return value.strip().lower()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in REDIS_SCHEMES:
+            raise ValueError(
+                "must start with redis://, rediss:// or unix:// (for example redis://127.0.0.1:6379/0)"
+            )
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "needs the redis extra: pip install 'unionbot[redis]' (or unset it)"
+            ) from None
         return value
 
     @field_validator("congress_quorum", "congress_majority")
@@ -133,13 +191,64 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+class DemoSettings(Settings):
+    """The demo's settings: only the defaults and what ``unionbot demo`` passes, never the
+    environment or ``.env``, so a production ``UNIONBOT_DATABASE_URL`` cannot receive the
+    demo's accounts and data, nor a production key folder sign its codes."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def demo_settings(language: str | None) -> Settings:
+    """A SQLite file, keys and media in the working directory."""
+    return DemoSettings(
+        database_url=DEMO_URL,
+        default_language=language or "zh_CN",
+    )
+
+
+def demo_database() -> Path:
+    return Path(DEMO_URL.removeprefix(SQLITE_PREFIX)).resolve()
+
+
 def load_settings() -> Settings:
     """Read the settings, turning pydantic's report into one clear line."""
     try:
         return Settings()
     except ValidationError as error:
         first = error.errors()[0]
-        name = "UNIONBOT_" + str(first["loc"][0]).upper() if first["loc"] else "UNIONBOT_*"
+        name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else PREFIX + "*"
         raise SettingsError(
             f"setting {name} {first['msg'].removeprefix('Value error, ')}"
         ) from None
+
+
+def known_variables() -> set[str]:
+    return {PREFIX + name.upper() for name in Settings.model_fields} | TEST_VARIABLES
+
+
+def unknown_variables(env_file: Path = Path(".env")) -> list[str]:
+    """One warning per ``UNIONBOT_*`` name in the environment or ``.env`` that no setting
+    reads (a typo there otherwise leaves the default in force without a word)."""
+    known = known_variables()
+    names: dict[str, str] = {n: "environment" for n in os.environ if n.upper().startswith(PREFIX)}
+    if env_file.is_file():
+        found: dict[str, Any] = dotenv_values(env_file)
+        names.update({n: str(env_file) for n in found if n.upper().startswith(PREFIX)})
+    warnings = []
+    for name, where in sorted(names.items()):
+        if name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"unknown setting {name} in {where} is ignored{hint}")
+    return warnings

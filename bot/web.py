@@ -1,26 +1,39 @@
-"""The webhook app for ``unionbot serve``: ``/healthz`` and every channel's endpoints."""
+"""The webhook app for ``unionbot serve``: ``/healthz``, every channel's endpoints and the
+web pages under ``/w`` (:mod:`bot.pages`)."""
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from bot.app import App
 from bot.channels.base import ServiceChannel
+from bot.pages import create_pages
+
+log = logging.getLogger(__name__)
 
 
 def create_web_app(app: App, channels: list[ServiceChannel]) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
-        """Up when the database answers; load balancers poll this."""
+        """Up when the database answers; load balancers poll this. Anyone can reach it,
+        so it says only ``ok`` or ``unavailable``: the reason (a database error names
+        hosts, users and SQL) goes to the log."""
         try:
             async with app.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as error:
-            return JSONResponse({"status": "database unreachable", "error": str(error)}, 503)
-        return JSONResponse({"status": "ok", "channels": [c.name for c in channels]})
+            log.warning("health check: database unavailable (%s)", type(error).__name__)
+            return JSONResponse({"status": "unavailable"}, 503)
+        return JSONResponse({"status": "ok"})
 
-    routes = [Route("/healthz", healthz), *(r for c in channels for r in c.routes())]
+    routes = [
+        Route("/healthz", healthz),
+        Mount("/w", app=create_pages(app)),
+        *(r for c in channels for r in c.routes()),
+    ]
     return Starlette(routes=routes)

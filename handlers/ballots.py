@@ -38,12 +38,14 @@ from bot.context import Context, MessageBuilder
 from bot.delivery import Messenger
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id
 from bot.router import Router
 from handlers.bargaining import my_session, notify, refuse
 from storage import ballots as store
-from storage.bargaining import Refused, chair_ids, follower_ids
+from storage.bargaining import chair_ids, follower_ids
 from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
+from storage.refusals import Refused
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -240,7 +242,8 @@ async def vote_button(ctx: Context) -> None:
 
 
 async def _cast(ctx: Context, number: str, choices: list[str]) -> None:
-    ballot = await ctx.session.get(Ballot, int(number)) if number.isdigit() else None
+    ballot_id = read_id(number)
+    ballot = await ctx.session.get(Ballot, ballot_id) if ballot_id else None
     if ballot is None:
         ctx.reply(ctx.t("ballots.no_such_ballot"))
         return

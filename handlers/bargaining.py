@@ -11,20 +11,23 @@ Officers (in :mod:`handlers.bargaining_review`): /bg_all, /bg_review, /bg_reopen
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.context import Context
 from bot.dialogs import Form, choice_field, fixed_choices, integer_field, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.payloads import Payload
 from bot.router import Router
 from storage import bargaining as store
 from storage.ballots import ballots_of
-from storage.bargaining import FINISHED, Refused
+from storage.bargaining import FINISHED
 from storage.meeting import meeting_is_open
 from storage.memberships import is_verified
 from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
+from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("bargaining")
@@ -161,10 +164,8 @@ async def status(ctx: Context) -> None:
         missing = await store.missing_for_step(ctx.session, chaired)
         if missing is not None:
             text += "\n" + ctx.t("bargaining.still_needs", need=ctx.t(missing))
-        next_button = Button(
-            ctx.t("bargaining.button.next"), f"bg:next:{chaired.id}:{chaired.step}"
-        )
-        ctx.reply(text, rows([next_button]))
+        press = NextStep(chaired.id, chaired.step).pack()
+        ctx.reply(text, rows([Button(ctx.t("bargaining.button.next"), press)]))
         return
     followed = await store.followed_session(ctx.session, ctx.member.id)
     if followed is None:
@@ -173,16 +174,30 @@ async def status(ctx: Context) -> None:
     ctx.reply(describe(ctx.t, followed))
 
 
+@dataclass(frozen=True)
+class NextStep(Payload, prefix="bg:next"):
+    """The status's "next step" button, naming the session and step it was shown for."""
+
+    session_id: int
+    step: int
+
+
 @router.command("next", help=N_("help.next"), role=Role.CHAIR)
-@router.button("bg", role=Role.CHAIR)
 async def next_step(ctx: Context) -> None:
-    """``/next``, or the button shown with the status, which names the session and step it
-    was shown for: pressed after the session moved on (or was sent back), it is refused
-    rather than closing whatever step is current."""
     bs = await my_session(ctx)
     if bs is None:
         return
-    if ctx.message.payload is not None and ctx.args != f"next:{bs.id}:{bs.step}":
+    await close_current_step(ctx, bs, officer=False)
+
+
+@router.button(NextStep, role=Role.CHAIR)
+async def next_step_button(ctx: Context, press: NextStep) -> None:
+    """Pressed after the session moved on (or was sent back), the button is refused rather
+    than closing whatever step is current."""
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    if (press.session_id, press.step) != (bs.id, bs.step):
         ctx.reply(ctx.t("bargaining.stale_step", step=progress(ctx.t, bs.step)))
         return
     await close_current_step(ctx, bs, officer=False)

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.i18n import N_
-from bot.messages import Outgoing
+from bot.messages import Outgoing, rows
+from bot.paging import navigation, page_of
 from bot.router import Router
 from handlers.bargaining import close_current_step, describe, notify, progress, refuse, step_name
 from storage import bargaining as store
-from storage.bargaining import Refused
-from storage.bargaining_index import bargaining_enterprises, bargaining_index
+from storage.bargaining_index import bargaining_indexes, indexed_count
 from storage.models import Role
 from storage.models.bargaining import BargainingSession
+from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("bargaining_review")
+
+INDEX_PAGE_SIZE = 20
 
 
 @router.command("bg_all", help=N_("help.bg_all"), role=Role.OFFICER)
@@ -103,14 +106,15 @@ async def transition_log(ctx: Context) -> None:
 
 
 @router.command("bg_index", help=N_("help.bg_index"), role=Role.OFFICER)
+@router.button("bgi", role=Role.OFFICER)
 async def index(ctx: Context) -> None:
-    enterprises = await bargaining_enterprises(ctx.session)
-    if not enterprises:
+    asked = int(ctx.args) if ctx.args.isdigit() else 1
+    page = page_of(asked, await indexed_count(ctx.session), INDEX_PAGE_SIZE)
+    if not page.total:
         ctx.reply(ctx.t("bargaining.none_at_all"))
         return
-    lines = [ctx.t("bargaining.index_title")]
-    for enterprise in enterprises:
-        found = await bargaining_index(ctx.session, enterprise)
+    lines = [ctx.t("bargaining.index_title", page=page.number, pages=page.pages)]
+    for found in await bargaining_indexes(ctx.session, page.offset, page.size):
         lines.append(
             ctx.t(
                 "bargaining.index_item",
@@ -123,4 +127,8 @@ async def index(ctx: Context) -> None:
                 on_time=f"{found.on_time:.0%}",
             )
         )
-    ctx.reply("\n".join(lines))
+    ctx.reply(
+        "\n".join(lines),
+        rows(navigation(ctx.t, page, lambda n: f"bgi:{n}")),
+        replaces_menu=ctx.message.payload is not None,
+    )

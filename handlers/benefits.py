@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from bot.context import Context
 from bot.i18n import N_, Translator
-from bot.messages import Button, Location, rows
-from bot.router import Router
+from bot.messages import MAX_PAYLOAD_BYTES, Button, Location, rows
+from bot.router import FreeText, Router
 from storage import benefits, model_workers
 from storage.benefits import Found, Ineligible, service_problem, usable_services
 from storage.models.benefits import Category, Level, OtherBenefit, PartnerUnit, UnitService
@@ -25,7 +25,6 @@ router.menu(N_("menu.benefits"), "bn", order=300)
 
 PAGE_SIZE = 5
 T = TypeVar("T")
-MAX_PAYLOAD_BYTES = 64
 
 CATEGORY_LABELS = {
     Category.MEDICAL: N_("benefits.cat.medical"),
@@ -170,7 +169,7 @@ ASKING_FOR_BENEFITS = frozenset(
 """Plain questions answered with the benefits menu, as if the member sent /benefits."""
 
 
-@router.text()
+@router.text(FreeText.KEYWORD)
 async def asked_for_benefits(ctx: Context) -> bool:
     text = (ctx.message.text or "").strip().lower().rstrip("？?")
     if text not in ASKING_FOR_BENEFITS and text + "?" not in ASKING_FOR_BENEFITS:

@@ -6,7 +6,7 @@ from bot import dialogs
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, rows
-from bot.router import Router
+from bot.router import FreeText, Router
 from bot.settings import LANGUAGES
 
 router = Router("core")
@@ -20,6 +20,18 @@ LANGUAGE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 @router.command("menu", help=N_("help.menu"))
 async def menu(ctx: Context) -> None:
     await ctx.dispatcher.show_menu(ctx)
+
+
+MENU_WORDS = frozenset({"菜单", "menu", "主菜单"})
+"""Typed without a slash, as members on WeChat do, these open the menu on every channel."""
+
+
+@router.text(FreeText.NAVIGATION)
+async def menu_word(ctx: Context) -> bool:
+    if (ctx.message.text or "").strip().lower() not in MENU_WORDS:
+        return False
+    await ctx.dispatcher.show_menu(ctx)
+    return True
 
 
 @router.button("menu")

@@ -10,6 +10,7 @@ Officers can send a notice to an event's participants (audience ``event``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,21 +23,46 @@ from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id, read_number, read_numbers
+from bot.paging import navigation, page_of
+from bot.payloads import Payload
 from bot.router import Router
 from storage import events
 from storage.models import Role
 from storage.models.events import Event, Side, SignUp, SignUpStatus
-from storage.refusals import Refused
 from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.app import App
+
+
+@dataclass(frozen=True)
+class EventsPage(Payload, prefix="ev:p"):
+    page: int
+
+
+@dataclass(frozen=True)
+class SignUpPress(Payload, prefix="ev:s"):
+    event_id: int
+
+
+@dataclass(frozen=True)
+class CancelPress(Payload, prefix="ev:c"):
+    event_id: int
+
+
+@dataclass(frozen=True)
+class ParticipantsPage(Payload, prefix="evp"):
+    event_id: int
+    page: int
+
 
 router = Router("events")
 router.menu(N_("menu.events"), "ev:list", order=310)
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 PAGE_SIZE = 20
+EVENTS_PER_PAGE = 5
 YES_NO = fixed_choices(("yes", "events.yes"), ("no", "events.no"))
 SIDE_NAMES = {Side.FEMALE: "events.side.f", Side.MALE: "events.side.m", Side.ALL: "events.side.all"}
 PARTICIPANT_LINES = {
@@ -70,18 +96,15 @@ def parse_time(answer: str) -> str:
 
 
 def parse_places(answer: str) -> int:
-    if not answer.strip().isdigit() or int(answer) > 1000:
+    places = read_number(answer, maximum=1000)
+    if places is None:
         raise Invalid("events.bad_places")
-    return int(answer)
+    return places
 
 
 def parse_ages(answer: str) -> list[int]:
-    numbers = [
-        int(n)
-        for n in answer.replace("～", "-").replace("~", "-").split("-")
-        if n.strip().isdigit()
-    ]
-    if len(numbers) != 2 or not 18 <= numbers[0] <= numbers[1] <= 99:
+    numbers = read_numbers(answer.replace("～", " ").replace("~", " ").replace("-", " "))
+    if numbers is None or len(numbers) != 2 or not 18 <= numbers[0] <= numbers[1] <= 99:
         raise Invalid("events.bad_ages")
     return numbers
 
@@ -120,33 +143,41 @@ def event_card(ctx: Context, places: events.Places) -> str:
 @router.command("events", help=N_("help.events"))
 @router.button("ev", private=True)
 async def list_events(ctx: Context) -> None:
-    action, _, number = ctx.args.partition(":")
-    if ctx.message.payload and action in ("s", "c") and number.isdigit():
-        await (sign_up if action == "s" else cancel)(ctx, int(number))
-        return
-    upcoming = await events.upcoming(ctx.session, utcnow())
-    if not upcoming:
+    await events_page(ctx, EventsPage(1))
+
+
+@router.button(EventsPage, private=True)
+async def events_page(ctx: Context, press: EventsPage) -> None:
+    asked = press.page
+    now = utcnow()
+    page = page_of(asked, await events.upcoming_count(ctx.session, now), EVENTS_PER_PAGE)
+    if not page.total:
         ctx.reply(ctx.t("events.none"), ctx.dispatcher.menu_button(ctx))
         return
-    for places in upcoming:
-        event_id = places.event.id
-        ctx.reply(
-            event_card(ctx, places),
-            rows(
-                [
-                    Button(ctx.t("events.button.sign_up"), f"ev:s:{event_id}"),
-                    Button(ctx.t("events.button.cancel"), f"ev:c:{event_id}"),
-                ]
+    shown = await events.upcoming(ctx.session, now, page.offset, page.size)
+    header = ctx.t("events.page", page=page.number, pages=page.pages, total=page.total)
+    buttons = [
+        [
+            Button(
+                ctx.t("events.button.sign_up", number=p.event.id), SignUpPress(p.event.id).pack()
             ),
-        )
+            Button(
+                ctx.t("events.button.cancel", number=p.event.id), CancelPress(p.event.id).pack()
+            ),
+        ]
+        for p in shown
+    ]
+    ctx.reply(
+        "\n\n".join([header, *(event_card(ctx, places) for places in shown)]),
+        rows(*buttons, navigation(ctx.t, page, lambda n: EventsPage(n).pack())),
+        replaces_menu=ctx.message.payload is not None,
+    )
 
 
-async def sign_up(ctx: Context, event_id: int) -> None:
-    try:
-        row = await events.sign_up(ctx.session, event_id, ctx.member.id, utcnow())
-    except Refused as refused:
-        ctx.reply(ctx.t(refused.msgid, **refused.values))
-        return
+@router.button(SignUpPress, private=True)
+async def sign_up(ctx: Context, press: SignUpPress) -> None:
+    event_id = press.event_id
+    row = await events.sign_up(ctx.session, event_id, ctx.member.id, utcnow())
     event = await ctx.session.get(Event, event_id)
     assert event is not None
     if row.status == SignUpStatus.CONFIRMED:
@@ -156,12 +187,9 @@ async def sign_up(ctx: Context, event_id: int) -> None:
         ctx.reply(ctx.t("events.waitlisted", title=event.title, position=position))
 
 
-async def cancel(ctx: Context, event_id: int) -> None:
-    try:
-        promoted = await events.cancel_sign_up(ctx.session, event_id, ctx.member.id, utcnow())
-    except Refused as refused:
-        ctx.reply(ctx.t(refused.msgid, **refused.values))
-        return
+@router.button(CancelPress, private=True)
+async def cancel(ctx: Context, press: CancelPress) -> None:
+    promoted = await events.cancel_sign_up(ctx.session, press.event_id, ctx.member.id, utcnow())
     ctx.reply(ctx.t("events.cancelled"))
     if promoted is not None:
         await tell_promoted(ctx, promoted)
@@ -269,17 +297,22 @@ async def new_event(ctx: Context) -> None:
 
 
 @router.command("participants", help=N_("help.participants"), role=Role.OFFICER, private=True)
-@router.button("evp", role=Role.OFFICER, private=True)
-async def list_participants(ctx: Context) -> None:
-    parts = ctx.args.replace(":", " ").split()
-    if not parts or not all(p.isdigit() for p in parts):
+async def participants_command(ctx: Context) -> None:
+    """``/participants EVENT [PAGE]``."""
+    parts = read_numbers(ctx.args)
+    if not parts or len(parts) > 2:
         ctx.reply(ctx.t("events.participants_usage"))
         return
-    event = await ctx.session.get(Event, int(parts[0]))
+    await list_participants(ctx, ParticipantsPage(parts[0], parts[1] if len(parts) > 1 else 1))
+
+
+@router.button(ParticipantsPage, role=Role.OFFICER, private=True)
+async def list_participants(ctx: Context, press: ParticipantsPage) -> None:
+    event = await ctx.session.get(Event, press.event_id) if press.event_id else None
     if event is None:
         ctx.reply(ctx.t("events.unknown"))
         return
-    page = int(parts[1]) if len(parts) > 1 else 1
+    page = max(press.page, 1)
     everyone = await events.participants(ctx.session, event.id)
     shown = everyone[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     lines = [
@@ -293,7 +326,9 @@ async def list_participants(ctx: Context) -> None:
     ]
     more = page * PAGE_SIZE < len(everyone)
     buttons = rows(
-        [Button(ctx.t("events.button.next_page"), f"evp:{event.id}:{page + 1}")] if more else []
+        [Button(ctx.t("events.button.next_page"), ParticipantsPage(event.id, page + 1).pack())]
+        if more
+        else []
     )
     header = ctx.t("events.participants", title=event.title, count=len(everyone), page=page)
     ctx.reply(header + "\n" + "\n".join(lines), buttons)
@@ -304,11 +339,7 @@ async def check_in(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(ctx.t("events.checkin_usage"))
         return
-    try:
-        row = await events.check_in(ctx.session, ctx.args, utcnow())
-    except Refused as refused:
-        ctx.reply(ctx.t(refused.msgid, **refused.values))
-        return
+    row = await events.check_in(ctx.session, ctx.args, utcnow())
     names = dict((r.id, n) for r, n in await events.participants(ctx.session, row.event_id))
     event = await ctx.session.get(Event, row.event_id)
     assert event is not None
@@ -378,7 +409,8 @@ def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
 
 
 async def _audience_label(session: AsyncSession, t: Translator, value: str) -> str:
-    event = await session.get(Event, int(value)) if value.isdigit() else None
+    event_id = read_id(value)
+    event = await session.get(Event, event_id) if event_id else None
     return t("events.audience", title=event.title if event else value)
 
 

@@ -2,13 +2,21 @@
 
 Matchmakers see anonymised cards (no name, no contact, the employer only when the member
 allowed it), ranked suggestions with their reasons (scoring: :mod:`storage.matchmaking`),
-propose introductions and record outcomes; every card they see is logged. Members accept
-or decline; only when both accept does each learn the other's name and contact. A closed
-introduction is told to both in the same words, so nobody learns who declined.
+propose introductions and record outcomes of their own; every card they see is logged.
+Members accept or decline; only when both accept does each learn the other's name and
+contact. An introduction that does not go ahead is told to both and the matchmaker in the
+same words and only when its answering time is over (the ``intro_end`` job), declined or
+not: nobody learns who said no, not even from when they hear. Officers see card numbers,
+never nicknames, in reports, the gift list and the view log.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -21,7 +29,11 @@ from storage.profiles import get_profile
 from storage.refusals import Refused
 from storage.types import utcnow
 
+if TYPE_CHECKING:
+    from bot.app import App
+
 router = Router("matchmaking")
+END_KIND = "intro_end"
 router.menu(N_("menu.candidates"), "mm:list", role=Role.MATCHMAKER, order=320)
 
 PAGE_SIZE = 5
@@ -106,7 +118,9 @@ async def show_suggestions(ctx: Context, profile_id: int) -> None:
     except Refused as refused:
         _refuse(ctx, refused)
         return
-    found = await matchmaking.suggestions(ctx.session, ctx.member.id, profile, utcnow())
+    found = await matchmaking.suggestions(
+        ctx.session, ctx.settings.key_dir, ctx.member.id, profile, utcnow()
+    )
     if not found:
         ctx.reply(ctx.t("match.no_suggestions", number=profile_id))
         return
@@ -139,11 +153,12 @@ async def introduce_command(ctx: Context) -> None:
 async def propose(ctx: Context, one_id: int, other_id: int) -> None:
     try:
         intro, one, other = await matchmaking.propose(
-            ctx.session, ctx.member.id, one_id, other_id, utcnow()
+            ctx.session, ctx.settings.key_dir, ctx.member.id, one_id, other_id, utcnow()
         )
     except Refused as refused:
         _refuse(ctx, refused)
         return
+    ctx.schedule(END_KIND, intro.id, intro.expires_at)
     for me, them in ((one, other), (other, one)):
         ctx.send(me.member_id, invitation(intro.id, them.id, profile_values(them)))
     ctx.reply(ctx.t("match.proposed", number=intro.id, one=one.id, other=other.id))
@@ -174,6 +189,22 @@ def invitation(intro_id: int, number: int, values: dict[str, object]) -> Message
 def closed_notice(intro_id: int) -> MessageBuilder:
     """The same words for everyone, whoever declined: a decline is never traced to a person."""
     return lambda t: Outgoing(t("intro.closed_notice", number=intro_id))
+
+
+async def ended_fan_out(
+    app: App, session: AsyncSession, intro_id: int
+) -> list[tuple[int, MessageBuilder]]:
+    """At an introduction's end: close it if not both accepted, and tell both sides and the
+    matchmaker. Closing and the notices are one transaction, so a job run again tells
+    nobody twice."""
+    intro = await matchmaking.end_introduction(session, intro_id, utcnow())
+    if intro is None:
+        return []
+    return [
+        (member_id, closed_notice(intro.id))
+        for member_id in (intro.member_a_id, intro.member_b_id, intro.matchmaker_id)
+        if member_id is not None
+    ]
 
 
 def contact_card(intro_id: int, name: str, contact: str) -> MessageBuilder:
@@ -211,11 +242,8 @@ async def answer_introduction(ctx: Context) -> None:
     except Refused as refused:
         _refuse(ctx, refused)
         return
-    if intro.status == IntroStatus.CLOSED:
-        ctx.reply(ctx.t("intro.declined"))
-        for member_id in (matchmaking.other_side(intro, ctx.member.id), intro.matchmaker_id):
-            if member_id is not None:
-                ctx.send(member_id, closed_notice(intro.id))
+    if action != "y":
+        ctx.reply(ctx.t("intro.declined", days=matchmaking.INTRODUCTION_LIFETIME.days))
     elif intro.status == IntroStatus.ACCEPTED:
         await reveal(ctx, intro)
     else:
@@ -249,7 +277,7 @@ async def block_command(ctx: Context) -> None:
 
 async def block(ctx: Context, intro_id: int) -> None:
     try:
-        await matchmaking.block(ctx.session, intro_id, ctx.member.id)
+        await matchmaking.block(ctx.session, intro_id, ctx.member.id, utcnow())
     except Refused as refused:
         _refuse(ctx, refused)
         return
@@ -281,13 +309,19 @@ async def report(ctx: Context) -> None:
 
 
 async def _name(ctx: Context, member_id: int | None) -> str:
-    """How officers know a reported person: their profile's nickname and card number."""
+    """How officers know a reported person: their card number, never their nickname."""
     profile = await get_profile(ctx.session, member_id) if member_id is not None else None
-    return f"{profile.display_name} (#{profile.id})" if profile is not None else "-"
+    return f"#{profile.id}" if profile is not None else "-"
 
 
-@router.command("outcome", help=N_("help.outcome"), role=Role.MATCHMAKER, private=True)
+@router.command("outcome", help=N_("help.outcome"), private=True)
 async def record_outcome(ctx: Context) -> None:
+    """The introducing matchmaker or an officer (checked in storage, per introduction)."""
+    roles = await ctx.roles()
+    officer = roles.has(Role.OFFICER)
+    if not (officer or roles.has(Role.MATCHMAKER)):
+        ctx.reply(ctx.t("role.refused", role=ctx.t(f"role.{Role.MATCHMAKER.value}")))
+        return
     number, _, name = ctx.args.partition(" ")
     outcomes = {ctx.t(msgid): outcome for outcome, msgid in OUTCOME_NAMES.items()}
     outcome = outcomes.get(name.strip()) or (
@@ -297,7 +331,9 @@ async def record_outcome(ctx: Context) -> None:
         ctx.reply(ctx.t("match.outcome_usage", outcomes="、".join(outcomes)))
         return
     try:
-        await matchmaking.record_outcome(ctx.session, int(number), outcome, utcnow())
+        await matchmaking.record_outcome(
+            ctx.session, int(number), outcome, utcnow(), ctx.member.id, officer
+        )
     except Refused as refused:
         _refuse(ctx, refused)
         return
@@ -311,10 +347,20 @@ async def married_couples(ctx: Context) -> None:
         ctx.reply(ctx.t("match.no_couples"))
         return
     lines = [
-        ctx.t("match.couple", number=intro.id, one=one, other=other, when=_date(ctx, intro))
+        ctx.t(
+            "match.couple",
+            number=intro.id,
+            one=_card_number(ctx, one),
+            other=_card_number(ctx, other),
+            when=_date(ctx, intro),
+        )
         for intro, one, other in couples
     ]
     ctx.reply(ctx.t("match.couples") + "\n" + "\n".join(lines))
+
+
+def _card_number(ctx: Context, number: int | None) -> str:
+    return f"#{number}" if number is not None else ctx.t("match.forgotten")
 
 
 def _date(ctx: Context, intro: Introduction) -> str:
@@ -352,9 +398,11 @@ async def view_log(ctx: Context) -> None:
             "match.view_line",
             when=view.viewed_at.astimezone(ctx.settings.zone).strftime("%Y-%m-%d %H:%M"),
             matchmaker=matchmaker,
-            number=number if number is not None else "-",
-            name=name or ctx.t("match.forgotten"),
+            number=_card_number(ctx, number),
         )
-        for view, matchmaker, number, name in entries
+        for view, matchmaker, number in entries
     ]
     ctx.reply(ctx.t("match.views") + "\n" + "\n".join(lines))
+
+
+reminders.register(END_KIND, ended_fan_out)

@@ -13,21 +13,22 @@ who sees the meeting and keeps reminders on. Setting another time replaces the r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders
+from bot import reminders, web_links
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
-from bot.router import Router
-from handlers.bargaining import my_session, notify, refuse
+from bot.numbers import read_number
+from bot.payloads import Payload
+from bot.router import FreeText, Router
+from handlers.bargaining import my_session, notify
 from storage import bargaining as store
 from storage import meeting, member_settings
-from storage.bargaining import Refused
-from storage.memberships import is_verified
 from storage.models import Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
 from storage.suggestions import suggest
@@ -41,6 +42,18 @@ router = Router("meeting")
 MEETING_KIND = "bargaining_meeting"
 REMIND_BEFORE = timedelta(hours=1)
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+@dataclass(frozen=True)
+class TranscriptPage(Payload, prefix="tr"):
+    session_id: int
+    page: int
+
+
+@dataclass(frozen=True)
+class WatchOnTheWeb(Payload, prefix="wm"):
+    session_id: int
+
 
 SIDES = {"union": N_("meeting.side.union"), "employer": N_("meeting.side.employer")}
 SPEAKER_ROLES = {
@@ -93,11 +106,7 @@ async def meeting_at(ctx: Context) -> None:
     if bs is None:
         return
     now = utcnow()
-    try:
-        meeting.set_meeting_time(bs, when, now)
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    meeting.set_meeting_time(bs, when, now)
     shown, title = _local(ctx.settings.zone, when), bs.title
     ctx.cancel_reminders(MEETING_KIND, bs.id)
     if when - REMIND_BEFORE > now:
@@ -122,7 +131,7 @@ async def starting_fan_out(
     def build(t: Translator) -> Outgoing:
         return Outgoing(
             t("meeting.starting", title=title, when=shown),
-            rows([Button(t("meeting.button.transcript"), f"tr:{session_id}:1")]),
+            rows([Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())]),
         )
 
     audience = await member_settings.with_reminders_on(session, await audience_of(session, bs))
@@ -137,11 +146,7 @@ async def open_meeting(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
         return
-    try:
-        meeting.open_meeting(bs, utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    meeting.open_meeting(bs, utcnow())
     ctx.reply(ctx.t("meeting.opened_for_chair"))
     title, session_id = bs.title, bs.id
     notify(
@@ -149,7 +154,10 @@ async def open_meeting(ctx: Context) -> None:
         await _audience(ctx, bs),
         lambda t: Outgoing(
             t("meeting.opened", title=title),
-            rows([Button(t("meeting.button.transcript"), f"tr:{session_id}:1")]),
+            rows(
+                [Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())],
+                [Button(t("meeting.button.web"), WatchOnTheWeb(session_id).pack())],
+            ),
         ),
     )
 
@@ -159,11 +167,7 @@ async def close_meeting(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
         return
-    try:
-        meeting.close_meeting(bs, utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    meeting.close_meeting(bs, utcnow())
     ctx.reply(ctx.t("meeting.closed_for_chair"))
     title = bs.title
     notify(ctx, await _audience(ctx, bs), lambda t: Outgoing(t("meeting.closed", title=title)))
@@ -179,7 +183,7 @@ async def _speaker_role(ctx: Context, bs: BargainingSession) -> tuple[str, str] 
     return None
 
 
-@router.text()
+@router.text(FreeText.LIVE)
 async def speak_or_suggest(ctx: Context) -> bool:
     """Free text during an open meeting: a statement from a speaker, a suggestion from a
     follower. Returns False when no open meeting concerns this member."""
@@ -213,31 +217,19 @@ async def transcript(ctx: Context) -> None:
     bs = await store.followed_session(ctx.session, ctx.member.id)
     if bs is None:
         bs = await store.chair_session(ctx.session, (await ctx.roles()).scopes(Role.CHAIR))
-    if bs is None or not await _may_watch(ctx, bs):
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
-    page = int(ctx.args) if ctx.args.isdigit() else 1
-    await _show_page(ctx, bs, page)
+    await _show_page(ctx, bs, read_number(ctx.args) or 1)
 
 
-@router.button("tr", private=True)
-async def transcript_page(ctx: Context) -> None:
-    number, _, page = ctx.args.partition(":")
-    bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
-    if bs is None or not await _may_watch(ctx, bs):
+@router.button(TranscriptPage, private=True)
+async def transcript_page(ctx: Context, press: TranscriptPage) -> None:
+    bs = await ctx.session.get(BargainingSession, press.session_id)
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
-    await _show_page(ctx, bs, int(page) if page.isdigit() else 1)
-
-
-async def _may_watch(ctx: Context, bs: BargainingSession) -> bool:
-    """Who sees the meeting, officers, and the enterprise's verified workers."""
-    roles = await ctx.roles()
-    return (
-        ctx.member.id in await _audience(ctx, bs)
-        or roles.has(Role.OFFICER)
-        or is_verified(ctx.member, bs.enterprise_id)
-    )
+    await _show_page(ctx, bs, press.page)
 
 
 async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
@@ -250,7 +242,31 @@ async def _show_page(ctx: Context, bs: BargainingSession, page: int) -> None:
     text += "\n" + "\n".join(statement_text(ctx.t, s) for s in statements)
     buttons = []
     if page > 1:
-        buttons.append(Button(ctx.t("meeting.button.previous"), f"tr:{bs.id}:{page - 1}"))
+        buttons.append(
+            Button(ctx.t("meeting.button.previous"), TranscriptPage(bs.id, page - 1).pack())
+        )
     if page < pages:
-        buttons.append(Button(ctx.t("meeting.button.more"), f"tr:{bs.id}:{page + 1}"))
-    ctx.reply(text, rows(buttons), replaces_menu=ctx.message.payload is not None)
+        buttons.append(Button(ctx.t("meeting.button.more"), TranscriptPage(bs.id, page + 1).pack()))
+    ctx.reply(
+        text,
+        rows(buttons, [Button(ctx.t("meeting.button.web"), WatchOnTheWeb(bs.id).pack())]),
+        replaces_menu=ctx.message.payload is not None,
+    )
+
+
+@router.button(WatchOnTheWeb, private=True)
+async def watch_on_the_web(ctx: Context, press: WatchOnTheWeb) -> None:
+    """A personal link to the live page, made when pressed so that it is fresh and names
+    only the member who pressed (a pushed message may sit unread for hours)."""
+    bs = await ctx.session.get(BargainingSession, press.session_id)
+    if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
+        ctx.reply(ctx.t("bargaining.not_following"))
+        return
+    link = web_links.page_link(ctx.settings, ctx.member.id, f"meeting/{bs.id}", utcnow())
+    if link is None:
+        ctx.reply(ctx.t("pages.unavailable"))
+        return
+    ctx.reply(
+        ctx.t("meeting.web_link", minutes=ctx.settings.web_link_minutes),
+        rows([Button(ctx.t("meeting.button.open_web"), url=link)]),
+    )

@@ -21,7 +21,7 @@ from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
-from bot.router import Router
+from bot.router import FreeText, Router
 from handlers.benefits import level_label, parse_id, today
 from storage import benefits, members, model_workers
 from storage.model_worker_code import TOKEN_PREFIX, hash_id_number, write_qr
@@ -214,7 +214,7 @@ async def verify_command(ctx: Context) -> None:
     await verify(ctx, ctx.args)
 
 
-@router.text()
+@router.text(FreeText.SHAPED)
 async def scanned_token(ctx: Context) -> bool:
     """Staff may paste or scan the QR content: a token, recognised by its prefix."""
     text = (ctx.message.text or "").strip()

@@ -9,6 +9,7 @@ one job per notice and lead time, fanning out to whoever pressed "remind me".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from bot.context import Context, MessageBuilder
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.payloads import Payload
 from bot.router import Router
 from storage import notices
 from storage.models import Notice, Role
@@ -29,8 +31,24 @@ from storage.types import utcnow
 if TYPE_CHECKING:
     from bot.app import App
 
+
+@dataclass(frozen=True)
+class NoticesPage(Payload, prefix="np"):
+    page: int
+
+
+@dataclass(frozen=True)
+class OpenNotice(Payload, prefix="n"):
+    notice_id: int
+
+
+@dataclass(frozen=True)
+class RemindMe(Payload, prefix="nrem"):
+    notice_id: int
+
+
 router = Router("notices")
-router.menu(N_("menu.notices"), "np:0", order=300)
+router.menu(N_("menu.notices"), NoticesPage(0).pack(), order=300)
 router.menu(N_("menu.compose_notice"), "ncompose", role=Role.OFFICER, order=310)
 
 PAGE_SIZE = 5
@@ -52,7 +70,7 @@ def notice_message(t: Translator, notice: Notice, zone: Any, now: datetime) -> O
     if notice.deadline is not None:
         lines += ["", t("notices.deadline", when=local(notice.deadline, zone))]
         if notice.deadline > now:
-            buttons.append(Button(t("notices.button.remind"), f"nrem:{notice.id}"))
+            buttons.append(Button(t("notices.button.remind"), RemindMe(notice.id).pack()))
     if notice.link:
         buttons.append(Button(t("notices.button.link"), url=notice.link))
     return Outgoing("\n".join(lines), rows(buttons), notice.image)
@@ -70,9 +88,9 @@ async def list_notices_command(ctx: Context) -> None:
     await _show_page(ctx, 0)
 
 
-@router.button("np", private=True)
-async def list_notices_page(ctx: Context) -> None:
-    await _show_page(ctx, int(ctx.args) if ctx.args.isdigit() else 0)
+@router.button(NoticesPage, private=True)
+async def list_notices_page(ctx: Context, press: NoticesPage) -> None:
+    await _show_page(ctx, press.page)
 
 
 async def _show_page(ctx: Context, page: int) -> None:
@@ -91,12 +109,12 @@ async def _show_page(ctx: Context, page: int) -> None:
     buttons = []
     for number, notice in enumerate(page_notices, page * PAGE_SIZE + 1):
         lines.append(f"{number}. {notice.title}")
-        buttons.append([Button(f"{number}. {notice.title}"[:40], f"n:{notice.id}")])
+        buttons.append([Button(f"{number}. {notice.title}"[:40], OpenNotice(notice.id).pack())])
     paging = []
     if page > 0:
-        paging.append(Button(ctx.t("notices.button.previous"), f"np:{page - 1}"))
+        paging.append(Button(ctx.t("notices.button.previous"), NoticesPage(page - 1).pack()))
     if page + 1 < pages:
-        paging.append(Button(ctx.t("notices.button.next"), f"np:{page + 1}"))
+        paging.append(Button(ctx.t("notices.button.next"), NoticesPage(page + 1).pack()))
     ctx.reply(
         "\n".join(lines),
         rows(*buttons, paging, [Button(ctx.t("menu.button"), "menu")]),
@@ -104,10 +122,10 @@ async def _show_page(ctx: Context, page: int) -> None:
     )
 
 
-async def _notice(ctx: Context) -> Notice | None:
+async def _notice(ctx: Context, notice_id: int) -> Notice | None:
     """The notice the member asked for, if published and addressed to them; any other
     answers as a missing one does, so an id tells nothing of notices for others."""
-    notice = await ctx.session.get(Notice, int(ctx.args)) if ctx.args.isdigit() else None
+    notice = await ctx.session.get(Notice, notice_id)
     if (
         notice is None
         or (notice.send_at is not None and notice.send_at > utcnow())
@@ -120,9 +138,9 @@ async def _notice(ctx: Context) -> Notice | None:
     return notice
 
 
-@router.button("n", private=True)
-async def open_notice(ctx: Context) -> None:
-    notice = await _notice(ctx)
+@router.button(OpenNotice, private=True)
+async def open_notice(ctx: Context, press: OpenNotice) -> None:
+    notice = await _notice(ctx, press.notice_id)
     if notice is not None:
         ctx.answer(notice_message(ctx.t, notice, ctx.settings.zone, utcnow()))
 
@@ -131,9 +149,9 @@ def reminder_times(deadline: datetime, now: datetime) -> list[datetime]:
     return [deadline - before for before in REMIND_BEFORE if deadline - before > now]
 
 
-@router.button("nrem", private=True)
-async def remind_me(ctx: Context) -> None:
-    notice = await _notice(ctx)
+@router.button(RemindMe, private=True)
+async def remind_me(ctx: Context, press: RemindMe) -> None:
+    notice = await _notice(ctx, press.notice_id)
     if notice is None:
         return
     now = utcnow()
@@ -170,7 +188,7 @@ async def deadline_fan_out(
     def build(t: Translator) -> Outgoing:
         return Outgoing(
             t("notices.reminder", title=title, when=when),
-            rows([Button(t("notices.button.open"), f"n:{notice_id}")]),
+            rows([Button(t("notices.button.open"), OpenNotice(notice_id).pack())]),
         )
 
     still_addressed = audience.condition(notice.audience, notice.audience_value)

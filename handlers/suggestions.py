@@ -10,8 +10,9 @@ from bot.messages import Button, Outgoing, rows
 from bot.router import Router
 from handlers.bargaining import my_session, refuse
 from storage import suggestions as store
-from storage.bargaining import Refused, chair_session, followed_session
+from storage.bargaining import chair_session, followed_session
 from storage.models import Role
+from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("suggestions")

@@ -29,7 +29,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import member_settings, urn
-from storage.bargaining import Refused, enterprise_members, representative_ids
+from storage.bargaining import enterprise_members, representative_ids
 from storage.memberships import is_verified
 from storage.models import Member
 from storage.models.bargaining import (
@@ -41,6 +41,7 @@ from storage.models.bargaining import (
     BargainingSession,
     Representative,
 )
+from storage.refusals import Refused
 
 CONGRESS_CHOICES = ("for", "against", "abstain")
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +29,7 @@ from storage.models.bargaining import (
     StepTransition,
     VoidedText,
 )
+from storage.refusals import Refused
 
 FINISHED = STEPS + 1
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -42,15 +42,6 @@ review a filed agreement; the others are the federation's own guide values."""
 
 OFFICER_STEP = 9
 """Filing and review: closed by a reviewing officer, never by the chair."""
-
-
-class Refused(Exception):
-    """A request the rules refuse; ``msgid`` says why, in the member's language."""
-
-    def __init__(self, msgid: str, **values: Any) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.values = values
 
 
 def new_code() -> str:

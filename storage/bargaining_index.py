@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.memberships import verified_in
+from storage.memberships import Status
 from storage.models import Enterprise, Member
 from storage.models.bargaining import (
     Ballot,
@@ -49,67 +49,95 @@ def _share(part: int | float | None, whole: int | None) -> float:
     return min(1.0, (part or 0) / whole) if whole else 0.0
 
 
-async def bargaining_index(session: AsyncSession, enterprise: Enterprise) -> Index:
-    ids = list(
-        await session.scalars(
-            select(BargainingSession.id).where(BargainingSession.enterprise_id == enterprise.id)
-        )
-    )
-    members_count = await session.scalar(
-        select(func.count()).select_from(Member).where(verified_in(enterprise.id))
-    )
-    followers = (
-        await session.execute(
-            select(Follower.session_id, func.count())
-            .where(Follower.session_id.in_(ids))
-            .group_by(Follower.session_id)
-        )
-    ).all()
-    participation = sum(_share(count, members_count) for _, count in followers)
-    ballots = (
-        await session.execute(
-            select(Ballot.result, Ballot.eligible).where(
-                Ballot.session_id.in_(ids),
-                Ballot.closed_at.is_not(None),
-                Ballot.voided_at.is_(None),
-            )
-        )
-    ).all()
-    cast = sum(int((result or {}).get("voted", 0)) for result, _ in ballots)
-    eligible = sum(count for _, count in ballots)
-    suggestions = (
-        await session.execute(
-            select(Suggestion.status, func.count())
-            .where(Suggestion.session_id.in_(ids))
-            .group_by(Suggestion.status)
-        )
-    ).all()
-    by_status = {status: count for status, count in suggestions}
-    closes = (
-        await session.scalars(
-            select(StepTransition.on_time).where(
-                StepTransition.session_id.in_(ids),
-                StepTransition.action == "close",
-                StepTransition.voided_at.is_(None),
-            )
-        )
-    ).all()
-    return Index(
-        enterprise=enterprise.name,
-        sessions=len(ids),
-        participation=_share(participation, len(ids)),
-        turnout=_share(cast, eligible),
-        adopted=_share(by_status.get("adopted", 0), sum(by_status.values())),
-        on_time=_share(sum(1 for c in closes if c), len(closes)),
-    )
+def _indexed() -> Select[int]:
+    return select(BargainingSession.enterprise_id).distinct()
 
 
-async def bargaining_enterprises(session: AsyncSession) -> Sequence[Enterprise]:
-    """Enterprises that have held or are holding a bargaining, for the index."""
-    return (
-        await session.scalars(
-            select(Enterprise)
-            .where(Enterprise.id.in_(select(BargainingSession.enterprise_id)))
-            .order_by(Enterprise.name)
+async def indexed_count(session: AsyncSession) -> int:
+    """How many enterprises have held or are holding a bargaining."""
+    found = await session.scalar(select(func.count()).select_from(_indexed().subquery()))
+    return found or 0
+
+
+async def bargaining_indexes(session: AsyncSession, offset: int, limit: int) -> list[Index]:
+    """A page of the index, enterprises by name: six grouped queries for the whole page,
+    whatever the number of enterprises or sessions."""
+    enterprises = (
+        await session.execute(
+            select(Enterprise.id, Enterprise.name)
+            .where(Enterprise.id.in_(_indexed()))
+            .order_by(Enterprise.name, Enterprise.id)
+            .offset(offset)
+            .limit(limit)
         )
     ).all()
+    ids = [enterprise_id for enterprise_id, _ in enterprises]
+    of_page = BargainingSession.enterprise_id.in_(ids)
+    members = dict(
+        (
+            await session.execute(
+                select(Member.enterprise_id, func.count())
+                .where(Member.enterprise_id.in_(ids), Member.enterprise_status == Status.VERIFIED)
+                .group_by(Member.enterprise_id)
+            )
+        ).all()
+    )
+    sessions: dict[int, int] = {}
+    participation: dict[int, float] = {}
+    followers = await session.execute(
+        select(BargainingSession.enterprise_id, func.count(Follower.id))
+        .outerjoin(Follower, Follower.session_id == BargainingSession.id)
+        .where(of_page)
+        .group_by(BargainingSession.enterprise_id, BargainingSession.id)
+    )
+    for enterprise_id, count in followers:
+        sessions[enterprise_id] = sessions.get(enterprise_id, 0) + 1
+        share = _share(count, members.get(enterprise_id))
+        participation[enterprise_id] = participation.get(enterprise_id, 0.0) + share
+    turnout = await _sums(
+        session,
+        select(
+            BargainingSession.enterprise_id,
+            func.sum(func.coalesce(Ballot.result["voted"].as_integer(), 0)),
+            func.sum(Ballot.eligible),
+        )
+        .join(Ballot, Ballot.session_id == BargainingSession.id)
+        .where(of_page, Ballot.closed_at.is_not(None), Ballot.voided_at.is_(None)),
+    )
+    adopted = await _sums(
+        session,
+        select(
+            BargainingSession.enterprise_id,
+            func.sum(case((Suggestion.status == "adopted", 1), else_=0)),
+            func.count(Suggestion.id),
+        )
+        .join(Suggestion, Suggestion.session_id == BargainingSession.id)
+        .where(of_page),
+    )
+    on_time = await _sums(
+        session,
+        select(
+            BargainingSession.enterprise_id,
+            func.sum(case((StepTransition.on_time.is_(True), 1), else_=0)),
+            func.count(StepTransition.id),
+        )
+        .join(StepTransition, StepTransition.session_id == BargainingSession.id)
+        .where(of_page, StepTransition.action == "close", StepTransition.voided_at.is_(None)),
+    )
+    return [
+        Index(
+            enterprise=name,
+            sessions=sessions.get(enterprise_id, 0),
+            participation=_share(participation.get(enterprise_id), sessions.get(enterprise_id)),
+            turnout=_share(*turnout.get(enterprise_id, (0, 0))),
+            adopted=_share(*adopted.get(enterprise_id, (0, 0))),
+            on_time=_share(*on_time.get(enterprise_id, (0, 0))),
+        )
+        for enterprise_id, name in enterprises
+    ]
+
+
+async def _sums(session: AsyncSession, query: Select[int, Any, int]) -> dict[int, tuple[int, int]]:
+    """``(part, whole)`` per enterprise of a query selecting the enterprise and two sums."""
+    rows = await session.execute(query.group_by(BargainingSession.enterprise_id))
+    return {enterprise_id: (int(part or 0), int(whole or 0)) for enterprise_id, part, whole in rows}

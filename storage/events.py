@@ -50,23 +50,38 @@ async def locked_event(session: AsyncSession, event_id: int) -> Event:
 
 
 async def places(session: AsyncSession, event: Event) -> Places:
+    return (await places_of(session, [event]))[0]
+
+
+async def places_of(session: AsyncSession, events: list[Event]) -> list[Places]:
+    """Places taken and waiting for several events, in one query."""
     rows = await session.execute(
-        select(SignUp.side, SignUp.status, func.count())
-        .where(SignUp.event_id == event.id, SignUp.status.in_(ACTIVE))
-        .group_by(SignUp.side, SignUp.status)
+        select(SignUp.event_id, SignUp.side, SignUp.status, func.count())
+        .where(SignUp.event_id.in_([event.id for event in events]), SignUp.status.in_(ACTIVE))
+        .group_by(SignUp.event_id, SignUp.side, SignUp.status)
     )
-    taken: dict[str, int] = {}
-    waiting: dict[str, int] = {}
-    for side, status, count in rows:
-        (taken if status == SignUpStatus.CONFIRMED else waiting)[side] = count
-    return Places(event, taken, waiting)
+    taken: dict[int, dict[str, int]] = {event.id: {} for event in events}
+    waiting: dict[int, dict[str, int]] = {event.id: {} for event in events}
+    for event_id, side, status, count in rows:
+        (taken if status == SignUpStatus.CONFIRMED else waiting)[event_id][side] = count
+    return [Places(event, taken[event.id], waiting[event.id]) for event in events]
 
 
-async def upcoming(session: AsyncSession, now: datetime) -> list[Places]:
-    events = await session.scalars(
-        select(Event).where(Event.starts_at > now).order_by(Event.starts_at, Event.id)
+async def upcoming_count(session: AsyncSession, now: datetime) -> int:
+    found = await session.scalar(select(func.count()).where(Event.starts_at > now))
+    return found or 0
+
+
+async def upcoming(session: AsyncSession, now: datetime, offset: int, limit: int) -> list[Places]:
+    """A page of the events not started yet, soonest first, with their places."""
+    page = await session.scalars(
+        select(Event)
+        .where(Event.starts_at > now)
+        .order_by(Event.starts_at, Event.id)
+        .offset(offset)
+        .limit(limit)
     )
-    return [await places(session, event) for event in events]
+    return await places_of(session, list(page))
 
 
 def side_of(event: Event, profile: Profile | None) -> str:

@@ -9,9 +9,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.bargaining import Refused
-from storage.models import Member
+from storage import bargaining, members
+from storage.memberships import is_verified
+from storage.models import Member, Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
+from storage.refusals import Refused
 
 TRANSCRIPT_PAGE = 10
 
@@ -104,3 +106,34 @@ async def transcript_page(
         )
     ).all()
     return statements, pages
+
+
+async def statements_after(
+    session: AsyncSession, session_id: int, seq: int
+) -> Sequence[MeetingStatement]:
+    """The statements after number ``seq``, oldest first: what a live viewer has not seen."""
+    return (
+        await session.scalars(
+            select(MeetingStatement)
+            .where(MeetingStatement.session_id == session_id, MeetingStatement.seq > seq)
+            .order_by(MeetingStatement.seq)
+        )
+    ).all()
+
+
+async def may_watch(session: AsyncSession, member: Member, bs: BargainingSession) -> bool:
+    """Whether this member may read the meeting, in chat or on the web: officers, the
+    enterprise's chair and verified workers, and everyone the meeting is relayed to."""
+    grants = await members.role_grants(session, member.id)
+    if any(
+        role in (Role.OFFICER, Role.ADMIN)
+        or (role == Role.CHAIR and scope == str(bs.enterprise_id))
+        for role, scope in grants
+    ):
+        return True
+    if is_verified(member, bs.enterprise_id) or member.id == bs.employer_member_id:
+        return True
+    return member.id in {
+        *await bargaining.follower_ids(session, bs.id),
+        *await bargaining.representative_ids(session, bs.id),
+    }

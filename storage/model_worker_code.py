@@ -59,7 +59,7 @@ class TokenClaims:
     expires_at: datetime
 
 
-def _secret_file(path: Path, make: bytes) -> bytes:
+def secret_file(path: Path, make: bytes) -> bytes:
     """Read a secret, or create it with mode 0600 (the directory 0700) if it is missing."""
     if path.exists():
         return path.read_bytes()
@@ -79,7 +79,7 @@ def signing_key(key_dir: Path) -> Ed25519PrivateKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    key = serialization.load_pem_private_key(_secret_file(key_dir / SIGNING_KEY_FILE, pem), None)
+    key = serialization.load_pem_private_key(secret_file(key_dir / SIGNING_KEY_FILE, pem), None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{key_dir / SIGNING_KEY_FILE} is not an Ed25519 key")
     return key
@@ -99,17 +99,22 @@ def public_key_pem(key_dir: Path) -> str:
 
 def hash_id_number(key_dir: Path, id_number: str) -> str:
     """The register's key for an ID number: HMAC-SHA256 under the pepper, hex."""
-    pepper = _secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
+    pepper = secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
     normal = "".join(id_number.split()).upper()
     return hmac.new(pepper, normal.encode("ascii", "replace"), hashlib.sha256).hexdigest()
+
+
+def keyed_hash(key_dir: Path, purpose: str, text: str) -> str:
+    """HMAC-SHA256 under the pepper, hex, of ``purpose:text``: a datum the database must
+    recognise without holding it (the purpose keeps one kind from matching another)."""
+    pepper = secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
+    return hmac.new(pepper, f"{purpose}:{text}".encode(), hashlib.sha256).hexdigest()
 
 
 def hash_claim_name(key_dir: Path, name: str) -> str:
     """A name typed into a claim, as a keyed hash (spaces removed, lower case): failed tries
     are counted per name without keeping the names people tried."""
-    pepper = _secret_file(key_dir / PEPPER_FILE, secrets.token_bytes(PEPPER_BYTES))
-    normal = "claim-name:" + "".join(name.split()).lower()
-    return hmac.new(pepper, normal.encode("utf-8"), hashlib.sha256).hexdigest()
+    return keyed_hash(key_dir, "claim-name", "".join(name.split()).lower())
 
 
 def mask_name(name: str) -> str:

@@ -3,7 +3,9 @@
 ``forget`` is the member's right to withdraw (PIPL): it deletes the profile with its
 contact, blocks and the reports the member wrote, withdraws them from future events, and
 clears their id from past sign-ups, introductions and the view log, which then count for
-statistics only.
+statistics only. An introduction keeps the pair's keyed hash, which names neither member
+but still keeps the pair from being introduced again (blocked or not); a pending one counts
+as declined and ends at its time, like any other.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from storage.models.events import SignUp
 from storage.models.singles import (
     CONSENT_VERSION,
     AbuseReport,
+    Answer,
     Block,
     Introduction,
     IntroStatus,
@@ -90,13 +93,15 @@ async def forget(session: AsyncSession, member_id: int, now: datetime) -> list[S
     await session.execute(
         update(AbuseReport).where(AbuseReport.reported_id == member_id).values(reported_id=None)
     )
-    involved = or_(Introduction.member_a_id == member_id, Introduction.member_b_id == member_id)
-    await session.execute(
-        update(Introduction)
-        .where(involved, Introduction.status == IntroStatus.PENDING)
-        .values(status=IntroStatus.CLOSED)
-    )
-    for column in (Introduction.member_a_id, Introduction.member_b_id):
+    for column, answer in (
+        (Introduction.member_a_id, Introduction.answer_a),
+        (Introduction.member_b_id, Introduction.answer_b),
+    ):
+        await session.execute(
+            update(Introduction)
+            .where(column == member_id, Introduction.status == IntroStatus.PENDING)
+            .values({answer.key: Answer.DECLINED})
+        )
         await session.execute(
             update(Introduction).where(column == member_id).values({column.key: None})
         )

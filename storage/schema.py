@@ -9,6 +9,7 @@ from storage.models import (  # noqa: F401  (each model module, for metadata)
     benefits,
     core,
     events,
+    invites,
     notices,
     singles,
     wechat,

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.bargaining import Refused
 from storage.models import Member
 from storage.models.bargaining import Suggestion
+from storage.refusals import Refused
 
 SUGGESTIONS_SHOWN = 20
 

@@ -10,7 +10,7 @@ from storage import members
 from storage.core_seed import CONSOLE
 from storage.models import Member, Role
 from storage.models.events import Event
-from storage.models.singles import Profile
+from storage.models.singles import CONSENT_VERSION, Profile
 from storage.types import utcnow
 from tests.conftest import Chat
 
@@ -124,7 +124,7 @@ async def add_profile(app: App, name: str, gender: str, birth_year: int, **value
         "seek_age_max": 40,
         "seek_towns": [],
         "contact": f"wx_{name}_01",
-        "consent_version": "2026-11",
+        "consent_version": CONSENT_VERSION,
         "consented_at": utcnow(),
     }
     fields.update(values)

@@ -146,8 +146,8 @@ def test_grant_checks_the_member_and_the_scope(database_url: str) -> None:
     chair = unionbot("grant", "ghost", "chair", url=database_url)
     assert chair.returncode == 2 and b"needs --scope" in chair.stderr
     chat(database_url, "x", "/menu")
-    assert unionbot("grant", "x", "chair", "--scope", "1", url=database_url).returncode == 0
-    again = unionbot("grant", "x", "chair", "--scope", "1", url=database_url)
+    assert unionbot("grant", "x", "officer", url=database_url).returncode == 0
+    again = unionbot("grant", "x", "officer", url=database_url)
     assert b"already held" in again.stdout
 
 

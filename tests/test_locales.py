@@ -15,14 +15,18 @@ from storage.models import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 MSGID = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_0-9]*)+$")
+TEMPLATE_MSGID = re.compile(r"""\bt\("([a-z][a-z_]*(?:\.[a-z][a-z_0-9]*)+)"\)""")
 
 
 def used_message_ids() -> set[str]:
-    """String literals shaped like message ids in the code, plus the role names.
+    """String literals shaped like message ids in the code, ``t("...")`` in the web pages'
+    templates, plus the role names.
 
     Column references (``ForeignKey("members.id")``) have the same shape and are left out.
     """
     found = {f"role.{role.value}" for role in Role}
+    for template in (ROOT / "bot" / "pages" / "templates").glob("*.html"):
+        found |= set(TEMPLATE_MSGID.findall(template.read_text(encoding="utf-8")))
     for package in ("bot", "handlers", "storage"):
         for path in (ROOT / package).rglob("*.py"):
             if "migrations" in path.parts:

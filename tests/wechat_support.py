@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import secrets
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -223,8 +224,10 @@ class WeChatServer:
     async def close(self) -> None:
         await self.client.aclose()
 
-    def query(self, timestamp: str | None = None, nonce: str = "12345") -> dict[str, str]:
+    def query(self, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+        """A signed query with a fresh nonce, as WeChat makes one for each request."""
         timestamp = timestamp or str(int(time.time()))
+        nonce = nonce or str(secrets.randbelow(10**10))
         return {
             "signature": sign(self.token, timestamp, nonce),
             "timestamp": timestamp,

@@ -4,7 +4,8 @@ Each line is plain text or a JSON action: ``{"text": ...}``, ``{"press": PAYLOAD
 ``{"location": [lat, lon]}`` or ``{"start": PAYLOAD}``, any of which may carry
 ``"as": NAME`` to act as another console identity. With ``--json`` every bot message is one
 JSON line ``{"to", "text", "buttons", "image"}``; otherwise buttons show as numbered
-choices and a bare number presses one. Messages the bot sends to any console identity while
+choices, numbered across every message shown since the member's last input (as WeChat
+does), and a bare number presses one. Messages the bot sends to any console identity while
 this process runs are printed too, addressed with ``to``.
 """
 
@@ -18,6 +19,7 @@ from typing import TextIO
 from bot.dialogs import FORM_PAYLOAD
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing, to_json
+from bot.numbers import read_number
 
 NAME = "console"
 ACTIONS = ("text", "press", "location", "start")
@@ -66,6 +68,7 @@ class ConsoleChannel:
         except BadAction as bad:
             await self._refuse(self.me, bad.msgid)
             return
+        self._choices[incoming.user_id] = []
         for reply in await self.dispatcher.handle(incoming):
             self._print(incoming.user_id, reply)
 
@@ -108,12 +111,13 @@ class ConsoleChannel:
         return self._incoming(who, start=value)
 
     def _numbered_choice(self, line: str) -> Button | None:
-        """In interactive mode a bare number presses that button of the last message."""
+        """In interactive mode a bare number presses that option of those shown since the
+        last input."""
         choices = self._choices.get(self.me, [])
-        number = line.strip()
-        if self.json_mode or not number.isdigit() or not 1 <= int(number) <= len(choices):
+        number = read_number(line, maximum=len(choices))
+        if self.json_mode or not number:
             return None
-        return choices[int(number) - 1]
+        return choices[number - 1]
 
     def _incoming(
         self,
@@ -149,7 +153,7 @@ class ConsoleChannel:
         lines = [f"[{to}] {message.text}"]
         buttons = [button for row in message.buttons for button in row]
         in_form = any(b.payload and b.payload.startswith(FORM_PREFIX) for b in buttons)
-        pressable = []
+        pressable = self._choices.setdefault(to, [])
         for button in buttons:
             if button.url is not None:
                 lines.append(f"    🔗 {button.label}: {button.url}")
@@ -160,7 +164,6 @@ class ConsoleChannel:
                 lines.append(f"    {len(pressable)}) {button.label}")
         if message.image:
             lines.append(f"    🖼 {message.image}")
-        self._choices[to] = pressable
         return "\n".join(lines) + "\n\n"
 
 

@@ -78,8 +78,6 @@ TEXT_LIMIT = 4096
 """Telegram's longest message text."""
 CAPTION_LIMIT = 1024
 """Telegram's longest photo caption; a longer text follows the photo as a message."""
-CALLBACK_DATA_LIMIT = 64
-"""Telegram's longest ``callback_data``, in bytes."""
 WEBHOOK_BODY_LIMIT = 1024 * 1024
 """Updates are a few kilobytes; anything over a megabyte is not from Telegram."""
 PRIVATE_LINK_PREFIX = "cmd-"
@@ -499,9 +497,6 @@ def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup |
             if button.url is not None:
                 line.append(InlineKeyboardButton(button.label, url=button.url))
             elif button.payload is not None:
-                if len(button.payload.encode()) > CALLBACK_DATA_LIMIT:
-                    log.warning("button payload over 64 bytes left out: %r", button.payload)
-                    continue
                 line.append(InlineKeyboardButton(button.label, callback_data=button.payload))
         if line:
             keyboard.append(line)

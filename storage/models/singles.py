@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.core import Base, _in
 from storage.types import utcnow
 
-CONSENT_VERSION = "2026-11"
+CONSENT_VERSION = "2026-12"
 """Version of the consent text (``profiles.consent_text``); bump both together."""
 
 
@@ -61,7 +61,8 @@ class IntroStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     CLOSED = "closed"
-    """Declined by either side, or expired: never said which, nor by whom."""
+    """Its time is over without both accepting: declined, blocked or unanswered, never said
+    which, nor by whom."""
 
 
 class Outcome(StrEnum):
@@ -147,6 +148,9 @@ class Introduction(Base):
     member_b_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), index=True
     )
+    pair_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The two members as a keyed hash (:func:`storage.matchmaking.pair_key`): kept after
+    ``/forget``, so the pair is never introduced again; unique, so it is introduced once."""
     answer_a: Mapped[str] = mapped_column(String(10), default=Answer.PENDING)
     answer_b: Mapped[str] = mapped_column(String(10), default=Answer.PENDING)
     status: Mapped[str] = mapped_column(String(10), default=IntroStatus.PENDING)
@@ -157,7 +161,8 @@ class Introduction(Base):
 
 
 class Block(Base):
-    """A member never wants to be introduced to this person again."""
+    """A member never wants to be introduced to this person again: their own record, kept
+    until ``/forget``; after that the introduction's ``pair_key`` keeps the two apart."""
 
     __tablename__ = "singles_blocks"
     __table_args__ = (UniqueConstraint("member_id", "blocked_id"),)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.channels.console import ConsoleChannel
 from storage.models import Member
+from storage.models.events import SignUp
 from tests.conftest import Chat, payloads
+from tests.singles import add_event
 
 
 async def count_members(app: App) -> int:
@@ -110,3 +116,63 @@ async def test_an_unknown_deep_link_shows_the_menu(chat: Chat) -> None:
     failed, menu = await chat.say({"start": "nothing_42"})
     assert "失效" in failed["text"]
     assert "me" in payloads(menu)
+
+
+def console_as(app: App, name: str) -> tuple[ConsoleChannel, StringIO]:
+    """The interactive console (no ``--json``), where buttons show as numbered options."""
+    out = StringIO()
+    channel = ConsoleChannel(app.dispatcher, name, out, json_mode=False)
+    app.messenger.attach(channel)
+    return channel, out
+
+
+def taken(out: StringIO) -> str:
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return text
+
+
+async def test_a_bare_number_presses_options_numbered_across_messages(app: App) -> None:
+    first = await add_event(app, title="第一场联谊", profile_required=False)
+    await add_event(app, title="第二场联谊", profile_required=False)
+    await add_event(app, title="第三场联谊", profile_required=False)
+    console, out = console_as(app, "xiaoming")
+    await console.handle_line("/events")
+    listing = taken(out)
+    assert "    1) " in listing and "    5) " in listing, "numbers continue across the cards"
+    await console.handle_line("1")
+    assert "签到码" in taken(out)
+    async with app.sessions() as session:
+        [signed_up] = (await session.scalars(select(SignUp.event_id))).all()
+    assert signed_up == first, "1 is the first event's sign-up, not the last card's"
+
+
+async def test_after_new_input_the_numbers_start_again(app: App) -> None:
+    console, out = console_as(app, "xiaoming")
+    await console.handle_line("/menu")
+    menu = taken(out)
+    await console.handle_line("/lang")
+    assert "    1) 简体中文" in taken(out) and "    1) " in menu
+    await console.handle_line("2")
+    assert "Language set to English." in taken(out)
+
+
+@pytest.mark.parametrize("word", ["取消", "退出", "cancel", " Cancel "])
+async def test_typing_cancel_inside_a_form_leaves_it_unsaved(chat: Chat, word: str) -> None:
+    assert "真实姓名" in await chat.text_of("/me")
+    assert "已取消" in await chat.text_of(word)
+    assert "没有需要取消" in await chat.text_of("/cancel"), "the form is closed"
+
+
+@pytest.mark.parametrize("word", ["菜单", "menu", "Menu"])
+async def test_typing_menu_without_a_slash_opens_the_menu(chat: Chat, word: str) -> None:
+    [menu] = await chat.say(word)
+    assert "请选择" in menu["text"] and "me" in payloads(menu)
+
+
+async def test_menu_typed_on_wechat_opens_the_menu(app: App) -> None:
+    from bot.messages import Incoming
+
+    [menu] = await app.dispatcher.handle(Incoming("wechat", "oOPENID", "oOPENID", text="菜单"))
+    assert "请选择" in menu.text

@@ -30,6 +30,8 @@ SHOWS_MEMBER_DATA = {
     "button menu": False,
     "button help": False,
     "button lang": False,
+    # invites: the answer says only which role the code gave
+    "link invite": False,
     # account: the member's real name, town, enterprise; link codes
     "/me": True,
     "/link": True,
@@ -57,7 +59,10 @@ SHOWS_MEMBER_DATA = {
     "button prof": True,
     "button forget": True,
     "/events": False,
-    "button ev": True,  # signing up answers with the check-in code
+    "button ev": True,  # the list, as the member's sign-ups see it
+    "button ev:p": True,
+    "button ev:s": True,  # signing up answers with the check-in code
+    "button ev:c": True,
     "/myevents": True,
     "/newevent": False,
     "/participants": True,
@@ -108,7 +113,7 @@ SHOWS_MEMBER_DATA = {
     "/join": True,
     "/history": True,
     "button bargain": True,
-    "button bg": False,
+    "button bg:next": False,
     "button bgok": False,
     "link bg": True,
     "/bg_all": False,
@@ -116,11 +121,13 @@ SHOWS_MEMBER_DATA = {
     "/bg_reopen": False,
     "/bg_log": True,
     "/bg_index": False,
+    "button bgi": False,
     "/meeting_at": False,
     "/meeting_open": False,
     "/meeting_close": False,
     "/transcript": True,
     "button tr": True,
+    "button wm": True,  # a personal link to the live meeting page
     "/election": False,
     "/congress": False,
     "/vote": True,
@@ -134,6 +141,8 @@ SHOWS_MEMBER_DATA = {
     "/adopt": True,
     "/answer": True,
     "button sg": True,
+    # an officer takes a role back: names the member
+    "/revoke": True,
     # WeChat's inbox: the member's waiting messages
     "/inbox": True,
 }

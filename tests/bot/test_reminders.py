@@ -5,7 +5,7 @@ once when it comes back; scheduling from a message happens only if the message c
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -139,6 +139,52 @@ async def test_cancelling_removes_a_things_reminders(app: App) -> None:
     await app.jobs.schedule_reminder("notice_deadline", 70, when)
     assert await app.jobs.cancel_reminders("notice_deadline", 7) == 2
     assert next(job.id for job in app.jobs.scheduler.get_jobs()).startswith("notice_deadline:70:")
+
+
+async def test_thousands_of_reminders_are_scheduled_and_cancelled_in_bulk(
+    app: App, settings: Settings
+) -> None:
+    start = utcnow().replace(microsecond=0) + timedelta(days=3)
+    scheduled = [
+        ("notice_deadline", n, start + timedelta(minutes=n % 97, hours=h))
+        for n in range(1, 1001)
+        for h in (0, 22)
+    ]
+    await app.jobs.apply(scheduled, [])
+    await app.jobs.apply(scheduled[:10], [])  # again: replaced, not doubled
+    jobs = app.jobs.scheduler.get_jobs()
+    assert len(jobs) == 2000
+    assert sorted(j.id for j in jobs) == sorted(reminders.job_id(*r) for r in scheduled)
+    assert all(j.next_run_time == reminders_due(j.args[2]) for j in jobs)
+    await app.jobs.apply([], [("notice_deadline", n) for n in range(1, 1001, 2)])
+    left = {job.args[1] for job in app.jobs.scheduler.get_jobs()}
+    assert left == set(range(2, 1001, 2)), "exactly the cancelled things' jobs went"
+    assert await app.jobs.cancel_reminders("notice_deadline", 10) == 2
+    assert await app.jobs.cancel_reminders("notice_deadline", 1) == 0
+    assert 100 in {job.args[1] for job in app.jobs.scheduler.get_jobs()}
+    listed = unionbot("jobs", url=settings.database_url).stdout.decode().splitlines()
+    assert len(listed) == 998
+    times = [line.split("\t")[1] for line in listed]
+    assert times == sorted(times), "soonest first"
+
+
+def reminders_due(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+async def test_a_reminder_added_while_leading_fires_without_waiting_for_a_wakeup(
+    app: App,
+) -> None:
+    FIRED.clear()
+    reminders.bind(app)
+    app.jobs.lead()
+    await asyncio.sleep(0.2)
+    await app.jobs.schedule_reminder("test_burst", 5, utcnow() + timedelta(seconds=1))
+
+    async def fired() -> bool:
+        return FIRED == [5]
+
+    await wait_for(fired, seconds=app.settings.scheduler_wakeup_seconds - 2)
 
 
 async def test_a_message_that_fails_schedules_nothing(app: App) -> None:

@@ -231,12 +231,3 @@ async def test_a_missing_image_still_sends_the_text(
     await telegram.send(str(XIAOMING), Outgoing("签到码", image=str(tmp_path / "gone.png")))
     [text] = fake.events_in(XIAOMING)[1:]
     assert (text.method, text.text) == ("sendMessage", "签到码")
-
-
-async def test_a_payload_too_long_for_telegram_is_left_out(
-    fake: FakeTelegram, telegram: TelegramChannel
-) -> None:
-    await fake.say(XIAOMING, "/start")
-    message = Outgoing("选择", rows([Button("好", "ok"), Button("太长", "x:" + "9" * 80)]))
-    await telegram.send(str(XIAOMING), message)
-    assert fake.events_in(XIAOMING)[-1].payloads() == ["ok"]

@@ -304,10 +304,10 @@ async def test_the_meeting_is_only_at_step_five_and_outsiders_cannot_speak(app: 
         await chat.say(f"第 {n + 1} 点")
     [first] = await as_(chat, "xiaozhang", "/transcript")
     assert "第 1/2 页" in first["text"] and "#10【" in first["text"] and "#11" not in first["text"]
-    assert payloads(first) == [f"tr:{bs.id}:2"]
+    assert payloads(first) == [f"tr:{bs.id}:2", f"wm:{bs.id}"]
     [second] = await as_(chat, "xiaozhang", {"press": f"tr:{bs.id}:2"})
     assert "#12【职工方·工会主席】陈主席：第 12 点" in second["text"]
-    assert payloads(second) == [f"tr:{bs.id}:1"]
+    assert payloads(second) == [f"tr:{bs.id}:1", f"wm:{bs.id}"]
     assert "还没有加入" in to(await as_(chat, "xiaoli", {"press": f"tr:{bs.id}:1"}), "xiaoli")
     await chat.say("/meeting_close")
     assert "第 6 步" in await chat.text_of("/next")

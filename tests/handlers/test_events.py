@@ -31,6 +31,35 @@ async def test_no_events_says_so(chat: Chat) -> None:
     assert "没有交友活动" in await chat.text_of("/events")
 
 
+async def test_many_coming_events_come_as_one_page_at_a_time(app: App, chat: Chat) -> None:
+    now = utcnow()
+    for day in range(12, 0, -1):
+        await add_event(
+            app,
+            title=f"活动{day:02d}",
+            starts_at=now + timedelta(days=day),
+            ends_at=now + timedelta(days=day, hours=2),
+            signup_deadline=now + timedelta(hours=day),
+            places_total=3,
+        )
+    await add_profile(app, "xiaohe", "f", 1996)
+    first = await chat.say("/events")
+    assert len(first) == 1, "one message per press, whatever the number of events"
+    titles = re.findall(r"活动\d\d", first[0]["text"])
+    assert titles == ["活动01", "活动02", "活动03", "活动04", "活动05"], "soonest first"
+    assert "第 1/3 页，共 12 场" in first[0]["text"]
+    signed = next(p for p in payloads(first[0]) if p.startswith("ev:s:"))
+    await chat.say({"as": "xiaohe", "press": signed})
+    second = await chat.say({"press": "ev:p:2"})
+    assert re.findall(r"活动\d\d", second[0]["text"]) == [f"活动{d:02d}" for d in range(6, 11)]
+    assert payloads(second[0])[-2:] == ["ev:p:1", "ev:p:3"]
+    last = (await chat.say({"press": "ev:p:9"}))[0]
+    assert "第 3/3 页" in last["text"] and "ev:p:4" not in payloads(last)
+    assert re.findall(r"活动\d\d", last["text"]) == ["活动11", "活动12"]
+    again = (await chat.say("/events"))[0]["text"]
+    assert again.count("剩余名额：3 个") == 4 and again.count("剩余名额：2 个") == 1
+
+
 async def test_a_full_side_sends_to_its_own_waitlist(app: App, chat: Chat) -> None:
     event = await add_event(app, places_total=None, places_women=1, places_men=1)
     await add_profile(app, "w1", "f", 1996)

@@ -40,6 +40,18 @@ async def test_consent_comes_first_and_declining_stores_nothing(app: App, chat: 
     assert await profiles(app) == []
 
 
+async def test_the_consent_says_truthfully_what_officers_see(app: App, chat: Chat) -> None:
+    """Officers see nicknames on event participant lists and exports, and card numbers only
+    in reports, the gift list and the view log (tests/handlers/test_matchmaking.py)."""
+    [consent] = await chat.say("/profile")
+    text = consent["text"]
+    assert "工会干部看不到您的资料" in text and "报名名单和导出的名单里能看到您的昵称" in text
+    assert "举报、结婚礼遇名单和查看记录里只有资料编号" in text
+    assert "婉拒和过期，对方收到的是同样的话、在同一时间" in text
+    [english] = await Chat(app, "amy", "en").say("/profile")
+    assert "the officers see your nickname on that event's participant list" in english["text"]
+
+
 async def test_the_form_stores_the_profile_with_the_consent_time(app: App, chat: Chat) -> None:
     before = utcnow()
     assert "已保存" in await create_profile(chat, "xiaoming", MAN, hobbies="1，3、9 3")

@@ -8,6 +8,7 @@ app id, 400 for garbage), and wechatpy's parser (400 when fields are missing).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from bot.settings import Settings
 
 NAME = "wechat"
 MAX_BODY_BYTES = 64 * 1024
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters XML 1.0 does not allow even in CDATA: a reply holding one is not XML."""
 
 
 class Rejected(Exception):
@@ -115,11 +118,23 @@ class Verifier:
             raise Rejected(400, "not a WeChat message") from None
 
     def reply_xml(self, received: Received, text: str, nonce: str) -> str:
-        reply = TextReply(source=received.account, target=received.openid, content=text)
+        """The passive reply, well-formed whatever the text: wechatpy writes each field
+        as ``<![CDATA[...]]>`` unescaped, so ``]]>`` would end the section early."""
+        reply = TextReply(
+            source=_cdata(received.account),
+            target=_cdata(received.openid),
+            content=_cdata(text),
+        )
         xml: str = reply.render()
         if received.encrypted and self.crypto is not None:
             xml = self.crypto.encrypt_message(xml, nonce or "0", str(int(time.time())))
         return xml
+
+
+def _cdata(text: str) -> str:
+    """Text for inside a CDATA section: ``]]>`` split over two sections, characters XML
+    forbids dropped."""
+    return NOT_IN_XML.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
 def _strict_xml(body: bytes) -> None:
@@ -137,6 +152,8 @@ MEDIA = frozenset({"image", "voice", "video", "shortvideo", "file", "link"})
 
 def _map(message: Any, encrypted: bool) -> Received:
     data: dict[str, Any] = message._data
+    if any(isinstance(value, list) for value in data.values()):
+        raise Rejected(400, "a field given twice")
     openid = str(data["FromUserName"])
     account = str(data["ToUserName"])
     kind = str(data["MsgType"]).lower()
