@@ -19,12 +19,14 @@ def service_routers() -> list[Router]:
     """Every service's router, in the order their routes and menu entries are tried."""
     from handlers import (
         account,
+        ballot_page,
         ballots,
         bargaining,
         bargaining_review,
         benefits,
         broadcasts,
         core,
+        dashboard,
         events,
         invites,
         matchmaking,
@@ -59,6 +61,8 @@ def service_routers() -> list[Router]:
         ballots.router,
         suggestions.router,
         wechat.router,
+        dashboard.router,
+        ballot_page.router,
     ]
 
 

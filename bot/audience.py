@@ -6,8 +6,9 @@ one SQL condition on the ``members`` row, which members a value takes in
 sent: resolving the recipients when it goes out, answering "does this member belong" when
 a member opens it (one query), and listing the notices a member may see (one query for a
 page), so an audience whose meaning changes changes everywhere at once. Built in:
-everyone, a town, an enterprise, a language. Event participants (events) and model workers
-(benefits) register theirs from their own modules with :func:`register_audience`.
+everyone, a town, an enterprise, a language. Services declare theirs on their router
+(``router.audience("event", ...)``: event participants, model workers), and the dispatcher
+adds them when it includes the router.
 """
 
 from __future__ import annotations
@@ -22,27 +23,32 @@ from sqlalchemy import (
     and_,
     false,
     literal,
-    select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dialogs import CHOICES_SHOWN
 from bot.i18n import N_, Translator
+from bot.numbers import read_id
 from bot.settings import LANGUAGES
 from storage import notices
-from storage.enterprises import list_enterprises
+from storage.enterprises import search_enterprises
 from storage.memberships import Status
-from storage.models import Member
+from storage.models import Enterprise, Member
 from storage.notices import Includes
+from storage.towns import member_towns
 from storage.types import as_text
 
-Choices = Callable[[AsyncSession, Translator], Awaitable[list[tuple[str, str]]]]
+Choices = Callable[[AsyncSession, Translator, str], Awaitable[list[tuple[str, str]]]]
+"""``(value, label)`` pairs, at most :data:`~bot.dialogs.CHOICES_SHOWN`, whose name contains
+the word typed ("" for the first ones): a union has about a thousand enterprises, more than
+a message can list, so the officer types part of a name to find the others."""
 
 
 @dataclass(frozen=True)
 class Audience:
     choices: Choices
-    """(value, label) pairs the officer picks from; value "" for an audience without one."""
+    """What the officer picks from; value "" for an audience without one."""
     includes: Includes
     """The condition, on the :class:`Member` row in scope, that the member is in the
     audience for a value: a bound value, or a notice's ``audience_value`` when listing."""
@@ -58,18 +64,36 @@ def register_audience(name: str, audience: Audience) -> None:
     AUDIENCES[name] = audience
 
 
+def install(declared: Mapping[str, Audience]) -> None:
+    """The audiences a router declares, added when the dispatcher includes it (again for
+    each dispatcher built in the process, which finds them already there)."""
+    for name, audience in declared.items():
+        if AUDIENCES.get(name) is not audience:
+            register_audience(name, audience)
+
+
 def split(choice: str) -> tuple[str, str]:
     """``"town:坎墩街道"`` -> ``("town", "坎墩街道")``."""
     name, _, value = choice.partition(":")
     return name, value
 
 
-async def choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
-    """Every audience's choices, as ``name:value`` and a label."""
+async def choices(session: AsyncSession, t: Translator, word: str = "") -> list[tuple[str, str]]:
+    """Every audience's first choices, or those matching ``word``, as ``name:value`` and a
+    label; an audience that searches no names (everyone, a language) matches by its label."""
     found = []
     for name, audience in AUDIENCES.items():
-        found += [(f"{name}:{value}", label) for value, label in await audience.choices(session, t)]
+        found += [
+            (f"{name}:{value}", label)
+            for value, label in await audience.choices(session, t, word)
+            if word.lower() in label.lower()
+        ]
     return found
+
+
+async def count(session: AsyncSession, name: str, value: str) -> int:
+    """How many members the audience takes in now, counted by the database."""
+    return await notices.count_where(session, condition(name, value))
 
 
 def condition(name: str, value: str) -> ColumnElement[bool]:
@@ -99,7 +123,9 @@ async def describe(session: AsyncSession, t: Translator, name: str, value: str) 
     return name if audience is None else await audience.describe(session, t, value)
 
 
-async def _everyone_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+async def _everyone_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
     return [("", t("audience.everyone"))]
 
 
@@ -111,11 +137,9 @@ async def _everyone_label(session: AsyncSession, t: Translator, value: str) -> s
     return t("audience.everyone")
 
 
-async def _town_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
-    towns = await session.scalars(
-        select(Member.town).where(Member.town.is_not(None)).distinct().order_by(Member.town)
-    )
-    return [(town, t("audience.town", town=town)) for town in towns if town]
+async def _town_choices(session: AsyncSession, t: Translator, word: str) -> list[tuple[str, str]]:
+    towns = await member_towns(session, word, CHOICES_SHOWN)
+    return [(town, t("audience.town", town=town)) for town in towns]
 
 
 def _town(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
@@ -126,10 +150,11 @@ async def _town_label(session: AsyncSession, t: Translator, value: str) -> str:
     return t("audience.town", town=value)
 
 
-async def _enterprise_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
-    return [
-        (str(e.id), t("audience.enterprise", name=e.name)) for e in await list_enterprises(session)
-    ]
+async def _enterprise_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
+    found = await search_enterprises(session, word, CHOICES_SHOWN)
+    return [(str(e.id), t("audience.enterprise", name=e.name)) for e in found]
 
 
 def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
@@ -138,14 +163,17 @@ def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
 
 
 async def _enterprise_label(session: AsyncSession, t: Translator, value: str) -> str:
-    names = {str(e.id): e.name for e in await list_enterprises(session)}
-    return t("audience.enterprise", name=names.get(value, value))
+    enterprise_id = read_id(value)
+    enterprise = await session.get(Enterprise, enterprise_id) if enterprise_id else None
+    return t("audience.enterprise", name=enterprise.name if enterprise else value)
 
 
 LANGUAGE_LABELS = {"zh_CN": N_("audience.language_zh"), "en": N_("audience.language_en")}
 
 
-async def _language_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
+async def _language_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
     return [(code, t(LANGUAGE_LABELS[code])) for code in LANGUAGES]
 
 

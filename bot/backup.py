@@ -24,9 +24,9 @@ from sqlalchemy.engine import URL, make_url
 from bot.settings import Settings
 from bot.startup import StartupError
 
-MANIFEST = "backup.json"
-SQLITE_FILE = "database.sqlite"
-POSTGRES_FILE = "database.pgdump"
+MANIFEST = "unionbot-backup.json"
+SQLITE_FILE = "unionbot-db.sqlite"
+POSTGRES_FILE = "unionbot-db.pgdump"
 KEYS = "keys"
 FORMAT = 1
 

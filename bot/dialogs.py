@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.context import Context
 from bot.i18n import Translator
-from bot.messages import Button, rows
+from bot.messages import MAX_PAYLOAD_BYTES, Button, rows
 from bot.numbers import read_number
 from storage.models import DialogState
 from storage.types import utcnow
@@ -52,7 +52,13 @@ class Choice:
 
 
 Options = Callable[[Context], Awaitable[Sequence[Choice]]]
+Search = Callable[[Context, str], Awaitable[Sequence[Choice]]]
 Parser = Callable[[str], Any]
+CHOICES_SHOWN = 8
+"""A choice field with a search lists at most this many at a time (its first ones, or
+those found)."""
+SEARCH_KEY = "_search"
+"""Where a choice field keeps the word the member searched for, until they pick."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class Field:
     parse: Parser | None = None
     options: Options | None = None
     optional: bool = False
+    search: Search | None = None
+    """For a choice among more than a message can list (1,005 enterprises): typed words
+    that are not a choice search, and the choices found are listed instead."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,15 @@ def integer_field(name: str, prompt: str, *, minimum: int, maximum: int) -> Fiel
     return Field(name, prompt, parse=parse)
 
 
-def choice_field(name: str, prompt: str, options: Options, *, optional: bool = False) -> Field:
-    return Field(name, prompt, options=options, optional=optional)
+def choice_field(
+    name: str,
+    prompt: str,
+    options: Options,
+    *,
+    optional: bool = False,
+    search: Search | None = None,
+) -> Field:
+    return Field(name, prompt, options=options, optional=optional, search=search)
 
 
 def fixed_choices(*choices: tuple[str, str]) -> Options:
@@ -162,6 +178,7 @@ async def continue_form(ctx: Context, form: Form) -> None:
         await _ask(ctx, form, state)
         return
     data = dict(state.data)
+    data.pop(SEARCH_KEY, None)
     data[field.name] = value
     _save(state, form.name, state.step + 1, data)
     await _ask(ctx, form, state)
@@ -175,21 +192,32 @@ async def _parse_answer(ctx: Context, field: Field) -> Any:
             raise Invalid("form.required")
         return None
     if field.options is not None:
-        return await _pick(ctx, field.options)
+        return await _pick(ctx, field)
     if payload is not None or ctx.message.text is None:
         raise Invalid("form.answer_with_text")
     assert field.parse is not None
     return field.parse(ctx.message.text)
 
 
-async def _pick(ctx: Context, options: Options) -> str:
-    choices = await options(ctx)
+async def _choices(ctx: Context, field: Field) -> Sequence[Choice]:
+    """The field's choices, or those found by the word the member searched for."""
+    assert field.options is not None
+    word = ctx.dialog.data.get(SEARCH_KEY) if ctx.dialog is not None else None
+    if field.search is not None and word:
+        return await field.search(ctx, word)
+    return await field.options(ctx)
+
+
+async def _pick(ctx: Context, field: Field) -> str:
+    assert field.options is not None
+    choices = await _choices(ctx, field)
     payload = ctx.message.payload
     if payload is not None and payload.startswith(CHOICE_PAYLOAD):
         value = payload.removeprefix(CHOICE_PAYLOAD)
-        if any(choice.value == value for choice in choices):
+        offered = [*choices, *(await field.options(ctx) if field.search else ())]
+        if any(choice.value == value for choice in offered):
             return value
-    if not choices:
+    if not choices and field.search is None:
         raise Invalid("form.no_options")
     answer = (ctx.message.text or "").strip()
     for choice in choices:
@@ -198,6 +226,13 @@ async def _pick(ctx: Context, options: Options) -> str:
     number = read_number(answer, maximum=len(choices))
     if number:
         return choices[number - 1].value
+    if field.search is not None and answer and read_number(answer) is None:
+        found = await field.search(ctx, answer)
+        if not found:
+            raise Invalid("form.found_none", word=answer, maximum=len(choices))
+        assert ctx.dialog is not None
+        ctx.dialog.data = {**ctx.dialog.data, SEARCH_KEY: answer}
+        raise Invalid("form.found", count=len(found), word=answer)
     raise Invalid("form.pick_a_number", maximum=len(choices))
 
 
@@ -221,9 +256,13 @@ async def _ask(ctx: Context, form: Form, state: DialogState) -> None:
     buttons: list[list[Button]] = []
     text = ctx.t(field.prompt)
     if field.options is not None:
-        choices = await field.options(ctx)
+        choices = await _choices(ctx, field)
         text += "\n" + "\n".join(f"{n}. {c.label}" for n, c in enumerate(choices, 1))
-        buttons = _grid([Button(c.label, CHOICE_PAYLOAD + c.value) for c in choices])
+        if field.search is not None:
+            text += "\n" + ctx.t("form.search_hint")
+        buttons = _grid(
+            [Button(c.label, CHOICE_PAYLOAD + c.value) for c in choices if _fits(c.value)]
+        )
     if field.optional:
         buttons.append([Button(ctx.t("form.button.skip"), SKIP_PAYLOAD)])
     buttons.append([Button(ctx.t("form.button.cancel"), CANCEL_PAYLOAD)])
@@ -259,6 +298,12 @@ def _save(state: DialogState, form: str, step: int, data: dict[str, Any]) -> Non
     state.step = step
     state.data = data
     state.updated_at = utcnow()
+
+
+def _fits(value: str) -> bool:
+    """Whether a choice's button payload is within Telegram's 64 bytes; a longer value (a
+    town of twenty Chinese characters) is still listed, and picked by its number."""
+    return len((CHOICE_PAYLOAD + value).encode("utf-8")) <= MAX_PAYLOAD_BYTES
 
 
 def _grid(buttons: list[Button]) -> list[list[Button]]:

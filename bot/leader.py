@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x756E696F6E626F74
@@ -132,11 +134,14 @@ class Leadership:
                     log.info("this process is the leader: it runs the scheduler and the sender")
                     self.deposed.clear()
                     self.leading.set()
+                    metrics.LEADER.set(1)
                     while await self.lock.still_held():  # noqa: ASYNC110  a poll of the lock
                         await asyncio.sleep(self.check_seconds)
+                    metrics.LEADER.set(0)
                     self.leading.clear()
                     self.deposed.set()
                     log.warning("this process is no longer the leader")
                 await asyncio.sleep(self.check_seconds)
         finally:
+            metrics.LEADER.set(0)
             await self.lock.release()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot import metrics
 from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
 from bot.messages import from_json
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
@@ -140,6 +141,7 @@ class Sender:
             async with self.app.sessions() as session, session.begin():
                 if await outbox.hand_to_queue(session, row.id, identity.id, row.body, self.clock()):
                     self.stats.queued += 1
+                    metrics.SENDS.labels("queued").inc()
             return
         pacer = self.pacers.setdefault(identity.channel, Pacer(0))
         await pacer.wait(identity.external_id)
@@ -187,6 +189,7 @@ class Sender:
     ) -> None:
         async with self.app.sessions() as session, session.begin():
             await outbox.record(session, row.id, status, self.clock(), reason, not_before)
+        metrics.SENDS.labels("retry" if status is DeliveryStatus.PENDING else status).inc()
         if status is DeliveryStatus.SENT:
             self.stats.sent += 1
         elif status is DeliveryStatus.FAILED:

@@ -1,5 +1,5 @@
-"""The webhook app for ``unionbot serve``: ``/healthz``, every channel's endpoints and the
-web pages under ``/w`` (:mod:`bot.pages`)."""
+"""The webhook app for ``unionbot serve``: ``/healthz``, ``/metrics``, every channel's
+endpoints and the web pages under ``/w`` (:mod:`bot.pages`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import logging
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from bot import metrics
 from bot.app import App
 from bot.channels.base import ServiceChannel
 from bot.pages import create_pages
@@ -31,8 +32,13 @@ def create_web_app(app: App, channels: list[ServiceChannel]) -> Starlette:
             return JSONResponse({"status": "unavailable"}, 503)
         return JSONResponse({"status": "ok"})
 
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus text format; scrape each process directly, not through nginx."""
+        return Response(await metrics.exposition(app.engine), media_type=metrics.CONTENT_TYPE)
+
     routes = [
         Route("/healthz", healthz),
+        Route("/metrics", metrics_page),
         Mount("/w", app=create_pages(app)),
         *(r for c in channels for r in c.routes()),
     ]

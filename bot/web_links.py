@@ -19,16 +19,13 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.settings import Settings
-from storage.model_worker_code import secret_file
+from storage.web_signin import web_key
 
-KEY_FILE = "web-links.key"
-KEY_BYTES = 32
 LINK = "link"
 SESSION = "session"
 
@@ -50,16 +47,12 @@ class Claims:
     expires_at: datetime
 
 
-def _key(key_dir: Path) -> bytes:
-    return secret_file(key_dir / KEY_FILE, secrets.token_bytes(KEY_BYTES))
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _mac(key_dir: Path, data: bytes) -> bytes:
-    return hmac.new(_key(key_dir), data, hashlib.sha256).digest()
+    return hmac.new(web_key(key_dir), data, hashlib.sha256).digest()
 
 
 def sign(key_dir: Path, claims: Claims) -> str:

@@ -6,12 +6,12 @@ from typing import Any
 
 from bot.context import Context
 from bot.dialogs import (
+    CHOICES_SHOWN,
     Choice,
     Field,
     Form,
     Invalid,
     choice_field,
-    describe_choice,
     start_form,
     text_field,
 )
@@ -21,9 +21,10 @@ from bot.router import Router
 from handlers.membership import request_buttons
 from storage import members, memberships
 from storage.bargaining import chair_ids
-from storage.enterprises import list_enterprises
+from storage.enterprises import search_enterprises
 from storage.members import LINK_CODE_LIFETIME
 from storage.memberships import Status
+from storage.models import Enterprise
 from storage.types import utcnow
 
 router = Router("account")
@@ -31,7 +32,13 @@ router.menu(N_("menu.me"), "me", order=800)
 
 
 async def enterprise_choices(ctx: Context) -> list[Choice]:
-    return [Choice(str(e.id), f"{e.name}（{e.city}）") for e in await list_enterprises(ctx.session)]
+    return await search_enterprise_choices(ctx, "")
+
+
+async def search_enterprise_choices(ctx: Context, word: str) -> list[Choice]:
+    """The first enterprises, or those whose name has the word: never all thousand."""
+    found = await search_enterprises(ctx.session, word, CHOICES_SHOWN)
+    return [Choice(str(e.id), f"{e.name}（{e.city}）") for e in found]
 
 
 def parse_number(answer: str) -> str:
@@ -43,7 +50,8 @@ def parse_number(answer: str) -> str:
 
 
 async def summarise(ctx: Context, data: dict[str, Any]) -> str:
-    enterprise = describe_choice(ctx.t, await enterprise_choices(ctx), data["enterprise"])
+    found = await ctx.session.get(Enterprise, int(data["enterprise"] or 0))
+    enterprise = f"{found.name}（{found.city}）" if found else ctx.t("form.skipped")
     number = ctx.t("me.number_given") if data.get("number") else "-"
     return ctx.t(
         "me.summary",
@@ -94,7 +102,13 @@ details_form = router.form(
         fields=(
             text_field("real_name", N_("me.ask_real_name"), min_length=2, max_length=20),
             text_field("town", N_("me.ask_town"), min_length=2, max_length=20),
-            choice_field("enterprise", N_("me.ask_enterprise"), enterprise_choices, optional=True),
+            choice_field(
+                "enterprise",
+                N_("me.ask_enterprise"),
+                enterprise_choices,
+                optional=True,
+                search=search_enterprise_choices,
+            ),
             Field("number", N_("me.ask_number"), parse=parse_number, optional=True),
         ),
         on_done=save_details,

@@ -17,10 +17,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audience, reminders
 from bot.audience import Audience
 from bot.context import Context, MessageBuilder
-from bot.dialogs import Field, Form, Invalid, choice_field, fixed_choices, start_form, text_field
+from bot.dialogs import (
+    CHOICES_SHOWN,
+    Field,
+    Form,
+    Invalid,
+    choice_field,
+    fixed_choices,
+    start_form,
+    text_field,
+)
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id, read_number, read_numbers
@@ -391,17 +399,18 @@ async def reminder_fan_out(
     return [(member_id, build) for member_id in member_ids]
 
 
-reminders.register(REMINDER_KIND, reminder_fan_out)
+router.reminder(REMINDER_KIND)(reminder_fan_out)
 
 
 # The "event participants" audience for officers' notices.
 
 
-async def _audience_choices(session: AsyncSession, t: Translator) -> list[tuple[str, str]]:
-    return [
-        (str(event.id), t("events.audience", title=event.title))
-        for event in await events.events_from(session, utcnow())
-    ]
+async def _audience_choices(
+    session: AsyncSession, t: Translator, word: str
+) -> list[tuple[str, str]]:
+    """The soonest coming events, or those whose title has the word."""
+    found = await events.coming_titled(session, utcnow(), word, CHOICES_SHOWN)
+    return [(str(event.id), t("events.audience", title=event.title)) for event in found]
 
 
 def _audience_members(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
@@ -414,4 +423,4 @@ async def _audience_label(session: AsyncSession, t: Translator, value: str) -> s
     return t("events.audience", title=event.title if event else value)
 
 
-audience.register_audience("event", Audience(_audience_choices, _audience_members, _audience_label))
+router.audience("event", Audience(_audience_choices, _audience_members, _audience_label))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audience, reminders
+from bot import audience
 from bot.broadcasting import publish
 from bot.context import Context, MessageBuilder
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
@@ -200,7 +200,7 @@ async def deadline_fan_out(
     ]
 
 
-reminders.register(DEADLINE_KIND, deadline_fan_out, about_notice=True)
+router.reminder(DEADLINE_KIND, about_notice=True)(deadline_fan_out)
 
 
 # Officers: compose, preview, confirm, send now or later.
@@ -237,7 +237,7 @@ async def scheduled_fan_out(
     return [(member_id, build) for member_id in ids]
 
 
-reminders.register(SEND_KIND, scheduled_fan_out, once_per_thing=True, about_notice=True)
+router.reminder(SEND_KIND, once_per_thing=True, about_notice=True)(scheduled_fan_out)
 
 
 def _local_time_field(name: str, prompt: str) -> Field:
@@ -267,6 +267,11 @@ async def audience_choices(ctx: Context) -> list[Choice]:
     return [Choice(value, label) for value, label in await audience.choices(ctx.session, ctx.t)]
 
 
+async def search_audiences(ctx: Context, word: str) -> list[Choice]:
+    found = await audience.choices(ctx.session, ctx.t, word)
+    return [Choice(value, label) for value, label in found]
+
+
 def _to_utc(ctx: Context, text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -292,7 +297,7 @@ async def preview(ctx: Context, data: dict[str, Any]) -> str:
     ctx.reply(ctx.t("notices.preview_intro"))
     ctx.answer(notice_message(ctx.t, draft, ctx.settings.zone, utcnow()))
     name, value = audience.split(data["audience"])
-    count = len(await audience.resolve(ctx.session, name, value))
+    count = await audience.count(ctx.session, name, value)
     send_at = data.get("send_at") or ctx.t("notices.now")
     return ctx.t(
         "notices.summary",
@@ -345,7 +350,9 @@ compose_form = router.form(
             _web_address_field("link", N_("notices.ask_link")),
             _web_address_field("image", N_("notices.ask_image")),
             _local_time_field("deadline", N_("notices.ask_deadline")),
-            choice_field("audience", N_("notices.ask_audience"), audience_choices),
+            choice_field(
+                "audience", N_("notices.ask_audience"), audience_choices, search=search_audiences
+            ),
             _local_time_field("send_at", N_("notices.ask_send_at")),
         ),
         on_done=save_notice,

@@ -247,7 +247,7 @@ async def _paper(
             raise Refused("ballots.bad_choice")
         return {"v": choices[0]}, 0
     count = len(await candidates(session, ballot.id))
-    positions = sorted({int(c) for c in choices if c.isdigit()})
+    positions = sorted({int(c) for c in choices if c.isascii() and c.isdigit()})
     if (
         not positions
         or len(positions) != len(choices)

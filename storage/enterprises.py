@@ -10,5 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Enterprise
 
 
-async def list_enterprises(session: AsyncSession) -> Sequence[Enterprise]:
-    return (await session.scalars(select(Enterprise).order_by(Enterprise.id))).all()
+async def search_enterprises(session: AsyncSession, word: str, limit: int) -> Sequence[Enterprise]:
+    """Enterprises whose name contains ``word`` ("" for any), oldest first, at most ``limit``."""
+    return (
+        await session.scalars(
+            select(Enterprise)
+            .where(Enterprise.name.contains(word, autoescape=True))
+            .order_by(Enterprise.id)
+            .limit(limit)
+        )
+    ).all()

@@ -288,6 +288,17 @@ async def confirmed_members(
     return [member_id for member_id in rows if member_id is not None]
 
 
+async def coming_titled(session: AsyncSession, now: datetime, word: str, limit: int) -> list[Event]:
+    """Events not started yet whose title contains ``word`` ("" for any), soonest first."""
+    rows = await session.scalars(
+        select(Event)
+        .where(Event.starts_at > now, Event.title.contains(word, autoescape=True))
+        .order_by(Event.starts_at, Event.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def events_from(session: AsyncSession, now: datetime) -> list[Event]:
     """Events that have not started yet, soonest first."""
     rows = await session.scalars(

@@ -106,6 +106,12 @@ async def members_where(session: AsyncSession, condition: ColumnElement[bool]) -
     return list(rows)
 
 
+async def count_where(session: AsyncSession, condition: ColumnElement[bool]) -> int:
+    """How many members match an audience's condition, without reading their ids."""
+    found = await session.scalar(select(func.count()).select_from(Member).where(condition))
+    return found or 0
+
+
 async def is_member(session: AsyncSession, member_id: int, condition: ColumnElement[bool]) -> bool:
     """Whether this member matches an audience's condition, in one query."""
     found = await session.scalar(select(exists().where(Member.id == member_id, condition)))

@@ -12,6 +12,7 @@ from storage.models import (  # noqa: F401  (each model module, for metadata)
     invites,
     notices,
     singles,
+    web,
     wechat,
 )
 

@@ -19,8 +19,8 @@ from starlette.staticfiles import StaticFiles
 
 from bot import web_links
 from bot.app import App
-from bot.pages import meeting
-from bot.pages.site import COOKIE, HEADERS, HERE, RedactLinks, Site
+from bot.pages import ballot, dashboard, meeting
+from bot.pages.site import HEADERS, HERE, RedactLinks, Site
 from storage.types import utcnow
 
 BAD_LINK = {"expired": "pages.link_expired", "forged": "pages.link_forged"}
@@ -40,21 +40,15 @@ def create_pages(app: App) -> Starlette:
         except web_links.BadLink as bad:
             return site.refusal(BAD_LINK[bad.reason], status=403)
         response = RedirectResponse(f"/w/{claims.page}", 303, headers=HEADERS)
-        response.set_cookie(
-            COOKIE,
-            web_links.session_token(app.settings, claims.member_id, now),
-            max_age=app.settings.web_session_hours * 3600,
-            path="/w",
-            secure=(app.settings.web_url or "").startswith("https://"),
-            httponly=True,
-            samesite="lax",
-        )
+        site.set_session(response, claims.member_id, now)
         return response
 
     return Starlette(
         routes=[
             Route("/open/{token}", open_link),
             *meeting.routes(site),
+            *dashboard.routes(site),
+            *ballot.routes(site),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ class Site:
         """A form post carries the token bound to this viewer's cookie and, where the browser
         says (``Sec-Fetch-Site``; ``Origin`` is ``null`` under ``no-referrer``), comes from
         this site."""
-        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        if not self.same_site(request):
             return False
         form = await request.form()
         given = form.get("csrf")
@@ -106,9 +107,23 @@ class Site:
             self.app.settings.key_dir, viewer.session, given
         )
 
-    def with_headers(self, response: Response) -> Response:
-        response.headers.update(HEADERS)
-        return response
+    @staticmethod
+    def same_site(request: Request) -> bool:
+        """Not sent by another site's page, where the browser says so."""
+        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+    def set_session(self, response: Response, member_id: int, now: datetime) -> None:
+        """Start the page session of a member whose link or sign-in code was good."""
+        settings = self.app.settings
+        response.set_cookie(
+            COOKIE,
+            web_links.session_token(settings, member_id, now),
+            max_age=settings.web_session_hours * 3600,
+            path="/w",
+            secure=(settings.web_url or "").startswith("https://"),
+            httponly=True,
+            samesite="lax",
+        )
 
 
 OPEN_PATH = re.compile(r"(/w/open/)[^\s?\"]+")

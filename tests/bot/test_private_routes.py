@@ -77,7 +77,9 @@ SHOWS_MEMBER_DATA = {
     "/gifts": True,
     "/mmstats": True,
     "/viewlog": True,
-    "button mm": True,
+    "button mm:list": True,
+    "button mm:s": True,
+    "button mm:p": True,
     "button intro": True,
     # benefits: every result says whether the member is a verified model worker
     "/benefits": True,
@@ -128,6 +130,8 @@ SHOWS_MEMBER_DATA = {
     "/transcript": True,
     "button tr": True,
     "button wm": True,  # a personal link to the live meeting page
+    "/dashboard": True,  # a one-time sign-in code
+    "button wb": True,  # a personal link to a ballot's result page
     "/election": False,
     "/congress": False,
     "/vote": True,

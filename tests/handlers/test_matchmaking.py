@@ -332,6 +332,8 @@ async def test_only_the_introducing_matchmaker_or_an_officer_records_an_outcome(
     assert "只对职工红娘开放" in await chat.text_of(
         {"as": "she", "text": f"/outcome {number} 已结婚"}
     )
+    assert "/outcome" not in await chat.text_of({"as": "she", "text": "/help"})
+    assert "/outcome" in await chat.text_of({"as": MM, "text": "/help"})
     async with app.sessions() as session:
         intro = await session.get(Introduction, number)
         assert intro is not None and intro.outcome is None

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.sender import Sender
 from bot.settings import Settings
-from storage.models import Delivery, Notice, ReminderSubscription
+from storage.models import Delivery, Enterprise, Member, Notice, ReminderSubscription
 from storage.seed import demo_files, import_file
 from storage.types import utcnow
 from tests.conftest import Chat, payloads
@@ -213,3 +213,48 @@ async def test_a_notice_image_must_be_a_web_address_not_a_server_file(app: App) 
     assert "https://" in refused and "图片" in refused
     asked_deadline = await officer.text_of("https://example.org/laomo.png")
     assert "截止" in asked_deadline
+
+
+async def test_an_enterprise_among_a_thousand_is_found_by_part_of_its_name(app: App) -> None:
+    await load_demo(app)
+    async with app.sessions() as session, session.begin():
+        for n in range(40):
+            enterprise = Enterprise(name=f"宁海第{n:02d}模具厂", city="宁波")
+            session.add(enterprise)
+            await session.flush()
+            session.add_all(
+                Member(
+                    display_name=f"工人{n}-{k}",
+                    language="zh_CN",
+                    enterprise_id=enterprise.id,
+                    enterprise_status="verified" if k < n % 4 else "pending",
+                )
+                for k in range(3)
+            )
+    officer = Chat(app, "officer")
+    asked = (await compose(officer, STANDARD))[-1]["text"]
+    assert asked.count("模具厂") <= 8, "a few to start with, never all 40"
+    assert "输入名称中的几个字" in asked
+    assert "没有找到含“铸造”" in await officer.text_of("铸造")
+    found = await officer.say("第3")
+    assert "找到" in found[0]["text"]
+    assert found[-1]["text"].count("宁海第3") == 8 and "第29" not in found[-1]["text"]
+    one = (await officer.say("第37"))[-1]
+    assert "1. 宁海第37模具厂" in one["text"] and "f:c:enterprise:" in str(payloads(one))
+    await officer.say("1")
+    _, _, confirm = await officer.say("跳过")
+    assert "宁海第37模具厂的职工（现在 1 人）" in confirm["text"], "verified members, counted"
+
+
+async def test_a_town_too_long_for_a_button_is_still_offered_by_its_number(app: App) -> None:
+    await load_demo(app)
+    town = "浙江省宁波市慈溪市坎墩街道沈五村第二十组"
+    async with app.sessions() as session, session.begin():
+        session.add(Member(display_name="远村", language="zh_CN", town=town))
+    officer = Chat(app, "officer")
+    asked = (await compose(officer, STANDARD))[-1]
+    line = next(row for row in asked["text"].splitlines() if town in row)
+    assert all(town not in payload for payload in payloads(asked))
+    await officer.say(line.split(".")[0])
+    _, _, confirm = await officer.say("跳过")
+    assert f"{town}的会员（现在 1 人）" in confirm["text"]

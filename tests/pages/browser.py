@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,19 @@ def _require_browser() -> None:
         reason = "Playwright for Python is not installed (pip install playwright)"
     elif not Path(CHROMIUM).exists():
         reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)"
+    elif not _chinese_fonts():
+        reason = "no font for Chinese text (apt-get install fonts-noto-cjk)"
     if reason and REQUIRE_BROWSER:
         pytest.fail(reason)
     if reason:
         pytest.skip(reason)
+
+
+def _chinese_fonts() -> bool:
+    listing = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+    )
+    return bool(listing.stdout.strip())
 
 
 async def chromium() -> AsyncIterator[Any]:

@@ -9,9 +9,11 @@ import pytest
 
 from bot.app import App
 from bot.web import create_web_app
-from tests.handlers.test_bargaining import as_
+from tests.conftest import Chat
+from tests.handlers.test_bargaining import as_, to
 from tests.pages.browser import chromium, screenshot
 from tests.pages.support import open_meeting, watch_link
+from tests.pages.test_dashboard import busy_federation, code_in
 from tests.wechat_support import served
 
 
@@ -50,3 +52,27 @@ async def test_the_live_page_shows_a_statement_made_in_chat(
     await screenshot(page, f"meeting-{database_url.split('+')[0]}")
     await page.close()
     assert "希望增加高温补贴" in await chat.text_of("/suggestions")
+
+
+async def test_the_dashboard_shows_chinese_text_and_its_charts(
+    app: App, base: str, browser: Any, database_url: str
+) -> None:
+    chat = Chat(app, "chair")
+    await busy_federation(app, chat)
+    code = code_in(to(await as_(chat, "officer", "/dashboard"), "officer"))
+    page = await browser.new_page()
+    await page.goto(f"{base}/w/signin")
+    assert "工会干部看板登录" in await page.inner_text("h1")
+    await page.fill("#code", code)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/w/dashboard")
+    assert await page.inner_text("h1") == "工会干部看板"
+    assert "已超时" in await page.inner_text("#table-sessions tr.overdue")
+    charts = page.locator("svg.chart")
+    assert await charts.count() == 3
+    for n in range(3):
+        box = await charts.nth(n).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 50
+    assert "各企业每次协商的协商指数" in (await charts.nth(0).locator("title").text_content() or "")
+    await screenshot(page, f"dashboard-{database_url.split('+')[0]}")
+    await page.close()

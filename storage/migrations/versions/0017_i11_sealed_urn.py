@@ -1,8 +1,8 @@
 """sealed ballot papers, the frozen voter roll, tallies without choices per receipt,
 voided ballots, step closings and texts
 
-Revision ID: 0015_i11
-Revises: 0014_i12b
+Revision ID: 0017_i11
+Revises: 0016_i16a
 Create Date: 2026-12-01 13:00:00.000000
 
 Papers used to be stored in clear; there is no key to seal them with here, so the upgrade
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_i11"
-down_revision: str | None = "0014_i12b"
+revision: str = "0017_i11"
+down_revision: str | None = "0016_i16a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
