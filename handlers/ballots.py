@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.delivery import Messenger
 from bot.i18n import N_, Translator
@@ -338,5 +337,5 @@ async def not_voted_fan_out(
     return [(member_id, build) for member_id in await store.reminder_recipients(session, ballot)]
 
 
-reminders.register(CLOSE_KIND, closing_fan_out)
-reminders.register(CLOSING_KIND, not_voted_fan_out)
+router.reminder(CLOSE_KIND)(closing_fan_out)
+router.reminder(CLOSING_KIND)(not_voted_fan_out)

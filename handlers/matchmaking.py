@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -396,4 +395,4 @@ async def view_log(ctx: Context) -> None:
     ctx.reply(ctx.t("match.views") + "\n" + "\n".join(lines))
 
 
-reminders.register(END_KIND, ended_fan_out)
+router.reminder(END_KIND)(ended_fan_out)
