@@ -27,7 +27,13 @@ from bot.settings import (
     load_settings,
     unknown_variables,
 )
-from bot.startup import DATABASE_ERRORS, StartupError, check_folders, database_failure
+from bot.startup import (
+    DATABASE_ERRORS,
+    StartupError,
+    check_folders,
+    database_failure,
+    shown_url,
+)
 from storage import members
 from storage.migrate import upgrade
 from storage.model_worker_code import KEY_DIR, public_key_pem
@@ -98,6 +104,10 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--replace", action="store_true", help="overwrite a database with tables and other keys"
     )
+    commands.add_parser(
+        "doctor",
+        help="check settings, database, key folder and channels; exit 0 only when all is well",
+    )
     commands.add_parser("jobs", help="list scheduled jobs: id, next run, what")
     about = "close every bargaining ballot whose closing time has passed and publish the results"
     commands.add_parser("close-ballots", help=about, description=about)
@@ -152,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("%s", warning)
     command = COMMANDS[args.command]
     try:
-        check_folders(settings)
+        if args.command != "doctor":
+            check_folders(settings)
         return asyncio.run(command(args, settings))
     except StartupError as error:
         print(f"unionbot: {error}", file=sys.stderr)
@@ -214,7 +225,7 @@ async def _chat(app: App, name: str, language: str | None, json_mode: bool) -> i
 
 async def run_db(args: argparse.Namespace, settings: Settings) -> int:
     async def work(app: App) -> int:
-        print(f"database is at the newest schema: {settings.database_url}")
+        print(f"database is at the newest schema: {shown_url(settings.database_url)}")
         return 0
 
     return await _with_app(settings, work)
@@ -324,6 +335,14 @@ async def run_restore(args: argparse.Namespace, settings: Settings) -> int:
     for line in await asyncio.to_thread(restore, settings, args.dir, replace=args.replace):
         print(line)
     return await run_db(args, settings)
+
+
+async def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import examine, report
+
+    text, status = report(await examine(settings, unknown_variables()))
+    print(text)
+    return status
 
 
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
@@ -463,6 +482,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[None, Non
     "grant": run_roles,
     "revoke": run_roles,
     "invite": run_invite,
+    "doctor": run_doctor,
     "backup": run_backup,
     "restore": run_restore,
     "jobs": run_jobs,

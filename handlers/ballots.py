@@ -30,15 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.delivery import Messenger
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
-from bot.numbers import read_id
+from bot.numbers import read_id, read_number, read_numbers
 from bot.router import Router
 from handlers.ballot_page import ResultsOnTheWeb
-from handlers.bargaining import my_session, notify, refuse
+from handlers.bargaining import my_session, notify
 from storage import ballots as store
 from storage.bargaining import chair_ids, follower_ids
 from storage.models import Role
@@ -144,27 +143,21 @@ async def _invite(ctx: Context, ballot: Ballot) -> None:
 
 
 def _hours(text: str) -> int | None:
-    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_HOURS else None
+    return read_number(text, maximum=MAX_HOURS) or None
 
 
 @router.command("election", help=N_("help.election"), role=Role.CHAIR)
 async def election(ctx: Context) -> None:
-    words = ctx.args.split()
-    if len(words) < 3 or not all(w.isdigit() for w in words) or _hours(words[1]) is None:
+    numbers = read_numbers(ctx.args)
+    if numbers is None or len(numbers) < 3 or not 1 <= numbers[1] <= MAX_HOURS:
         ctx.reply(ctx.t("ballots.usage.election", maximum=MAX_HOURS))
         return
     bs = await my_session(ctx)
     if bs is None:
         return
     now = utcnow()
-    closes_at = now + timedelta(hours=int(words[1]))
-    try:
-        ballot = await store.open_election(
-            ctx.session, bs, int(words[0]), closes_at, [int(w) for w in words[2:]], now
-        )
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    closes_at = now + timedelta(hours=numbers[1])
+    ballot = await store.open_election(ctx.session, bs, numbers[0], closes_at, numbers[2:], now)
     await _invite(ctx, ballot)
 
 
@@ -178,18 +171,14 @@ async def congress(ctx: Context) -> None:
     if bs is None:
         return
     now = utcnow()
-    try:
-        ballot = await store.open_congress(
-            ctx.session,
-            bs,
-            now + timedelta(hours=hours),
-            ctx.settings.congress_quorum,
-            ctx.settings.congress_majority,
-            now,
-        )
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    ballot = await store.open_congress(
+        ctx.session,
+        bs,
+        now + timedelta(hours=hours),
+        ctx.settings.congress_quorum,
+        ctx.settings.congress_majority,
+        now,
+    )
     await _invite(ctx, ballot)
 
 
@@ -224,11 +213,7 @@ async def _cast(ctx: Context, number: str, choices: list[str]) -> None:
     if ballot is None:
         ctx.reply(ctx.t("ballots.no_such_ballot"))
         return
-    try:
-        receipt = await store.cast_vote(ctx.session, ballot, ctx.member.id, choices, utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    receipt = await store.cast_vote(ctx.session, ballot, ctx.member.id, choices, utcnow())
     ctx.reply(ctx.t("ballots.voted", receipt=receipt, closes=_local(ctx, ballot.closes_at)))
 
 
@@ -238,17 +223,17 @@ async def close_ballot(ctx: Context) -> None:
     if bs is None:
         return
     ballots = [b for b in await store.ballots_of(ctx.session, bs.id) if b.closed_at is None]
-    if ctx.args.isdigit():
-        ballots = [b for b in ballots if b.id == int(ctx.args)]
+    if ctx.args:
+        ballots = [b for b in ballots if b.id == read_id(ctx.args)]
     if not ballots:
         ctx.reply(ctx.t("ballots.none_to_close"))
         return
+    now = utcnow()
     for ballot in ballots:
-        try:
-            await store.close_ballot(ctx.session, ballot, utcnow())
-        except Refused as refused:
-            ctx.reply(ctx.t(refused.msgid, closes=_local(ctx, ballot.closes_at)))
+        if now < ballot.closes_at:
+            ctx.reply(ctx.t("ballots.not_due", closes=_local(ctx, ballot.closes_at)))
             continue
+        await store.close_ballot(ctx.session, ballot, now)
         for member_id, build in await publication(ctx.session, bs, ballot):
             if member_id == ctx.member.id:
                 ctx.answer(build(ctx.t))
@@ -352,5 +337,5 @@ async def not_voted_fan_out(
     return [(member_id, build) for member_id in await store.reminder_recipients(session, ballot)]
 
 
-reminders.register(CLOSE_KIND, closing_fan_out)
-reminders.register(CLOSING_KIND, not_voted_fan_out)
+router.reminder(CLOSE_KIND)(closing_fan_out)
+router.reminder(CLOSING_KIND)(not_voted_fan_out)

@@ -24,6 +24,7 @@ from bot.dialogs import (
 )
 from bot.i18n import N_, Translator
 from bot.messages import Button, rows
+from bot.numbers import read_number
 from bot.router import Router
 from handlers.events import tell_promoted
 from storage import profiles
@@ -91,10 +92,11 @@ def parse_hobbies(answer: str) -> list[str]:
     for part in LIST_SEPARATORS.split(answer.strip()):
         if not part:
             continue
-        if not part.isdigit() or not 1 <= int(part) <= len(HOBBIES):
+        number = read_number(part, maximum=len(HOBBIES))
+        if not number:
             raise Invalid("profile.bad_hobbies", maximum=len(HOBBIES))
-        if HOBBIES[int(part) - 1] not in picked:
-            picked.append(HOBBIES[int(part) - 1])
+        if HOBBIES[number - 1] not in picked:
+            picked.append(HOBBIES[number - 1])
     if not picked:
         raise Invalid("profile.bad_hobbies", maximum=len(HOBBIES))
     return picked

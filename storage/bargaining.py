@@ -25,7 +25,7 @@ from storage.models.bargaining import (
     Representative,
     StepTransition,
 )
-from storage.refusals import Refused
+from storage.refusals import MessageId, Refused
 
 FINISHED = STEPS + 1
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -58,7 +58,7 @@ async def chair_session(
 ) -> BargainingSession | None:
     """The running session of the first enterprise this chair holds that has one."""
     for scope in enterprise_ids:
-        if scope.isdigit():
+        if scope.isascii() and scope.isdigit():
             found = await active_session(session, int(scope))
             if found is not None:
                 return found
@@ -144,7 +144,7 @@ async def close_step(
         raise Refused("bargaining.officer_step" if not officer else "bargaining.chair_step")
     missing = await missing_for_step(session, bs)
     if missing is not None:
-        raise Refused(missing)
+        raise Refused("bargaining.still_needs", need=MessageId(missing))
     on_time = now - bs.step_started_at <= timedelta(days=STEP_DAYS[bs.step])
     session.add(
         StepTransition(

@@ -22,7 +22,11 @@ idle ones; cheaper than pinging the server before every message."""
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the engine; on SQLite turn on WAL so readers never block the writer."""
+    """Create the engine; on SQLite turn on WAL so readers never block the writer.
+
+    SQL parameters are left out of errors (``hide_parameters``): a failed insert's message
+    would otherwise carry a member's contact or dialog data into the log."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs

@@ -77,7 +77,9 @@ SHOWS_MEMBER_DATA = {
     "/gifts": True,
     "/mmstats": True,
     "/viewlog": True,
-    "button mm": True,
+    "button mm:list": True,
+    "button mm:s": True,
+    "button mm:p": True,
     "button intro": True,
     # benefits: every result says whether the member is a verified model worker
     "/benefits": True,
