@@ -47,6 +47,9 @@ MEETING_KIND = "bargaining_meeting"
 RELAY_KIND = "meeting"
 REMIND_BEFORE = timedelta(hours=1)
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+WECHAT_RELAYS = 3
+"""Statements pushed to a WeChat-only watcher between two of their messages; the next
+push is the live page's button (WeChat allows five until the user writes again)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ def statement_text(t: Translator, statement: MeetingStatement) -> str:
         name=statement.speaker_name,
         text=statement.text,
     )
+
+
+def relay(statement: MeetingStatement) -> MessageBuilder:
+    return lambda t: Outgoing(statement_text(t, statement))
 
 
 async def relayed(
@@ -197,6 +204,31 @@ async def _speaker_role(ctx: Context, bs: BargainingSession) -> tuple[str, str] 
     return None
 
 
+async def _relay(ctx: Context, bs: BargainingSession, statement: MeetingStatement) -> None:
+    """Push a statement to all who watch, except WeChat watchers near their quota.
+
+    Watchers with an account off WeChat get a live row (:meth:`Context.relay`): one waiting
+    message each, whatever the audience's size, holding every statement since. WeChat takes
+    only a few customer-service messages to a user until they write again, so a watcher
+    reached only on WeChat gets :data:`WECHAT_RELAYS` statements, then one message pointing
+    to the live page instead of the next, then nothing more until they write (the count
+    starts again from their last message).
+    """
+    audience = meeting.audience_query(bs, ctx.member.id)
+    await ctx.relay(RELAY_KIND, bs.id, statement.seq, meeting.off_wechat(audience))
+    behind = await meeting.wechat_relays_since_seen(ctx.session, audience, bs.id)
+    title, session_id = bs.title, bs.id
+    notify(ctx, [m for m, n in behind.items() if n <= WECHAT_RELAYS], relay(statement))
+    notify(
+        ctx,
+        [m for m, n in behind.items() if n == WECHAT_RELAYS + 1],
+        lambda t: Outgoing(
+            t("meeting.go_to_web", title=title),
+            rows([Button(t("meeting.button.web"), WatchOnTheWeb(session_id).pack())]),
+        ),
+    )
+
+
 @router.text(FreeText.LIVE)
 async def speak_or_suggest(ctx: Context) -> bool:
     """Free text during an open meeting: a statement from a speaker, a suggestion from a
@@ -212,9 +244,7 @@ async def speak_or_suggest(ctx: Context) -> bool:
                 ctx.session, bs, ctx.member, speaker[0], speaker[1], text, utcnow()
             )
             ctx.reply(ctx.t("meeting.said", seq=statement.seq))
-            await ctx.relay(
-                RELAY_KIND, bs.id, statement.seq, meeting.audience_query(bs, ctx.member.id)
-            )
+            await _relay(ctx, bs, statement)
             return True
     for bs in meetings:
         if ctx.member.id in await store.follower_ids(ctx.session, bs.id):

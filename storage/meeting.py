@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import bargaining, members
 from storage.memberships import Status, is_verified
-from storage.models import Member, Role, RoleGrant
+from storage.models import Identity, Member, Role, RoleGrant
 from storage.models.bargaining import (
     BargainingSession,
     Follower,
@@ -21,6 +21,7 @@ from storage.models.bargaining import (
 from storage.refusals import Refused
 
 TRANSCRIPT_PAGE = 10
+WECHAT = "wechat"
 
 
 def open_meeting(bs: BargainingSession, now: datetime) -> None:
@@ -178,3 +179,35 @@ async def may_watch(session: AsyncSession, member: Member, bs: BargainingSession
         *await bargaining.follower_ids(session, bs.id),
         *await bargaining.representative_ids(session, bs.id),
     }
+
+
+def off_wechat(audience: Select[tuple[int]]) -> Select[tuple[int]]:
+    """Those of ``audience`` with an account on a channel other than WeChat."""
+    everyone = audience.subquery()
+    elsewhere = (
+        select(Identity.id)
+        .where(Identity.member_id == everyone.c[0], Identity.channel != WECHAT)
+        .exists()
+    )
+    return select(everyone.c[0]).where(elsewhere)
+
+
+async def wechat_relays_since_seen(
+    session: AsyncSession, member_ids: Sequence[int] | Select[tuple[int]], session_id: int
+) -> dict[int, int]:
+    """For the members reached only on WeChat: how many statements of this meeting were
+    made since they last wrote to the bot, each of which was one pushed message."""
+    seen = (
+        select(Identity.member_id, func.max(Identity.last_seen_at).label("seen"))
+        .where(Identity.member_id.in_(member_ids))
+        .group_by(Identity.member_id)
+        .having(func.min(Identity.channel) == WECHAT, func.max(Identity.channel) == WECHAT)
+        .subquery()
+    )
+    since = (
+        select(func.count(MeetingStatement.id))
+        .where(MeetingStatement.session_id == session_id, MeetingStatement.at > seen.c.seen)
+        .scalar_subquery()
+    )
+    rows = await session.execute(select(seen.c.member_id, since))
+    return {member_id: count for member_id, count in rows}

@@ -5,8 +5,8 @@ Rows get a priority and a coalesce key, and need no broadcast. Messages still wa
 nothing queued before the upgrade is lost. Rows that were handed to that queue (status
 ``queued``) count as sent, as the queue took them.
 
-Revision ID: 0017_i13out
-Revises: 0016_i16a
+Revision ID: 0018_i13out
+Revises: 0017_i11
 Create Date: 2026-12-01 12:40:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_i13out"
-down_revision: str | None = "0016_i16a"
+revision: str = "0018_i13out"
+down_revision: str | None = "0017_i11"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
