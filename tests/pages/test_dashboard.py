@@ -58,11 +58,11 @@ async def busy_federation(app: App, chat: Chat) -> None:
         assert broadcast is not None
         found = [await members.find_member(session, n) for n in ("xiaozhang", "xiaowang", "xiaoli")]
         ids = [m.id for m in found if m]
-        await outbox.add_recipients(
-            session, broadcast, [outbox.Recipient(i, {"text": "通知"}, now) for i in ids]
+        await outbox.add(
+            session, [outbox.Row(i, {"text": "通知"}, now, 2) for i in ids], broadcast.id
         )
-        [first] = await outbox.due(session, now, 1)
-        await outbox.record(session, first.id, DeliveryStatus.SENT, now)
+        [first] = await outbox.due(session, now, 1, ["console"])
+        await outbox.record(session, [first.id], DeliveryStatus.SENT, now)
         event = await session.scalar(select(Event).order_by(Event.id).limit(1))
         assert event is not None
         event.signup_deadline = now + timedelta(days=5)
