@@ -16,7 +16,7 @@ from bot.i18n import N_, Translator
 from bot.messages import MAX_PAYLOAD_BYTES, Button, Location, rows
 from bot.numbers import read_id
 from bot.router import FreeText, Router
-from storage import benefits, model_workers
+from storage import benefits, model_workers, places
 from storage.benefits import Found, Ineligible, service_problem, usable_services
 from storage.models.benefits import Category, Level, OtherBenefit, PartnerUnit, UnitService
 from storage.types import utcnow
@@ -182,10 +182,17 @@ async def browse(ctx: Context) -> None:
     count = await benefits.count_units(ctx.session)
     categories = [Button(ctx.t(label), f"bnc:{c.value}") for c, label in CATEGORY_LABELS.items()]
     grid = [categories[i : i + 2] for i in range(0, len(categories), 2)]
+    place = await places.last_place(ctx.session, ctx.member.id)
+    nearest = (
+        [Button(ctx.t("benefits.nearest_known"), f"bnl:1:{place[0]:.4f}:{place[1]:.4f}")]
+        if place is not None
+        else []
+    )
     ctx.reply(
         ctx.t("benefits.title", count=count),
         rows(
             *grid,
+            nearest,
             [Button(ctx.t("benefits.by_city"), "bny"), Button(ctx.t("benefits.other"), "bno")],
             [Button(ctx.t("benefits.my_status"), "mw")],
         ),

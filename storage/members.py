@@ -120,6 +120,18 @@ async def mark_inactive(session: AsyncSession, identity_id: int) -> None:
     await session.execute(update(Identity).where(Identity.id == identity_id).values(active=False))
 
 
+async def set_reachable(
+    session: AsyncSession, channel: str, external_id: str, reachable: bool
+) -> None:
+    """The platform says whether this identity can be messaged: the member blocked the bot
+    (Telegram's ``my_chat_member`` ``kicked``) or unblocked it."""
+    await session.execute(
+        update(Identity)
+        .where(Identity.channel == channel, Identity.external_id == external_id)
+        .values(active=reachable)
+    )
+
+
 async def create_link_code(session: AsyncSession, member_id: int, now: datetime) -> LinkCode:
     await session.execute(delete(LinkCode).where(LinkCode.member_id == member_id))
     code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))

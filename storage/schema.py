@@ -11,6 +11,7 @@ from storage.models import (  # noqa: F401  (each model module, for metadata)
     events,
     invites,
     notices,
+    places,
     singles,
     web,
     wechat,

@@ -9,6 +9,9 @@ shared location) into an :class:`~bot.messages.Incoming` for the dispatcher and 
 - text goes as plain text (no parse mode), so nothing a member typed can turn into markup
   and nothing needs escaping; texts over Telegram's 4096-character limit are split on line
   boundaries;
+- replies go to the chat and the forum topic (``message_thread_id``) they answer;
+- a member who blocks the bot (``my_chat_member``: ``kicked``) is not messaged until they
+  unblock it (``member``) or write;
 - in groups the bot reads only commands addressed to it (``/cmd@botname``) and replies to
   its own messages; where the core answers that a route is private-only, the channel adds a
   button that opens a private chat with the same command (``?start=cmd-NAME``).
@@ -44,12 +47,13 @@ from starlette.routing import BaseRoute, Route
 from telegram import (
     BotCommand,
     CallbackQuery,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     Update,
 )
-from telegram.constants import ChatType
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -67,6 +71,7 @@ from bot.channels.limits import split_text
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing
 from bot.settings import LANGUAGES, Settings
+from storage import members
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +90,8 @@ PRIVATE_LINK_PREFIX = "cmd-"
 """``/start cmd-NAME`` in a private chat runs ``/NAME``: where a group points members."""
 COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 BOT_COMMAND_LANGUAGES = {"zh_CN": "zh", "en": "en"}
-UPDATES = ["message", "callback_query"]
+UPDATES = ["message", "callback_query", "my_chat_member"]
+"""``my_chat_member`` says when a member blocks the bot (``kicked``) or unblocks it."""
 
 
 class PerChatOrder(BaseUpdateProcessor):
@@ -260,10 +266,20 @@ class TelegramChannel:
             data = nesting.json_loads(body)
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError) as error:
-            log.info("Telegram webhook: bad update: %s", error)
+        except ValueError as error:
+            log.info("Telegram webhook: not an update: %s", error)
             return PlainTextResponse("bad update", 400)
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except Exception as error:
+            # Telegram sent it (the secret matched) but PTB cannot read it: answering with
+            # an error would only make Telegram send it again and again.
+            log.warning(
+                "Telegram webhook: update %s not understood, dropped: %s",
+                data.get("update_id"),
+                type(error).__name__,
+            )
+            return PlainTextResponse("ok")
         processor = self.application.update_processor
         await processor.process_update(update, self.application.process_update(update))
         return PlainTextResponse("ok")
@@ -271,6 +287,9 @@ class TelegramChannel:
     # --- updates in ------------------------------------------------------------------------
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.my_chat_member is not None:
+            await self._reachability(update.my_chat_member)
+            return
         translated = self._incoming(update)
         query = update.callback_query
         if translated is None:
@@ -286,7 +305,20 @@ class TelegramChannel:
         )
         if incoming.is_group:
             replies = [self._point_to_private(r, private_link) for r in replies]
-        await self._render(incoming, replies, pressed)
+        await self._render(incoming, replies, pressed, _topic(update))
+
+    async def _reachability(self, changed: ChatMemberUpdated) -> None:
+        """A member blocked the bot (``kicked``) or unblocked it (``member``) in their
+        private chat: stop sending to them, or start again."""
+        if changed.chat.type != ChatType.PRIVATE:
+            return
+        status = changed.new_chat_member.status
+        if status not in (ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER):
+            return
+        reachable = status == ChatMemberStatus.MEMBER
+        async with self.dispatcher.sessions() as session, session.begin():
+            await members.set_reachable(session, NAME, str(changed.from_user.id), reachable)
+        log.info("a Telegram member %s the bot", "unblocked" if reachable else "blocked")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram update failed: %s", context.error, exc_info=context.error)
@@ -415,15 +447,20 @@ class TelegramChannel:
             raise TemporaryFailure(f"Telegram unreachable: {error}") from error
 
     async def _render(
-        self, incoming: Incoming, replies: list[Outgoing], pressed: Message | None
+        self,
+        incoming: Incoming,
+        replies: list[Outgoing],
+        pressed: Message | None,
+        topic: int | None = None,
     ) -> None:
+        """The direct replies, in the chat and forum topic (``topic``) they answer."""
         chat_id = int(incoming.chat_id)
         for number, reply in enumerate(replies):
             if pressed is not None and reply.replaces_menu and await self._edit(pressed, reply):
                 pressed = None
                 continue
             try:
-                await self._post(chat_id, reply)
+                await self._post(chat_id, reply, topic)
             except Forbidden as error:
                 log.info("Telegram chat %s refuses messages: %s", chat_id, error)
                 return
@@ -450,7 +487,7 @@ class TelegramChannel:
             return False
         return True
 
-    async def _post(self, chat_id: int, message: Outgoing) -> None:
+    async def _post(self, chat_id: int, message: Outgoing, topic: int | None = None) -> None:
         bot = self.application.bot
         markup = _keyboard(message.buttons)
         photo: str | Path | None = None
@@ -467,7 +504,11 @@ class TelegramChannel:
             caption = message.text if len(message.text) <= CAPTION_LIMIT else None
             await _retry_once(
                 lambda: bot.send_photo(
-                    chat_id, photo, caption=caption, reply_markup=markup if caption else None
+                    chat_id,
+                    photo,
+                    caption=caption,
+                    reply_markup=markup if caption else None,
+                    message_thread_id=topic,
                 )
             )
             if caption is not None:
@@ -477,7 +518,7 @@ class TelegramChannel:
             last = number == len(chunks)
             await _retry_once(
                 lambda chunk=chunk, last=last: bot.send_message(  # type: ignore[misc]
-                    chat_id, chunk, reply_markup=markup if last else None
+                    chat_id, chunk, reply_markup=markup if last else None, message_thread_id=topic
                 )
             )
 
@@ -499,6 +540,15 @@ def _seconds(error: RetryAfter) -> float:
         warnings.simplefilter("ignore")
         wait = error.retry_after
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+def _topic(update: Update) -> int | None:
+    """The forum topic an update came from, where its replies belong (Telegram puts a
+    message without ``message_thread_id`` in the forum's General topic)."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id
 
 
 def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:

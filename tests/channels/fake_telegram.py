@@ -42,6 +42,8 @@ class Sent:
     text: str
     buttons: list[list[dict[str, str]]] = field(default_factory=list)
     photo: bool = False
+    topic: int | None = None
+    """The forum topic (``message_thread_id``) it went to; None for the chat itself."""
 
     def payloads(self) -> list[str]:
         return [b["callback_data"] for row in self.buttons for b in row if "callback_data" in b]
@@ -116,6 +118,7 @@ class FakeTelegram:
         language: str = "zh-hans",
         reply_to: Sent | None = None,
         location: tuple[float, float] | None = None,
+        topic: int | None = None,
     ) -> dict[str, Any]:
         chat_id = chat if chat is not None else user
         message: dict[str, Any] = {
@@ -133,7 +136,25 @@ class FakeTelegram:
             message["location"] = {"latitude": location[0], "longitude": location[1]}
         if reply_to is not None:
             message["reply_to_message"] = self.messages[(reply_to.chat_id, reply_to.message_id)]
+        if topic is not None:
+            message["chat"]["is_forum"] = True
+            message.update(message_thread_id=topic, is_topic_message=True)
         return {"update_id": next(self._ids), "message": message}
+
+    def chat_member_update(self, user: int, status: str) -> dict[str, Any]:
+        """What Telegram sends when ``user`` blocks the bot (``kicked``) or unblocks it
+        (``member``) in their private chat."""
+        old = "member" if status == "kicked" else "kicked"
+        return {
+            "update_id": next(self._ids),
+            "my_chat_member": {
+                "chat": _chat(user),
+                "from": _user(user, "zh-hans"),
+                "date": int(time.time()),
+                "old_chat_member": _chat_member(old),
+                "new_chat_member": _chat_member(status),
+            },
+        }
 
     def press_update(
         self, user: int, on: Sent, payload: str, language: str = "zh-hans"
@@ -291,6 +312,10 @@ class FakeTelegram:
             message["photo"] = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
         if "reply_markup" in params:
             message["reply_markup"] = params["reply_markup"]
+        if "message_thread_id" in params:
+            message.update(
+                message_thread_id=int(params["message_thread_id"]), is_topic_message=True
+            )
         self.messages[(chat_id, message["message_id"])] = message
         self.events.append(self._sent(method, message, photo))
         return message
@@ -322,6 +347,7 @@ class FakeTelegram:
             message["text"],
             keyboard,
             photo,
+            message.get("message_thread_id"),
         )
 
 
@@ -362,6 +388,14 @@ def _user(user_id: int, language: str) -> dict[str, Any]:
         "first_name": f"工友{user_id}",
         "language_code": language,
     }
+
+
+def _chat_member(status: str) -> dict[str, Any]:
+    """The bot as a member of a private chat; ``kicked`` (blocked) says until when, 0: ever."""
+    member: dict[str, Any] = {"user": BOT, "status": status}
+    if status == "kicked":
+        member["until_date"] = 0
+    return member
 
 
 def _chat_of(update: dict[str, Any]) -> int:

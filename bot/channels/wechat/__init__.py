@@ -44,7 +44,7 @@ from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected
 from bot.i18n import Translator
 from bot.messages import Incoming, Outgoing, to_json
 from bot.numbers import read_number
-from storage import members, wechat
+from storage import members, places, wechat
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -189,9 +189,21 @@ class WeChatChannel:
         if received.kind == "media":
             t = await dispatcher.translator_for(probe)
             return [Outgoing(t("wechat.text_only"))]
+        if received.kind == "located" and received.incoming is not None:
+            await self._remember_place(received.openid, received.incoming)
+            return []
         if received.incoming is None:
             return []
         return await dispatcher.handle(await self._pressed(received.incoming))
+
+    async def _remember_place(self, openid: str, incoming: Incoming) -> None:
+        """WeChat's LOCATION event: kept silently as the member's last known place."""
+        where = incoming.location
+        assert where is not None
+        async with self.app.sessions() as session, session.begin():
+            member = await members.member_by_identity(session, NAME, openid)
+            if member is not None:
+                await places.remember(session, member.id, where.latitude, where.longitude, utcnow())
 
     async def _pressed(self, incoming: Incoming) -> Incoming:
         """A bare number presses that option of the last message (never inside a form,

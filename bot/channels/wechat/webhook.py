@@ -45,6 +45,8 @@ class Received:
 
     ``incoming`` is None for what the core does not take: ``kind`` then says why
     (``media`` earns the "text only" answer; ``unsubscribe`` and ``ignored`` get none).
+    ``located`` (the LOCATION event WeChat sends on its own) carries a location that is
+    kept as the member's last known place, with no answer.
     """
 
     openid: str
@@ -174,10 +176,7 @@ def _map(message: Any, encrypted: bool) -> Received:
                 openid, account, key, "text", incoming(text=message.content or ""), encrypted
             )
         if kind == "location":
-            try:
-                where = Location(float(data["Location_X"]), float(data["Location_Y"]))
-            except (KeyError, ValueError):
-                raise Rejected(400, "bad location") from None
+            where = _place(data.get("Location_X"), data.get("Location_Y"))
             return Received(openid, account, key, "location", incoming(location=where), encrypted)
         return Received(
             openid, account, key, "media" if kind in MEDIA else "ignored", None, encrypted
@@ -188,11 +187,26 @@ def _map(message: Any, encrypted: bool) -> Received:
         scene = str(data.get("EventKey") or "").removeprefix("qrscene_")
         found = incoming(start=scene) if scene else incoming(text="/start")
         return Received(openid, account, key, "start", found, encrypted)
-    if event == "subscribe":
+    if event in ("subscribe", "subscribe_scan_product"):
+        # wechatpy names a follow from scanning a product's code subscribe_scan_product.
         return Received(openid, account, key, "start", incoming(text="/start"), encrypted)
+    if event == "location":
+        where = _place(data.get("Latitude"), data.get("Longitude"))
+        return Received(openid, account, key, "located", incoming(location=where), encrypted)
     if event == "click" and data.get("EventKey"):
         payload = str(data["EventKey"])
         return Received(openid, account, key, "press", incoming(payload=payload), encrypted)
     if event == "unsubscribe":
         return Received(openid, account, key, "unsubscribe", None, encrypted)
     return Received(openid, account, key, "ignored", None, encrypted)
+
+
+def _place(latitude: Any, longitude: Any) -> Location:
+    """A latitude and longitude as WeChat writes them, or 400."""
+    try:
+        where = Location(float(latitude), float(longitude))
+    except (TypeError, ValueError):
+        raise Rejected(400, "bad location") from None
+    if not (-90 <= where.latitude <= 90 and -180 <= where.longitude <= 180):
+        raise Rejected(400, "bad location")
+    return where
