@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.delivery import Messenger
 from bot.i18n import N_, Translator
@@ -85,8 +84,8 @@ def result_lines(t: Translator, ballot: Ballot, *, receipts: bool) -> list[str]:
         ]
         papers = [(receipt, t(CHOICE_NAMES[vote])) for receipt, vote in result["papers"]]
     else:
-        tally = "，".join(t("ballots.votes", name=name, count=n) for name, n in result["counts"])
-        winners = "、".join(result["winners"]) or "-"
+        tally = t.join(t("ballots.votes", name=name, count=n) for name, n in result["counts"])
+        winners = t.join(result["winners"]) or "-"
         lines = [
             t(
                 "ballots.election_result",
@@ -338,5 +337,5 @@ async def not_voted_fan_out(
     return [(member_id, build) for member_id in await store.reminder_recipients(session, ballot)]
 
 
-reminders.register(CLOSE_KIND, closing_fan_out)
-reminders.register(CLOSING_KIND, not_voted_fan_out)
+router.reminder(CLOSE_KIND)(closing_fan_out)
+router.reminder(CLOSING_KIND)(not_voted_fan_out)

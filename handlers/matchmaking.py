@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -323,7 +322,7 @@ async def record_outcome(ctx: Context) -> None:
     )
     intro_id = read_id(number)
     if intro_id is None or outcome is None:
-        ctx.reply(ctx.t("match.outcome_usage", outcomes="、".join(outcomes)))
+        ctx.reply(ctx.t("match.outcome_usage", outcomes=ctx.t.join(outcomes)))
         return
     await matchmaking.record_outcome(
         ctx.session, intro_id, outcome, utcnow(), ctx.member.id, officer
@@ -396,4 +395,4 @@ async def view_log(ctx: Context) -> None:
     ctx.reply(ctx.t("match.views") + "\n" + "\n".join(lines))
 
 
-reminders.register(END_KIND, ended_fan_out)
+router.reminder(END_KIND)(ended_fan_out)

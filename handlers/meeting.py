@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders, web_links
+from bot import web_links
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
@@ -138,7 +138,7 @@ async def starting_fan_out(
     return [(member_id, build) for member_id in audience]
 
 
-reminders.register(MEETING_KIND, starting_fan_out)
+router.reminder(MEETING_KIND)(starting_fan_out)
 
 
 @router.command("meeting_open", help=N_("help.meeting_open"), role=Role.CHAIR)

@@ -225,7 +225,7 @@ async def _paper(session: AsyncSession, ballot: Ballot, choices: Sequence[str]) 
             raise Refused("ballots.bad_choice")
         return {"vote": choices[0]}
     count = len(await candidates(session, ballot.id))
-    positions = sorted({int(c) for c in choices if c.isdigit()})
+    positions = sorted({int(c) for c in choices if c.isascii() and c.isdigit()})
     if (
         not positions
         or len(positions) != len(choices)

@@ -58,7 +58,7 @@ async def chair_session(
 ) -> BargainingSession | None:
     """The running session of the first enterprise this chair holds that has one."""
     for scope in enterprise_ids:
-        if scope.isdigit():
+        if scope.isascii() and scope.isdigit():
             found = await active_session(session, int(scope))
             if found is not None:
                 return found

@@ -110,6 +110,14 @@ async def test_audiences_are_counted_by_index(app: App) -> None:
     served(await plans(app, count), "ix_members_enterprise_text", "ix_members_town")
 
 
+async def test_the_audience_question_hops_through_the_town_index(app: App) -> None:
+    t = app.dispatcher.translations["zh_CN"]
+    served(
+        await plans(app, lambda session: audience.choices(session, t, "镇")),
+        "ix_members_town",
+    )
+
+
 async def test_broadcast_counts_are_read_by_index(app: App) -> None:
     served(
         await plans(app, lambda session: outbox.counts(session, [1, 2])),
