@@ -5,7 +5,7 @@ line at start-up rather than a failure, or a silent new key, in the middle of se
 - Readable by others (group or world bits): the SQLite file, the key folder or any file
   in it is refused, with the ``chmod`` that fixes it. The bot creates all of them 0600
   (the folder 0700).
-- Tied to the database: the folder holds its own key (``folder.key``), whose fingerprint
+- Tied to the database: the folder holds its own key (``folder-key.bin``), whose fingerprint
   the database records the first time a command that uses keys runs. Afterwards a folder
   without that key, or with another one, is refused: a relative ``UNIONBOT_KEY_DIR`` run
   from another directory, or a wrong path, would otherwise make a new pepper and signing
@@ -25,7 +25,7 @@ from storage import key_folder
 from storage.db import sqlite_file
 from storage.model_worker_code import KeyFileExposed, secret_file
 
-FOLDER_KEY = "folder.key"
+FOLDER_KEY = "folder-key.bin"
 
 
 async def check_private_files(app: App, *, uses_keys: bool) -> None:

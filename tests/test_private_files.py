@@ -47,7 +47,7 @@ def test_keys_are_created_private_and_a_readable_one_is_refused(
     keys = tmp_path / "a" / "keys"
     assert mode(keys) == 0o700
     assert {p.name: mode(p) for p in keys.iterdir()} == {
-        "folder.key": 0o600,
+        "folder-key.bin": 0o600,
         "model_worker_ed25519.pem": 0o600,
     }
     (keys / "model_worker_ed25519.pem").chmod(0o644)
