@@ -21,7 +21,7 @@ import time
 from datetime import timedelta
 
 from bench.dispatch import Discard, bench_databases
-from bot.app import App, build_app
+from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.settings import Settings
 from storage.ballots import open_election
@@ -30,6 +30,7 @@ from storage.migrate import upgrade
 from storage.models import Enterprise, Identity, Member, RoleGrant
 from storage.models.bargaining import BargainingSession, Follower
 from storage.types import utcnow
+from unionbot.app import build_app
 
 STATEMENTS = 20
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app
 from bot.messages import Incoming, Outgoing
 from bot.settings import Settings
 from storage import members
+from unionbot.app import build_app
 
 UNIONBOT = str(Path(sys.executable).with_name("unionbot"))
 
