@@ -84,8 +84,8 @@ def result_lines(t: Translator, ballot: Ballot, *, receipts: bool) -> list[str]:
         ]
         papers = [(receipt, t(CHOICE_NAMES[vote])) for receipt, vote in result["papers"]]
     else:
-        tally = "，".join(t("ballots.votes", name=name, count=n) for name, n in result["counts"])
-        winners = "、".join(result["winners"]) or "-"
+        tally = t.join(t("ballots.votes", name=name, count=n) for name, n in result["counts"])
+        winners = t.join(result["winners"]) or "-"
         lines = [
             t(
                 "ballots.election_result",

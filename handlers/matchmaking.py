@@ -322,7 +322,7 @@ async def record_outcome(ctx: Context) -> None:
     )
     intro_id = read_id(number)
     if intro_id is None or outcome is None:
-        ctx.reply(ctx.t("match.outcome_usage", outcomes="、".join(outcomes)))
+        ctx.reply(ctx.t("match.outcome_usage", outcomes=ctx.t.join(outcomes)))
         return
     await matchmaking.record_outcome(
         ctx.session, intro_id, outcome, utcnow(), ctx.member.id, officer

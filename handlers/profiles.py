@@ -127,7 +127,7 @@ def parse_contact(answer: str) -> str:
 
 
 def hobby_names(t: Translator, codes: list[str]) -> str:
-    return "、".join(t(HOBBY_NAMES[code]) for code in codes) or "-"
+    return t.join(t(HOBBY_NAMES[code]) for code in codes) or "-"
 
 
 def describe(t: Translator, values: dict[str, Any], *, private: bool) -> str:
@@ -157,7 +157,7 @@ def describe(t: Translator, values: dict[str, Any], *, private: bool) -> str:
         lines.append(t("profile.line.height", height=values["height_cm"]))
     lines.append(t("profile.line.hobbies", hobbies=hobby_names(t, values["hobbies"])))
     lines.append(t("profile.line.intro", intro=values["intro"]))
-    towns = "、".join(values["seek_towns"]) or t("profile.anywhere")
+    towns = t.join(values["seek_towns"]) or t("profile.anywhere")
     lines.append(
         t(
             "profile.line.seeking",

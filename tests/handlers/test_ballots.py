@@ -23,7 +23,7 @@ async def test_the_closing_job_publishes_the_tally_to_followers(app: App) -> Non
     ballot = int(re.findall(r"v:(\d+):1", str(opened))[0])
     voted = to(await as_(chat, "xiaowang", f"/vote {ballot} 2"), "xiaowang")
     receipt = re.search(r"回执码是 ([A-Z2-9]{8})", voted).group(1)  # type: ignore[union-attr]
-    assert "没有你可以投的票" in to(await as_(chat, "xiaowang", "/vote"), "xiaowang")
+    assert "没有您可以投的票" in to(await as_(chat, "xiaowang", "/vote"), "xiaowang")
     listed = await as_(chat, "xiaozhang", "/vote")
     assert "代表选举" in to(listed, "xiaozhang")
     assert "没有这场投票" in to(await as_(chat, "xiaozhang", "/vote 99999 1"), "xiaozhang")

@@ -123,7 +123,7 @@ async def test_a_chair_runs_a_bargaining_through_all_ten_steps(app: App) -> None
         await as_(chat, "xiaozhang", {"press": payloads(offer)[0]}), "xiaozhang"
     )
     accepted = await as_(chat, "employer", {"press": payloads(offer)[0]})
-    assert "你已接受要约" in to(accepted, "employer")
+    assert "您已接受要约" in to(accepted, "employer")
     assert "程代表 已接受要约" in to(accepted, "chair")
     assert "程代表 已接受要约" in to(accepted, "xiaowang")
     assert "已经接受过" in to(await as_(chat, "employer", "/accept_offer"), "employer")

@@ -65,7 +65,7 @@ async def test_newcomers_who_only_pick_an_enterprise_cannot_vote_join_or_read(ap
     assert to(opened, "newcomer0") == ""
     ballot = int(re.findall(r"v:(\d+):1", str(opened))[0])
     assert "没有投票权" in to(await as_(chat, "newcomer0", f"/vote {ballot} 2"), "newcomer0")
-    assert "没有你可以投的票" in to(await as_(chat, "newcomer1", "/vote"), "newcomer1")
+    assert "没有您可以投的票" in to(await as_(chat, "newcomer1", "/vote"), "newcomer1")
     assert "还在审核中" in to(await as_(chat, "newcomer2", f"/join {code}"), "newcomer2")
     refused = await as_(chat, "newcomer2", {"press": f"tr:{bs.id}:1"})
     assert "还没有加入" in to(refused, "newcomer2")

@@ -199,9 +199,9 @@ async def test_proactive_messages_use_the_window_then_the_inbox(settings: Settin
     assert fake.texts_to("o-recent") == ["明天上午9点开会"]
     assert fake.texts_to("o-away") == []
     assert kept == [("window", "联谊会报名截止提醒")]
-    assert hint is not None and "你有 1 条未读消息，回复 /inbox 查看" in hint
+    assert hint is not None and "您有 1 条未读消息，回复 /inbox 查看" in hint
     assert shown is not None and "联谊会报名截止提醒" in shown and "未读" not in shown
-    assert empty is not None and empty.startswith("没有等你读的消息")
+    assert empty is not None and empty.startswith("没有等您读的消息")
 
 
 async def test_outside_the_window_a_configured_template_is_sent(settings: Settings) -> None:
