@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.background import Background
 from bot.channels.base import StartFailed
 from bot.channels.console import ConsoleChannel
@@ -40,6 +40,7 @@ from storage.model_worker_code import KEY_DIR, public_key_pem
 from storage.models import SCOPED_ROLES, Role
 from storage.seed import SeedError, demo_files, import_file
 from storage.types import utcnow
+from unionbot.app import build_app
 
 log = logging.getLogger("unionbot")
 
@@ -382,7 +383,7 @@ async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int
     from handlers.ballots import close_due_ballots
 
     async def work(app: App) -> int:
-        closed = await close_due_ballots(app.sessions, app.messenger)
+        closed = await close_due_ballots(app.sessions, app.messenger, app.settings.key_dir)
         print(f"closed {closed} ballot{'s' if closed != 1 else ''}")
         return 0
 
@@ -414,7 +415,7 @@ async def export_event(app: App, event_id: int, out: Path | None) -> int:
 
 
 async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import runner
+    from unionbot import runner
 
     async def work(app: App) -> int:
         try:
@@ -444,9 +445,9 @@ async def run_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_wechat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.registry import wechat_missing
     from bot.channels.wechat.api import WeChatApi, WeChatApiError
     from bot.channels.wechat.menu import build_menu
+    from bot.settings import wechat_missing
 
     if args.wechat_command == "qrcode" and not DEEP_LINK.fullmatch(args.payload):
         print("unionbot: PAYLOAD must be 1-64 letters, digits, _ or -", file=sys.stderr)
