@@ -373,7 +373,7 @@ async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int
     from handlers.ballots import close_due_ballots
 
     async def work(app: App) -> int:
-        closed = await close_due_ballots(app.sessions, app.messenger)
+        closed = await close_due_ballots(app.sessions, app.messenger, app.settings.key_dir)
         print(f"closed {closed} ballot{'s' if closed != 1 else ''}")
         return 0
 

@@ -73,8 +73,10 @@ def test_start_then_language_choice_gives_the_menu_in_chinese_then_english(
 def test_a_form_started_in_one_process_continues_in_the_next(database_url: str) -> None:
     [ask_name, ask_town] = chat(database_url, "x", "/me", "李晓梅")
     assert "真实姓名" in ask_name["text"] and "镇" in ask_town["text"]
-    [ask_enterprise, confirm, saved] = chat(database_url, "x", "坎墩街道", "跳过", "1")
-    assert "单位" in ask_enterprise["text"]
+    [ask_enterprise, ask_number, confirm, saved] = chat(
+        database_url, "x", "坎墩街道", "跳过", "跳过", "1"
+    )
+    assert "单位" in ask_enterprise["text"] and "工号" in ask_number["text"]
     assert "李晓梅" in confirm["text"] and "坎墩街道" in confirm["text"]
     assert "已保存" in saved["text"]
     chat(database_url, "x", "/me")

@@ -115,7 +115,7 @@ SHOWS_MEMBER_DATA = {
     "/join": True,
     "/history": True,
     "button bargain": True,
-    "button bg": False,
+    "button bg:next": False,
     "button bgok": False,
     "link bg": True,
     "/bg_all": False,
@@ -138,6 +138,7 @@ SHOWS_MEMBER_DATA = {
     "/close_ballot": False,  # the tally names receipts, never voters, and goes to all
     "button vote": True,
     "button v": True,  # a vote answers with its receipt
+    "/receipt": True,  # whether the member's own paper was counted
     "/suggest": True,
     "/suggest_anon": True,
     "/suggestions": True,

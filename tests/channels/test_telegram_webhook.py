@@ -231,7 +231,8 @@ async def test_a_form_started_under_one_unionbot_run_finishes_under_the_next(
     try:
         [ask_enterprise] = await asyncio.wait_for(fake.say(XIAOMING, "坎墩街道"), 60)
         assert ask_enterprise.text.startswith(zh("me.ask_enterprise"))
-        [summary] = await asyncio.wait_for(fake.press(XIAOMING, ask_enterprise, "f:skip"), 60)
+        [ask_number] = await asyncio.wait_for(fake.press(XIAOMING, ask_enterprise, "f:skip"), 60)
+        [summary] = await asyncio.wait_for(fake.press(XIAOMING, ask_number, "f:skip"), 60)
         [saved] = await asyncio.wait_for(fake.press(XIAOMING, summary, "f:ok"), 60)
         assert saved.text == zh("me.saved")
     finally:
