@@ -17,12 +17,12 @@ import pytest
 from bot import web_links
 from bot.app import App
 from bot.pages.site import COOKIE
-from bot.web import create_web_app
 from storage import members
 from storage.types import utcnow
 from tests.handlers.test_bargaining import as_, member_id, payloads, to
 from tests.pages.support import link_in, open_meeting, watch_link
 from tests.wechat_support import served
+from unionbot.web import create_web_app
 
 
 @pytest.fixture
