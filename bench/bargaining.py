@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.dispatch import Discard, bench_databases
-from bot.app import App, build_app
+from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.settings import Settings
 from storage.ballots import open_election
@@ -32,6 +32,7 @@ from storage.migrate import upgrade
 from storage.models import Enterprise, Identity, Member, RoleGrant
 from storage.models.bargaining import BargainingSession, Follower
 from storage.types import utcnow
+from unionbot.app import build_app
 
 STATEMENTS = 20
 

@@ -29,7 +29,7 @@ from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-in lives in tests/
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.background import Background
 from bot.channels.telegram import TelegramChannel
 from bot.settings import Settings
@@ -38,6 +38,7 @@ from storage.models import Enterprise, Identity, Member, Role, RoleGrant
 from storage.models.bargaining import BargainingSession, Follower
 from storage.types import utcnow
 from tests.channels.fake_telegram import FakeTelegram
+from unionbot.app import build_app
 
 TARGET = 1.2
 SMALL_CHAIR, LARGE_CHAIR = 1, 2

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build_app
 from bot.broadcasting import publish
 from bot.i18n import Translator
 from bot.messages import Outgoing
@@ -26,6 +25,7 @@ from storage.models import Delivery, DeliveryStatus
 from storage.types import utcnow
 from tests.channels.fake_telegram import FakeTelegram
 from tests.test_cli import UNIONBOT
+from unionbot.app import build_app
 
 RECIPIENTS = 40
 FIRST_CHAT = 5000

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app
 from bot.delivery import MessageClass
 from bot.messages import Incoming, Outgoing
 from bot.settings import Settings
 from storage import members
 from storage.types import utcnow
+from unionbot.app import build_app
 
 UNIONBOT = str(Path(sys.executable).with_name("unionbot"))
 
@@ -128,7 +128,7 @@ def test_demo_creates_a_database_here_and_running_it_again_is_safe(tmp_path: Pat
 def test_seed_reports_bad_rows_and_imports_nothing(database_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "enterprises.csv"
     bad.write_bytes(b"name,city\n\xe5\xa5\xbd,\xff\n")
-    result = unionbot("seed", str(bad), url=database_url)
+    result = unionbot("seed", str(bad), url=database_url, cwd=tmp_path)
     assert result.returncode == 1
     assert "line 2: not valid UTF-8" in result.stderr.decode()
     assert "nothing imported" in result.stderr.decode()

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.app import App, build_app, service_routers
+from bot.app import App
 from bot.background import Background
 from bot.broadcasting import publish
 from bot.context import Context
@@ -37,6 +37,7 @@ from tests.channels.fake_telegram import FakeTelegram
 from tests.conftest import Chat
 from tests.handlers.test_bargaining import running_session
 from tests.singles import add_event, add_profile
+from unionbot.app import build_app, service_routers
 
 WRITERS = 20
 FIRST_USER = 3000

@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App, service_routers
+from bot.app import App
 from bot.channels.base import RecipientBlocked
 from bot.context import Context
 from bot.dispatcher import Dispatcher
@@ -22,6 +22,7 @@ from bot.settings import LANGUAGES
 from storage import members
 from storage.models import Delivery, Enterprise, Identity, Role
 from tests.conftest import Chat
+from unionbot.app import service_routers
 
 test_router = Router("test")
 

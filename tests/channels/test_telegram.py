@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app import App, build_app, service_routers
+from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.context import Context
 from bot.dispatcher import Dispatcher
@@ -19,6 +19,7 @@ from bot.sender import Sender
 from storage import members
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import BOT, FakeTelegram
+from unionbot.app import build_app, service_routers
 
 XIAOMING = 1001
 AMY = 1002

@@ -17,12 +17,12 @@ from bot.delivery import MessageClass
 from bot.messages import Outgoing
 from bot.pacing import Pacer
 from bot.sender import Sender
-from bot.web import create_web_app
 from storage import members
 from storage.models import Delivery, Identity
 from storage.types import utcnow
 from tests.channels.conftest import WEBHOOK_SECRET, make_channel
 from tests.channels.fake_telegram import FakeTelegram
+from unionbot.web import create_web_app
 
 XIAOMING = 1001
 FORUM = -1002233

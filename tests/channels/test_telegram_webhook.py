@@ -18,10 +18,10 @@ import pytest
 from bot.app import App
 from bot.channels.base import StartFailed
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_BODY_LIMIT, TelegramChannel
-from bot.web import create_web_app
 from tests.channels.conftest import WEBHOOK_SECRET, telegram_settings
 from tests.channels.fake_telegram import FakeTelegram
 from tests.test_cli import UNIONBOT
+from unionbot.web import create_web_app
 
 XIAOMING = 1001
 

@@ -6,7 +6,7 @@ import logging
 
 from bot.app import App
 from bot.channels.base import ServiceChannel
-from bot.settings import Settings
+from bot.settings import Settings, wechat_missing
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,3 @@ def configured_names(settings: Settings) -> list[str]:
     """The channels whose settings are present, without starting them."""
     names = ["telegram"] if settings.telegram_token else []
     return names if wechat_missing(settings) else [*names, "wechat"]
-
-
-def wechat_missing(settings: Settings) -> list[str]:
-    """The WeChat settings the channel needs that are not set."""
-    needed = {
-        "UNIONBOT_WECHAT_APP_ID": settings.wechat_app_id,
-        "UNIONBOT_WECHAT_APP_SECRET": settings.wechat_app_secret,
-        "UNIONBOT_WECHAT_TOKEN": settings.wechat_token,
-    }
-    return [name for name, value in needed.items() if not value]
