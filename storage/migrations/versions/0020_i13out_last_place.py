@@ -1,7 +1,7 @@
 """a member's last known place (WeChat's LOCATION event)
 
-Revision ID: 0019_i13out
-Revises: 0018_i13out
+Revision ID: 0020_i13out
+Revises: 0019_i13out
 Create Date: 2026-12-01 13:50:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_i13out"
-down_revision: str | None = "0018_i13out"
+revision: str = "0020_i13out"
+down_revision: str | None = "0019_i13out"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

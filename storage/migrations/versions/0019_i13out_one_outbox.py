@@ -5,8 +5,8 @@ Rows get a priority and a coalesce key, and need no broadcast. Messages still wa
 nothing queued before the upgrade is lost. Rows that were handed to that queue (status
 ``queued``) count as sent, as the queue took them.
 
-Revision ID: 0018_i13out
-Revises: 0017_i11
+Revision ID: 0019_i13out
+Revises: 0018_i12a
 Create Date: 2026-12-01 12:40:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_i13out"
-down_revision: str | None = "0017_i11"
+revision: str = "0019_i13out"
+down_revision: str | None = "0018_i12a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
