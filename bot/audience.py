@@ -6,8 +6,9 @@ one SQL condition on the ``members`` row, which members a value takes in
 sent: resolving the recipients when it goes out, answering "does this member belong" when
 a member opens it (one query), and listing the notices a member may see (one query for a
 page), so an audience whose meaning changes changes everywhere at once. Built in:
-everyone, a town, an enterprise, a language. Event participants (events) and model workers
-(benefits) register theirs from their own modules with :func:`register_audience`.
+everyone, a town, an enterprise, a language. Services declare theirs on their router
+(``router.audience("event", ...)``: event participants, model workers), and the dispatcher
+adds them when it includes the router.
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ from sqlalchemy import (
     and_,
     false,
     literal,
-    select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs import CHOICES_SHOWN
 from bot.i18n import N_, Translator
+from bot.numbers import read_id
 from bot.settings import LANGUAGES
 from storage import notices
 from storage.enterprises import search_enterprises
 from storage.memberships import Status
 from storage.models import Enterprise, Member
 from storage.notices import Includes
+from storage.towns import member_towns
 from storage.types import as_text
 
 Choices = Callable[[AsyncSession, Translator, str], Awaitable[list[tuple[str, str]]]]
@@ -60,6 +62,14 @@ def register_audience(name: str, audience: Audience) -> None:
     if name in AUDIENCES or ":" in name:
         raise ValueError(f"audience {name!r} is taken or has a colon")
     AUDIENCES[name] = audience
+
+
+def install(declared: Mapping[str, Audience]) -> None:
+    """The audiences a router declares, added when the dispatcher includes it (again for
+    each dispatcher built in the process, which finds them already there)."""
+    for name, audience in declared.items():
+        if AUDIENCES.get(name) is not audience:
+            register_audience(name, audience)
 
 
 def split(choice: str) -> tuple[str, str]:
@@ -128,14 +138,8 @@ async def _everyone_label(session: AsyncSession, t: Translator, value: str) -> s
 
 
 async def _town_choices(session: AsyncSession, t: Translator, word: str) -> list[tuple[str, str]]:
-    towns = await session.scalars(
-        select(Member.town)
-        .where(Member.town.is_not(None), Member.town.contains(word, autoescape=True))
-        .distinct()
-        .order_by(Member.town)
-        .limit(CHOICES_SHOWN)
-    )
-    return [(town, t("audience.town", town=town)) for town in towns if town]
+    towns = await member_towns(session, word, CHOICES_SHOWN)
+    return [(town, t("audience.town", town=town)) for town in towns]
 
 
 def _town(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
@@ -159,7 +163,8 @@ def _enterprise(value: SQLColumnExpression[str]) -> ColumnElement[bool]:
 
 
 async def _enterprise_label(session: AsyncSession, t: Translator, value: str) -> str:
-    enterprise = await session.get(Enterprise, int(value)) if value.isdigit() else None
+    enterprise_id = read_id(value)
+    enterprise = await session.get(Enterprise, enterprise_id) if enterprise_id else None
     return t("audience.enterprise", name=enterprise.name if enterprise else value)
 
 

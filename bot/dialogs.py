@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.context import Context
 from bot.i18n import Translator
-from bot.messages import Button, rows
+from bot.messages import MAX_PAYLOAD_BYTES, Button, rows
 from bot.numbers import read_number
 from storage.models import DialogState
 from storage.types import utcnow
@@ -260,7 +260,9 @@ async def _ask(ctx: Context, form: Form, state: DialogState) -> None:
         text += "\n" + "\n".join(f"{n}. {c.label}" for n, c in enumerate(choices, 1))
         if field.search is not None:
             text += "\n" + ctx.t("form.search_hint")
-        buttons = _grid([Button(c.label, CHOICE_PAYLOAD + c.value) for c in choices])
+        buttons = _grid(
+            [Button(c.label, CHOICE_PAYLOAD + c.value) for c in choices if _fits(c.value)]
+        )
     if field.optional:
         buttons.append([Button(ctx.t("form.button.skip"), SKIP_PAYLOAD)])
     buttons.append([Button(ctx.t("form.button.cancel"), CANCEL_PAYLOAD)])
@@ -296,6 +298,12 @@ def _save(state: DialogState, form: str, step: int, data: dict[str, Any]) -> Non
     state.step = step
     state.data = data
     state.updated_at = utcnow()
+
+
+def _fits(value: str) -> bool:
+    """Whether a choice's button payload is within Telegram's 64 bytes; a longer value (a
+    town of twenty Chinese characters) is still listed, and picked by its number."""
+    return len((CHOICE_PAYLOAD + value).encode("utf-8")) <= MAX_PAYLOAD_BYTES
 
 
 def _grid(buttons: list[Button]) -> list[list[Button]]:

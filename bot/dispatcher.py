@@ -23,17 +23,18 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import dialogs, metrics
+from bot import audience, dialogs, metrics
 from bot.context import Context
 from bot.delivery import Messenger
 from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
 from bot.payloads import BUTTON_SEPARATOR, LINK_SEPARATOR, candidates
+from bot.reminders import Kind
 from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextRoute
 from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
-from storage.refusals import Refused
+from storage.refusals import MessageId, Refused
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Dispatcher:
         self.locations: list[Handler] = []
         self.command_help: list[CommandInfo] = []
         self.menu_items: list[MenuItem] = []
+        self.reminder_kinds: dict[str, Kind] = {}
         for router in self.routers:
             self._include(router)
         self.menu_items.sort(key=lambda item: item.order)
@@ -79,6 +81,8 @@ class Dispatcher:
         _merge(self.buttons, router.buttons, router.name)
         _merge(self.starts, router.starts, router.name)
         _merge(self.forms, router.forms, router.name)
+        _merge(self.reminder_kinds, router.reminders, router.name)
+        audience.install(router.audiences)
         self.texts += router.texts
         self.locations += router.locations
         self.command_help += router.command_help
@@ -175,7 +179,11 @@ class Dispatcher:
         except Refused as refused:
             del ctx.replies[kept[0] :], ctx.outbox[kept[1] :]
             del ctx.scheduled[kept[2] :], ctx.cancelled[kept[3] :]
-            ctx.reply(ctx.t(refused.msgid, **refused.values))
+            values = {
+                name: ctx.t(value) if isinstance(value, MessageId) else value
+                for name, value in refused.values.items()
+            }
+            ctx.reply(ctx.t(refused.msgid, **values))
 
     async def _route(self, ctx: Context) -> None:
         message = ctx.message

@@ -9,6 +9,7 @@ Placeholders use ``str.format`` names: ``{name}``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,11 @@ class Translator:
             log.warning("no %s translation for %r", self.language, msgid)
             text = msgid
         return text.format(**values) if values else text
+
+    def join(self, items: Iterable[str]) -> str:
+        """Items as this language lists them: 旅行、音乐 in Chinese, travel, music in
+        English (Chinese punctuation in an English text reads as a typo)."""
+        return self("text.list_separator").join(items)
 
 
 class Translations:

@@ -8,11 +8,10 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from bot.redaction import Redactor, quiet_libraries
 from bot.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-QUIET_LIBRARIES = ("alembic", "apscheduler")
-"""Libraries whose routine start/stop lines are kept to warnings."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,8 +24,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -35,6 +36,6 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(
         JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
+    handler.addFilter(Redactor.for_settings(settings))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    for library in QUIET_LIBRARIES:
-        logging.getLogger(library).setLevel(logging.WARNING)
+    quiet_libraries(logging.getLogger().level)

@@ -2,10 +2,11 @@
 
 Services call this small API (events, ballots, bargaining and notices alike):
 
-- register a kind once, at import: ``register("event", fan_out)``, where
-  ``async def fan_out(app, session, thing_id) -> list[(member_id, MessageBuilder)]``
-  says who gets what when the reminder fires (read in the same transaction that writes
-  the outbox; return ``[]`` when the thing is gone or cancelled);
+- declare a kind on the service's router, as routes are: ``@router.reminder("event")`` on
+  ``async def fan_out(app, session, thing_id) -> list[(member_id, MessageBuilder)]``,
+  which says who gets what when the reminder fires (read in the same transaction that
+  writes the outbox; return ``[]`` when the thing is gone or cancelled); the dispatcher
+  collects the kinds of the routers it includes;
 - in a handler, ``ctx.schedule(kind, thing_id, when)`` (applied after the message
   commits, so a rolled-back message schedules nothing) and
   ``ctx.cancel_reminders(kind, thing_id)``;
@@ -19,7 +20,8 @@ survives restarts. When it fires, the fan-out and the outbox rows are written in
 transaction under a unique key (``kind:thing_id:due``), so a job that runs again after a
 crash finds its batch already written: a reminder is never sent twice. A reminder missed
 while the bot was down runs when the scheduler comes back, if at most
-``MISFIRE_GRACE_SECONDS`` late.
+``MISFIRE_GRACE_SECONDS`` late. A job of a kind no router declares (a service removed,
+a typo) is logged as an error and kept, paused, rather than dropped.
 """
 
 from __future__ import annotations
@@ -56,21 +58,7 @@ class Kind:
     """``thing_id`` is a notice's id: the broadcast is listed under that notice."""
 
 
-KINDS: dict[str, Kind] = {}
 _app: App | None = None
-
-
-def register(
-    kind: str,
-    fan_out: FanOut,
-    *,
-    urgent: bool = False,
-    once_per_thing: bool = False,
-    about_notice: bool = False,
-) -> None:
-    if ":" in kind:
-        raise ValueError("a reminder kind has no colon")
-    KINDS[kind] = Kind(fan_out, urgent, once_per_thing, about_notice)
 
 
 def bind(app: App | None) -> None:
@@ -90,9 +78,15 @@ def job_prefix(kind: str, thing_id: int) -> str:
 async def fire(kind: str, thing_id: int, due: str) -> None:
     """Run by the scheduler: fan out and write the outbox, once per ``(kind, thing, due)``."""
     app = _app
-    spec = KINDS.get(kind)
-    if app is None or spec is None:
-        log.error("reminder %s:%s fired with no app or unknown kind; skipped", kind, thing_id)
+    if app is None:
+        log.error("reminder %s:%s fired in a process without an app; skipped", kind, thing_id)
+        return
+    spec = app.dispatcher.reminder_kinds.get(kind)
+    if spec is None:
+        log.error(
+            "reminder job %s:%s:%s has a kind no router declares; kept, paused", kind, thing_id, due
+        )
+        await app.jobs.keep_paused(kind, thing_id, due)
         return
     from bot.broadcasting import publish
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, TypeVar, overload
 
+from bot.audience import Audience
 from bot.payloads import Payload
+from bot.reminders import FanOut, Kind
 from storage.models import Role
 
 if TYPE_CHECKING:
@@ -87,6 +89,8 @@ class Router:
         self.locations: list[Handler] = []
         self.forms: dict[str, Form] = {}
         self.menu_items: list[MenuItem] = []
+        self.reminders: dict[str, Kind] = {}
+        self.audiences: dict[str, Audience] = {}
 
     def command(
         self,
@@ -188,6 +192,28 @@ class Router:
     def form(self, form: Form) -> Form:
         self.forms[form.name] = form
         return form
+
+    def reminder(
+        self,
+        kind: str,
+        *,
+        urgent: bool = False,
+        once_per_thing: bool = False,
+        about_notice: bool = False,
+    ) -> Callable[[FanOut], FanOut]:
+        """Declare a reminder kind (:mod:`bot.reminders`) with the fan-out it runs when due."""
+        if ":" in kind:
+            raise ValueError("a reminder kind has no colon")
+
+        def register(fan_out: FanOut) -> FanOut:
+            self.reminders[kind] = Kind(fan_out, urgent, once_per_thing, about_notice)
+            return fan_out
+
+        return register
+
+    def audience(self, name: str, audience: Audience) -> None:
+        """Declare a notice audience (:mod:`bot.audience`) this service knows the members of."""
+        self.audiences[name] = audience
 
     def menu(self, label: str, payload: str, *, role: Role | None = None, order: int = 100) -> None:
         """Add an entry to the main menu; ``label`` is a message id."""

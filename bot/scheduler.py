@@ -215,6 +215,27 @@ class Jobs:
         self.scheduler  # noqa: B018  start it on this loop before going to a thread
         await asyncio.to_thread(self._write, scheduled, cancelled)
 
+    async def keep_paused(self, kind: str, thing_id: int, due: str) -> None:
+        """Store a fired job again, paused, so that one nothing can run stays listed
+        (``unionbot jobs`` shows it as paused) instead of vanishing with its reminder."""
+        from bot import reminders
+
+        scheduler = self.scheduler
+        when = datetime.strptime(due, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+        def work() -> None:
+            scheduler.add_job(
+                reminders.FIRE,
+                DateTrigger(when, timezone=self.settings.zone),
+                args=(kind, thing_id, due),
+                id=reminders.job_id(kind, thing_id, when),
+                name=f"{kind} reminder",
+                next_run_time=None,
+                replace_existing=True,
+            )
+
+        await asyncio.to_thread(work)
+
     def lead(self) -> None:
         """Run jobs: this process is the leader."""
         self.scheduler.resume()

@@ -11,12 +11,15 @@ Officers (in :mod:`handlers.bargaining_review`): /bg_all, /bg_review, /bg_reopen
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.context import Context
 from bot.dialogs import Form, choice_field, fixed_choices, integer_field, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id
+from bot.payloads import Payload
 from bot.router import Router
 from storage import bargaining as store
 from storage.ballots import ballots_of
@@ -25,7 +28,6 @@ from storage.meeting import meeting_is_open
 from storage.memberships import is_verified
 from storage.models import Role
 from storage.models.bargaining import Ballot, BargainingSession
-from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("bargaining")
@@ -69,8 +71,9 @@ def describe(t: Translator, bs: BargainingSession) -> str:
     )
 
 
-def refuse(ctx: Context, refused: Refused) -> None:
-    ctx.reply(ctx.t(refused.msgid, **refused.values))
+def counted(ballot: Ballot) -> bool:
+    """Closed and not voided by a reopening: a result that stands."""
+    return ballot.closed_at is not None and ballot.voided_at is None
 
 
 def notify(ctx: Context, member_ids: Iterable[int], build: Any) -> None:
@@ -92,23 +95,19 @@ async def my_session(ctx: Context) -> BargainingSession | None:
 
 
 async def save_session(ctx: Context, data: dict[str, Any]) -> None:
-    scopes = [s for s in (await ctx.roles()).scopes(Role.CHAIR) if s.isdigit()]
+    scopes = [s for s in map(read_id, (await ctx.roles()).scopes(Role.CHAIR)) if s]
     if not scopes:
         ctx.reply(ctx.t("bargaining.no_enterprise"))
         return
-    try:
-        bs = await store.start_session(
-            ctx.session,
-            int(scopes[0]),
-            ctx.member.id,
-            data["kind"],
-            data["title"],
-            data["year"],
-            utcnow(),
-        )
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    bs = await store.start_session(
+        ctx.session,
+        scopes[0],
+        ctx.member.id,
+        data["kind"],
+        data["title"],
+        data["year"],
+        utcnow(),
+    )
     ctx.reply(ctx.t("bargaining.started", code=bs.code, link=f"{DEEP_LINK}_{bs.code}"))
     ctx.reply(describe(ctx.t, bs))
 
@@ -138,7 +137,7 @@ new_session_form = router.form(
 
 @router.command("bargain_new", help=N_("help.bargain_new"), role=Role.CHAIR)
 async def new_session(ctx: Context) -> None:
-    if not [s for s in (await ctx.roles()).scopes(Role.CHAIR) if s.isdigit()]:
+    if not any(map(read_id, (await ctx.roles()).scopes(Role.CHAIR))):
         ctx.reply(ctx.t("bargaining.no_enterprise"))
         return
     await start_form(ctx, new_session_form)
@@ -157,7 +156,8 @@ async def status(ctx: Context) -> None:
         missing = await store.missing_for_step(ctx.session, chaired)
         if missing is not None:
             text += "\n" + ctx.t("bargaining.still_needs", need=ctx.t(missing))
-        ctx.reply(text, rows([Button(ctx.t("bargaining.button.next"), "bg:next")]))
+        press = NextStep(chaired.id, chaired.step).pack()
+        ctx.reply(text, rows([Button(ctx.t("bargaining.button.next"), press)]))
         return
     followed = await store.followed_session(ctx.session, ctx.member.id)
     if followed is None:
@@ -166,8 +166,15 @@ async def status(ctx: Context) -> None:
     ctx.reply(describe(ctx.t, followed))
 
 
+@dataclass(frozen=True)
+class NextStep(Payload, prefix="bg:next"):
+    """The status's "next step" button, naming the session and step it was shown for."""
+
+    session_id: int
+    step: int
+
+
 @router.command("next", help=N_("help.next"), role=Role.CHAIR)
-@router.button("bg", role=Role.CHAIR)
 async def next_step(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
@@ -175,16 +182,22 @@ async def next_step(ctx: Context) -> None:
     await close_current_step(ctx, bs, officer=False)
 
 
+@router.button(NextStep, role=Role.CHAIR)
+async def next_step_button(ctx: Context, press: NextStep) -> None:
+    """Pressed after the session moved on (or was sent back), the button is refused rather
+    than closing whatever step is current."""
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    if (press.session_id, press.step) != (bs.id, bs.step):
+        ctx.reply(ctx.t("bargaining.stale_step", step=progress(ctx.t, bs.step)))
+        return
+    await close_current_step(ctx, bs, officer=False)
+
+
 async def close_current_step(ctx: Context, bs: BargainingSession, *, officer: bool) -> None:
     closed = bs.step
-    try:
-        await store.close_step(ctx.session, bs, ctx.member.id, utcnow(), officer=officer)
-    except Refused as refused:
-        if refused.msgid.startswith("bargaining.needs."):
-            ctx.reply(ctx.t("bargaining.still_needs", need=ctx.t(refused.msgid)))
-        else:
-            refuse(ctx, refused)
-        return
+    await store.close_step(ctx.session, bs, ctx.member.id, utcnow(), officer=officer)
     ctx.reply(
         ctx.t("bargaining.closed", step=step_name(ctx.t, closed)) + "\n" + describe(ctx.t, bs)
     )
@@ -210,7 +223,7 @@ async def close_current_step(ctx: Context, bs: BargainingSession, *, officer: bo
 async def _result_text_builder(ctx: Context, bs: BargainingSession) -> Any:
     from handlers.ballots import result_lines
 
-    ballots = [b for b in await ballots_of(ctx.session, bs.id) if b.closed_at is not None]
+    ballots = [b for b in await ballots_of(ctx.session, bs.id) if counted(b)]
     title, year, resolution = bs.title, bs.year, bs.resolution_text or ""
 
     def build(t: Translator) -> Outgoing:
@@ -228,11 +241,7 @@ async def _set_text(ctx: Context, field: str, usage: str, saved: str) -> None:
     if not ctx.args:
         ctx.reply(ctx.t(usage))
         return
-    try:
-        store.set_text(bs, field, ctx.args[:4000])
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    store.set_text(bs, field, ctx.args[:4000])
     ctx.reply(ctx.t(saved))
 
 
@@ -271,14 +280,11 @@ async def employer(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
         return
-    if not ctx.args.isdigit():
+    member_id = read_id(ctx.args)
+    if member_id is None:
         ctx.reply(ctx.t("bargaining.usage.employer"))
         return
-    try:
-        member = await store.set_employer(ctx.session, bs, int(ctx.args))
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    member = await store.set_employer(ctx.session, bs, member_id)
     ctx.reply(ctx.t("bargaining.employer_set", name=member.display_name))
     if bs.step == 4:
         send_offer(ctx, bs)
@@ -304,18 +310,15 @@ def send_offer(ctx: Context, bs: BargainingSession) -> None:
 @router.command("accept_offer", help=N_("help.accept_offer"))
 @router.button("bgok")
 async def accept_offer(ctx: Context) -> None:
-    if ctx.args.isdigit():
-        bs = await ctx.session.get(BargainingSession, int(ctx.args))
+    session_id = read_id(ctx.args)
+    if session_id is not None:
+        bs = await ctx.session.get(BargainingSession, session_id)
     else:
         bs = await store.employer_session(ctx.session, ctx.member.id)
     if bs is None:
         ctx.reply(ctx.t("bargaining.not_the_employer"))
         return
-    try:
-        store.accept_offer(bs, ctx.member.id, utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    store.accept_offer(bs, ctx.member.id, utcnow())
     ctx.reply(ctx.t("bargaining.accepted"))
     title, name = bs.title, ctx.member.display_name
     notify(
@@ -349,11 +352,7 @@ async def _join(ctx: Context, code: str) -> None:
     if bs is None:
         ctx.reply(ctx.t("bargaining.bad_code"))
         return
-    try:
-        new = await store.follow(ctx.session, bs, ctx.member, utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    new = await store.follow(ctx.session, bs, ctx.member, utcnow())
     text = ctx.t("bargaining.joined" if new else "bargaining.already_following")
     buttons: list[Button] = []
     if meeting_is_open(bs):
@@ -386,6 +385,6 @@ async def history(ctx: Context) -> None:
                 resolution=bs.resolution_text or "",
             )
         ]
-        closed: list[Ballot] = [b for b in await ballots_of(ctx.session, bs.id) if b.closed_at]
+        closed: list[Ballot] = [b for b in await ballots_of(ctx.session, bs.id) if counted(b)]
         lines += [line for b in closed for line in result_lines(ctx.t, b, receipts=False)]
         ctx.reply("\n".join(lines))

@@ -9,18 +9,24 @@ from dataclasses import dataclass
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Outgoing, rows
+from bot.numbers import read_id, read_number
 from bot.paging import navigation, page_of
 from bot.payloads import Payload
 from bot.router import Router
-from handlers.bargaining import close_current_step, describe, notify, progress, refuse, step_name
+from handlers.bargaining import close_current_step, describe, notify, progress, step_name
 from storage import bargaining as store
 from storage.bargaining_index import bargaining_indexes, indexed_count
 from storage.models import Role
 from storage.models.bargaining import BargainingSession
-from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("bargaining_review")
+
+
+@dataclass(frozen=True)
+class IndexPage(Payload, prefix="bgi"):
+    page: int
+
 
 INDEX_PAGE_SIZE = 20
 
@@ -45,7 +51,8 @@ async def all_sessions(ctx: Context) -> None:
 
 
 async def _officer_session(ctx: Context, number: str) -> BargainingSession | None:
-    bs = await ctx.session.get(BargainingSession, int(number)) if number.isdigit() else None
+    session_id = read_id(number)
+    bs = await ctx.session.get(BargainingSession, session_id) if session_id else None
     if bs is None:
         ctx.reply(ctx.t("bargaining.no_such_session"))
     return bs
@@ -61,17 +68,16 @@ async def review(ctx: Context) -> None:
 @router.command("bg_reopen", help=N_("help.bg_reopen"), role=Role.OFFICER)
 async def reopen(ctx: Context) -> None:
     number, step, reason = ([*ctx.args.split(maxsplit=2), "", "", ""])[:3]
-    if not step.isdigit() or not reason:
+    to_step = read_number(step)
+    if to_step is None or not reason:
         ctx.reply(ctx.t("bargaining.usage.reopen"))
         return
     bs = await _officer_session(ctx, number)
     if bs is None:
         return
-    try:
-        await store.reopen_step(ctx.session, bs, int(step), ctx.member.id, reason[:200], utcnow())
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    await store.reopen_step(
+        ctx.session, bs, to_step, ctx.member.id, reason[:200], utcnow(), ctx.settings.key_dir
+    )
     ctx.reply(ctx.t("bargaining.reopened", step=step_name(ctx.t, bs.step)))
     title, now_step = bs.title, bs.step
     notify(
@@ -106,14 +112,10 @@ async def transition_log(ctx: Context) -> None:
     ctx.reply(describe(ctx.t, bs) + "\n" + "\n".join(lines))
 
 
-@dataclass(frozen=True)
-class IndexPage(Payload, prefix="bgi"):
-    page: int
-
-
 @router.command("bg_index", help=N_("help.bg_index"), role=Role.OFFICER)
 async def index_command(ctx: Context) -> None:
-    await index(ctx, IndexPage(1))
+    """``/bg_index [PAGE]``."""
+    await index(ctx, IndexPage(read_number(ctx.args) or 1))
 
 
 @router.button(IndexPage, role=Role.OFFICER)

@@ -14,6 +14,7 @@ from typing import TypeVar
 from bot.context import Context
 from bot.i18n import N_, Translator
 from bot.messages import MAX_PAYLOAD_BYTES, Button, Location, rows
+from bot.numbers import read_id
 from bot.router import FreeText, Router
 from storage import benefits, model_workers
 from storage.benefits import Found, Ineligible, service_problem, usable_services
@@ -148,10 +149,8 @@ def _page_and_rest(args: str) -> tuple[int, str]:
 
 
 def parse_id(text: str) -> int | None:
-    """A row id or page number from a payload or command; None unless 1–9 digits, so a
-    made-up payload never reaches the database as an out-of-range integer."""
-    text = text.strip().lstrip("#")
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    """A row id or page number from a payload or command (``#12`` too)."""
+    return read_id(text.strip().lstrip("#"))
 
 
 @router.command("benefits", help=N_("help.benefits"), private=True)

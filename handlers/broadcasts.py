@@ -66,7 +66,7 @@ async def show_broadcasts(ctx: Context) -> None:
                 title=title,
                 state=state,
                 total=total,
-                counts="，".join(parts) or "-",
+                counts=ctx.t.join(parts) or "-",
             )
         )
     if len(lines) == 1:

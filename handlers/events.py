@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audience, reminders
 from bot.audience import Audience
 from bot.context import Context, MessageBuilder
 from bot.dialogs import (
@@ -400,7 +399,7 @@ async def reminder_fan_out(
     return [(member_id, build) for member_id in member_ids]
 
 
-reminders.register(REMINDER_KIND, reminder_fan_out)
+router.reminder(REMINDER_KIND)(reminder_fan_out)
 
 
 # The "event participants" audience for officers' notices.
@@ -424,4 +423,4 @@ async def _audience_label(session: AsyncSession, t: Translator, value: str) -> s
     return t("events.audience", title=event.title if event else value)
 
 
-audience.register_audience("event", Audience(_audience_choices, _audience_members, _audience_label))
+router.audience("event", Audience(_audience_choices, _audience_members, _audience_label))

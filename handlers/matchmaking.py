@@ -12,21 +12,22 @@ never nicknames, in reports, the gift list and the view log.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reminders
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id, read_number, read_numbers
+from bot.payloads import Payload
 from bot.router import Router
 from handlers.profiles import describe, hobby_names, profile_values
 from storage import matchmaking, members
 from storage.models import Role
 from storage.models.singles import Introduction, IntroStatus, Outcome, Profile
 from storage.profiles import get_profile
-from storage.refusals import Refused
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -34,7 +35,32 @@ if TYPE_CHECKING:
 
 router = Router("matchmaking")
 END_KIND = "intro_end"
-router.menu(N_("menu.candidates"), "mm:list", role=Role.MATCHMAKER, order=320)
+
+
+@dataclass(frozen=True)
+class CandidatesPage(Payload, prefix="mm:list"):
+    page: int
+
+
+@dataclass(frozen=True)
+class SuggestFor(Payload, prefix="mm:s"):
+    profile_id: int
+
+
+@dataclass(frozen=True)
+class Propose(Payload, prefix="mm:p"):
+    one_id: int
+    other_id: int
+
+
+@dataclass(frozen=True)
+class IntroPress(Payload, prefix="intro"):
+    action: Literal["y", "n", "b", "r"]
+    """Accept, decline, block, report."""
+    intro_id: int
+
+
+router.menu(N_("menu.candidates"), CandidatesPage(1).pack(), role=Role.MATCHMAKER, order=320)
 
 PAGE_SIZE = 5
 LOG_LINES = 50
@@ -64,28 +90,15 @@ def card(t: Translator, profile: Profile) -> str:
     )
 
 
-def _refuse(ctx: Context, refused: Refused) -> None:
-    ctx.reply(ctx.t(refused.msgid, **refused.values))
-
-
 @router.command("candidates", help=N_("help.candidates"), role=Role.MATCHMAKER, private=True)
-@router.button("mm", role=Role.MATCHMAKER, private=True)
-async def matchmaker_action(ctx: Context) -> None:
-    action, _, rest = ctx.args.partition(":")
-    if ctx.message.payload and action == "s" and rest.isdigit():
-        await show_suggestions(ctx, int(rest))
-    elif ctx.message.payload and action == "p":
-        one, _, other = rest.partition(":")
-        if one.isdigit() and other.isdigit():
-            await propose(ctx, int(one), int(other))
-    else:
-        page = int(rest) if action == "list" and rest.isdigit() else 1
-        if not ctx.message.payload and ctx.args.isdigit():
-            page = int(ctx.args)
-        await list_candidates(ctx, max(page, 1))
+async def candidates_command(ctx: Context) -> None:
+    """``/candidates [PAGE]``."""
+    await list_candidates(ctx, CandidatesPage(read_number(ctx.args) or 1))
 
 
-async def list_candidates(ctx: Context, page: int) -> None:
+@router.button(CandidatesPage, role=Role.MATCHMAKER, private=True)
+async def list_candidates(ctx: Context, press: CandidatesPage) -> None:
+    page = max(press.page, 1)
     found, total = await matchmaking.candidates(
         ctx.session, ctx.member.id, (page - 1) * PAGE_SIZE, PAGE_SIZE
     )
@@ -95,29 +108,28 @@ async def list_candidates(ctx: Context, page: int) -> None:
     for profile in found:
         ctx.reply(
             card(ctx.t, profile),
-            rows([Button(ctx.t("match.button.suggest"), f"mm:s:{profile.id}")]),
+            rows([Button(ctx.t("match.button.suggest"), SuggestFor(profile.id).pack())]),
         )
     if page * PAGE_SIZE < total:
         ctx.reply(
             ctx.t("match.more", shown=page * PAGE_SIZE, total=total),
-            rows([Button(ctx.t("match.button.next_page"), f"mm:list:{page + 1}")]),
+            rows([Button(ctx.t("match.button.next_page"), CandidatesPage(page + 1).pack())]),
         )
 
 
 @router.command("pairs", help=N_("help.pairs"), role=Role.MATCHMAKER, private=True)
 async def pairs_command(ctx: Context) -> None:
-    if not ctx.args.isdigit():
+    profile_id = read_id(ctx.args)
+    if profile_id is None:
         ctx.reply(ctx.t("match.pairs_usage"))
         return
-    await show_suggestions(ctx, int(ctx.args))
+    await show_suggestions(ctx, SuggestFor(profile_id))
 
 
-async def show_suggestions(ctx: Context, profile_id: int) -> None:
-    try:
-        profile = await matchmaking.active_profile(ctx.session, profile_id)
-    except Refused as refused:
-        _refuse(ctx, refused)
-        return
+@router.button(SuggestFor, role=Role.MATCHMAKER, private=True)
+async def show_suggestions(ctx: Context, press: SuggestFor) -> None:
+    profile_id = press.profile_id
+    profile = await matchmaking.active_profile(ctx.session, profile_id)
     found = await matchmaking.suggestions(
         ctx.session, ctx.settings.key_dir, ctx.member.id, profile, utcnow()
     )
@@ -137,27 +149,24 @@ async def show_suggestions(ctx: Context, profile_id: int) -> None:
         text = ctx.t("match.suggestion", score=suggestion.score, reasons=reasons)
         ctx.reply(
             text + "\n" + card(ctx.t, other),
-            rows([Button(ctx.t("match.button.propose"), f"mm:p:{profile_id}:{other.id}")]),
+            rows([Button(ctx.t("match.button.propose"), Propose(profile_id, other.id).pack())]),
         )
 
 
 @router.command("introduce", help=N_("help.introduce"), role=Role.MATCHMAKER, private=True)
 async def introduce_command(ctx: Context) -> None:
-    numbers = ctx.args.split()
-    if len(numbers) != 2 or not all(n.isdigit() for n in numbers):
+    numbers = read_numbers(ctx.args)
+    if numbers is None or len(numbers) != 2:
         ctx.reply(ctx.t("match.introduce_usage"))
         return
-    await propose(ctx, int(numbers[0]), int(numbers[1]))
+    await propose(ctx, Propose(*numbers))
 
 
-async def propose(ctx: Context, one_id: int, other_id: int) -> None:
-    try:
-        intro, one, other = await matchmaking.propose(
-            ctx.session, ctx.settings.key_dir, ctx.member.id, one_id, other_id, utcnow()
-        )
-    except Refused as refused:
-        _refuse(ctx, refused)
-        return
+@router.button(Propose, role=Role.MATCHMAKER, private=True)
+async def propose(ctx: Context, press: Propose) -> None:
+    intro, one, other = await matchmaking.propose(
+        ctx.session, ctx.settings.key_dir, ctx.member.id, press.one_id, press.other_id, utcnow()
+    )
     ctx.schedule(END_KIND, intro.id, intro.expires_at)
     for me, them in ((one, other), (other, one)):
         ctx.send(me.member_id, invitation(intro.id, them.id, profile_values(them)))
@@ -177,8 +186,8 @@ def invitation(intro_id: int, number: int, values: dict[str, object]) -> Message
             + describe(t, values, private=False),
             rows(
                 [
-                    Button(t("intro.button.accept"), f"intro:y:{intro_id}"),
-                    Button(t("intro.button.decline"), f"intro:n:{intro_id}"),
+                    Button(t("intro.button.accept"), IntroPress("y", intro_id).pack()),
+                    Button(t("intro.button.decline"), IntroPress("n", intro_id).pack()),
                 ]
             ),
         )
@@ -213,8 +222,8 @@ def contact_card(intro_id: int, name: str, contact: str) -> MessageBuilder:
             t("intro.matched", number=intro_id, name=name, contact=contact),
             rows(
                 [
-                    Button(t("intro.button.block"), f"intro:b:{intro_id}"),
-                    Button(t("intro.button.report"), f"intro:r:{intro_id}"),
+                    Button(t("intro.button.block"), IntroPress("b", intro_id).pack()),
+                    Button(t("intro.button.report"), IntroPress("r", intro_id).pack()),
                 ]
             ),
         )
@@ -222,26 +231,16 @@ def contact_card(intro_id: int, name: str, contact: str) -> MessageBuilder:
     return build
 
 
-@router.button("intro", private=True)
-async def answer_introduction(ctx: Context) -> None:
-    action, _, number = ctx.args.partition(":")
-    if not number.isdigit():
-        ctx.reply(ctx.t("intro.unknown"))
-        return
-    intro_id = int(number)
+@router.button(IntroPress, private=True)
+async def answer_introduction(ctx: Context, press: IntroPress) -> None:
+    action, intro_id = press.action, press.intro_id
     if action == "b":
         await block(ctx, intro_id)
         return
     if action == "r":
         ctx.reply(ctx.t("intro.report_how", number=intro_id))
         return
-    try:
-        intro = await matchmaking.answer(
-            ctx.session, intro_id, ctx.member.id, action == "y", utcnow()
-        )
-    except Refused as refused:
-        _refuse(ctx, refused)
-        return
+    intro = await matchmaking.answer(ctx.session, intro_id, ctx.member.id, action == "y", utcnow())
     if action != "y":
         ctx.reply(ctx.t("intro.declined", days=matchmaking.INTRODUCTION_LIFETIME.days))
     elif intro.status == IntroStatus.ACCEPTED:
@@ -269,18 +268,15 @@ async def reveal(ctx: Context, intro: Introduction) -> None:
 
 @router.command("block", help=N_("help.block"), private=True)
 async def block_command(ctx: Context) -> None:
-    if not ctx.args.isdigit():
+    intro_id = read_id(ctx.args)
+    if intro_id is None:
         ctx.reply(ctx.t("intro.block_usage"))
         return
-    await block(ctx, int(ctx.args))
+    await block(ctx, intro_id)
 
 
 async def block(ctx: Context, intro_id: int) -> None:
-    try:
-        await matchmaking.block(ctx.session, intro_id, ctx.member.id, utcnow())
-    except Refused as refused:
-        _refuse(ctx, refused)
-        return
+    await matchmaking.block(ctx.session, intro_id, ctx.member.id, utcnow())
     ctx.reply(ctx.t("intro.blocked"))
 
 
@@ -288,17 +284,14 @@ async def block(ctx: Context, intro_id: int) -> None:
 async def report(ctx: Context) -> None:
     number, _, reason = ctx.args.partition(" ")
     reason = reason.strip()
-    if not number.isdigit() or not reason:
+    intro_id = read_id(number)
+    if intro_id is None or not reason:
         ctx.reply(ctx.t("intro.report_usage"))
         return
-    try:
-        row = await matchmaking.report(ctx.session, int(number), ctx.member.id, reason[:500])
-    except Refused as refused:
-        _refuse(ctx, refused)
-        return
+    row = await matchmaking.report(ctx.session, intro_id, ctx.member.id, reason[:500])
     names = {
         "number": row.id,
-        "intro": int(number),
+        "intro": intro_id,
         "reason": row.reason,
         "reporter": await _name(ctx, row.reporter_id),
         "reported": await _name(ctx, row.reported_id),
@@ -327,17 +320,14 @@ async def record_outcome(ctx: Context) -> None:
     outcome = outcomes.get(name.strip()) or (
         Outcome(name.strip()) if name.strip() in tuple(Outcome) else None
     )
-    if not number.isdigit() or outcome is None:
-        ctx.reply(ctx.t("match.outcome_usage", outcomes="、".join(outcomes)))
+    intro_id = read_id(number)
+    if intro_id is None or outcome is None:
+        ctx.reply(ctx.t("match.outcome_usage", outcomes=ctx.t.join(outcomes)))
         return
-    try:
-        await matchmaking.record_outcome(
-            ctx.session, int(number), outcome, utcnow(), ctx.member.id, officer
-        )
-    except Refused as refused:
-        _refuse(ctx, refused)
-        return
-    ctx.reply(ctx.t("match.outcome_saved", number=number, outcome=ctx.t(OUTCOME_NAMES[outcome])))
+    await matchmaking.record_outcome(
+        ctx.session, intro_id, outcome, utcnow(), ctx.member.id, officer
+    )
+    ctx.reply(ctx.t("match.outcome_saved", number=intro_id, outcome=ctx.t(OUTCOME_NAMES[outcome])))
 
 
 @router.command("gifts", help=N_("help.gifts"), role=Role.OFFICER, private=True)
@@ -405,4 +395,4 @@ async def view_log(ctx: Context) -> None:
     ctx.reply(ctx.t("match.views") + "\n" + "\n".join(lines))
 
 
-reminders.register(END_KIND, ended_fan_out)
+router.reminder(END_KIND)(ended_fan_out)

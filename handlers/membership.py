@@ -12,6 +12,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id
 from bot.router import Router
 from storage import memberships
 from storage.models import Member, Role
@@ -36,7 +37,7 @@ async def _enterprises(ctx: Context) -> list[int] | None:
     roles = await ctx.roles()
     if roles.has(Role.OFFICER):
         return None
-    return [int(scope) for scope in roles.scopes(Role.CHAIR) if scope.isdigit()]
+    return [s for s in map(read_id, roles.scopes(Role.CHAIR)) if s]
 
 
 @router.command("requests", help=N_("help.requests"), private=True)
@@ -84,7 +85,8 @@ async def _answer(ctx: Context, number: str, approve: bool) -> None:
     if scope == []:
         ctx.reply(ctx.t("membership.chair_only"))
         return
-    member = await ctx.session.get(Member, int(number)) if number.isdigit() else None
+    member_id = read_id(number)
+    member = await ctx.session.get(Member, member_id) if member_id else None
     if member is None or (scope is not None and member.enterprise_id not in scope):
         ctx.reply(ctx.t("membership.no_such_request"))
         return
@@ -100,7 +102,7 @@ async def _answer(ctx: Context, number: str, approve: bool) -> None:
 
 @router.command("roster", help=N_("help.roster"), role=Role.CHAIR, private=True)
 async def import_roster(ctx: Context) -> None:
-    scopes = [int(s) for s in (await ctx.roles()).scopes(Role.CHAIR) if s.isdigit()]
+    scopes = [s for s in map(read_id, (await ctx.roles()).scopes(Role.CHAIR)) if s]
     lines = [line.strip() for line in ctx.args.splitlines() if line.strip()]
     if not scopes or not lines or len(lines) > ROSTER_LINES:
         ctx.reply(ctx.t("membership.usage.roster", maximum=ROSTER_LINES))

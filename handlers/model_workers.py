@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audience
 from bot.audience import Audience
 from bot.context import Context, MessageBuilder
 from bot.dialogs import Field, Form, Invalid, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id
 from bot.router import FreeText, Router
 from handlers.benefits import level_label, parse_id, today
 from storage import benefits, members, model_workers
@@ -248,7 +248,7 @@ async def verify(ctx: Context, text: str) -> None:
     if verdict.status is not Status.VALID or verdict.code is None:
         ctx.reply("\n".join(lines))
         return
-    unit_ids = [int(s) for s in (await ctx.roles()).scopes(Role.UNIT_STAFF) if s.isdigit()]
+    unit_ids = [s for s in map(read_id, (await ctx.roles()).scopes(Role.UNIT_STAFF)) if s]
     unit = await benefits.get_unit(ctx.session, unit_ids[0]) if unit_ids else None
     if unit is None:
         lines.append(ctx.t("mw.verify.no_unit"))
@@ -283,7 +283,7 @@ async def verify(ctx: Context, text: str) -> None:
 async def record_service(ctx: Context) -> None:
     use_text, _, service_text = ctx.args.partition(":")
     use_id, service_id = parse_id(use_text), parse_id(service_text)
-    unit_ids = [int(s) for s in (await ctx.roles()).scopes(Role.UNIT_STAFF) if s.isdigit()]
+    unit_ids = [s for s in map(read_id, (await ctx.roles()).scopes(Role.UNIT_STAFF)) if s]
     use = None
     if use_id and service_id:
         use = await model_workers.set_use_service(ctx.session, use_id, unit_ids, service_id)
@@ -360,6 +360,4 @@ async def _audience_label(session: AsyncSession, t: Translator, value: str) -> s
     return t("mw.audience")
 
 
-audience.register_audience(
-    "model_workers", Audience(_audience_choices, _audience_members, _audience_label)
-)
+router.audience("model_workers", Audience(_audience_choices, _audience_members, _audience_label))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audience, reminders
+from bot import audience
 from bot.broadcasting import publish
 from bot.context import Context, MessageBuilder
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
@@ -200,7 +200,7 @@ async def deadline_fan_out(
     ]
 
 
-reminders.register(DEADLINE_KIND, deadline_fan_out, about_notice=True)
+router.reminder(DEADLINE_KIND, about_notice=True)(deadline_fan_out)
 
 
 # Officers: compose, preview, confirm, send now or later.
@@ -237,7 +237,7 @@ async def scheduled_fan_out(
     return [(member_id, build) for member_id in ids]
 
 
-reminders.register(SEND_KIND, scheduled_fan_out, once_per_thing=True, about_notice=True)
+router.reminder(SEND_KIND, once_per_thing=True, about_notice=True)(scheduled_fan_out)
 
 
 def _local_time_field(name: str, prompt: str) -> Field:

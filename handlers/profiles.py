@@ -24,6 +24,7 @@ from bot.dialogs import (
 )
 from bot.i18n import N_, Translator
 from bot.messages import Button, rows
+from bot.numbers import read_number
 from bot.router import Router
 from handlers.events import tell_promoted
 from storage import profiles
@@ -91,10 +92,11 @@ def parse_hobbies(answer: str) -> list[str]:
     for part in LIST_SEPARATORS.split(answer.strip()):
         if not part:
             continue
-        if not part.isdigit() or not 1 <= int(part) <= len(HOBBIES):
+        number = read_number(part, maximum=len(HOBBIES))
+        if not number:
             raise Invalid("profile.bad_hobbies", maximum=len(HOBBIES))
-        if HOBBIES[int(part) - 1] not in picked:
-            picked.append(HOBBIES[int(part) - 1])
+        if HOBBIES[number - 1] not in picked:
+            picked.append(HOBBIES[number - 1])
     if not picked:
         raise Invalid("profile.bad_hobbies", maximum=len(HOBBIES))
     return picked
@@ -125,7 +127,7 @@ def parse_contact(answer: str) -> str:
 
 
 def hobby_names(t: Translator, codes: list[str]) -> str:
-    return "、".join(t(HOBBY_NAMES[code]) for code in codes) or "-"
+    return t.join(t(HOBBY_NAMES[code]) for code in codes) or "-"
 
 
 def describe(t: Translator, values: dict[str, Any], *, private: bool) -> str:
@@ -155,7 +157,7 @@ def describe(t: Translator, values: dict[str, Any], *, private: bool) -> str:
         lines.append(t("profile.line.height", height=values["height_cm"]))
     lines.append(t("profile.line.hobbies", hobbies=hobby_names(t, values["hobbies"])))
     lines.append(t("profile.line.intro", intro=values["intro"]))
-    towns = "、".join(values["seek_towns"]) or t("profile.anywhere")
+    towns = t.join(values["seek_towns"]) or t("profile.anywhere")
     lines.append(
         t(
             "profile.line.seeking",

@@ -7,12 +7,12 @@ from __future__ import annotations
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, Outgoing, rows
+from bot.numbers import read_id
 from bot.router import Router
-from handlers.bargaining import my_session, refuse
+from handlers.bargaining import my_session
 from storage import suggestions as store
 from storage.bargaining import chair_session, followed_session
 from storage.models import Role
-from storage.refusals import Refused
 from storage.types import utcnow
 
 router = Router("suggestions")
@@ -92,17 +92,14 @@ async def answer(ctx: Context) -> None:
 
 
 async def _mark(ctx: Context, number: str, status: str, answer: str | None) -> None:
-    if not number.isdigit():
+    suggestion_id = read_id(number)
+    if suggestion_id is None:
         ctx.reply(ctx.t("suggestions.usage.answer"))
         return
     bs = await my_session(ctx)
     if bs is None:
         return
-    try:
-        suggestion = await store.mark(ctx.session, bs.id, int(number), status, answer)
-    except Refused as refused:
-        refuse(ctx, refused)
-        return
+    suggestion = await store.mark(ctx.session, bs.id, suggestion_id, status, answer)
     ctx.reply(ctx.t("suggestions.marked", id=suggestion.id, status=ctx.t(STATUSES[status])))
     if suggestion.author_id is None:
         return

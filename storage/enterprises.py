@@ -10,10 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Enterprise
 
 
-async def list_enterprises(session: AsyncSession) -> Sequence[Enterprise]:
-    return (await session.scalars(select(Enterprise).order_by(Enterprise.id))).all()
-
-
 async def search_enterprises(session: AsyncSession, word: str, limit: int) -> Sequence[Enterprise]:
     """Enterprises whose name contains ``word`` ("" for any), oldest first, at most ``limit``."""
     return (

@@ -195,12 +195,17 @@ def _opposite(gender: str) -> str:
     return Gender.MALE if gender == Gender.FEMALE else Gender.FEMALE
 
 
-def _one_way(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return case((condition, 1), else_=0)
-
-
 def _contains(haystack: Any, needle: Any) -> ColumnElement[bool]:
     return text_position(haystack, needle) > 0
+
+
+def _both_or_one(one_way: Any, other_way: Any, both: int, one: int) -> ColumnElement[int]:
+    """``both`` points when both conditions hold, ``one`` when either does. Nested so that
+    each condition is evaluated once per row (the town test reads a JSON array)."""
+    return case(
+        (one_way, case((other_way, both), else_=one)),
+        else_=case((other_way, one), else_=0),
+    )
 
 
 def _score(profile: Profile, now: datetime) -> ColumnElement[int]:
@@ -210,7 +215,6 @@ def _score(profile: Profile, now: datetime) -> ColumnElement[int]:
         now.year - profile.seek_age_max, now.year - profile.seek_age_min
     )
     wants_age = and_(Profile.seek_age_min <= age, Profile.seek_age_max >= age)
-    ages = _one_way(wanted_age) + _one_way(wants_age)
     wanted_town: ColumnElement[bool] = or_(
         true() if not profile.seek_towns else false(),
         *(
@@ -228,20 +232,20 @@ def _score(profile: Profile, now: datetime) -> ColumnElement[int]:
             )
         ),
     )
-    towns = _one_way(wanted_town) + _one_way(wants_town)
     their_hobbies = json_elements(Profile.hobbies).table_valued("value")
-    shared = (
-        select(func.count(their_hobbies.c.value.distinct()))
+    shared = func.count(their_hobbies.c.value.distinct())
+    hobby_points = (
+        select(case((shared >= 4, 20), else_=5 * shared))
         .where(their_hobbies.c.value.in_(profile.hobbies or [""]))
         .scalar_subquery()
     )
     rank = EDUCATION_RANK[Education(profile.education)]
     near = [e for e, r in EDUCATION_RANK.items() if abs(r - rank) <= 1]
     return (
-        case((ages == 2, 40), (ages == 1, 15), else_=0)
-        + case((towns == 2, 30), (towns == 1, 10), else_=0)
-        + case((shared >= 4, 20), else_=5 * shared)
-        + _one_way(Profile.education.in_(near)) * 10
+        _both_or_one(wanted_age, wants_age, 40, 15)
+        + _both_or_one(wanted_town, wants_town, 30, 10)
+        + hobby_points
+        + case((Profile.education.in_(near), 10), else_=0)
     )
 
 
@@ -257,34 +261,31 @@ async def suggestions(
 ) -> list[Suggestion]:
     """The best partners for ``profile``, highest score first, each view logged.
 
-    Candidates are filtered and scored in the database, best first, a page at a time; a
+    Candidates are filtered and scored in the database, best first, a page at a time (the
+    score is computed once per row, as the sort key; those scoring 0 are dropped here); a
     page's pairs with a forgotten introduction (:func:`_forgotten_pairs`) are dropped, until
     :data:`MAX_SUGGESTIONS` are found. Their reasons come from :func:`score_pair`.
     """
     me = profile.member_id
     score = _score(profile, now).label("score")
-    ranked = (
+    best_first = (
         select(Profile.id, Profile.member_id, score)
         .where(
             Profile.paused.is_(False),
             Profile.gender == _opposite(profile.gender),
             Profile.member_id.not_in(excluded_partners(me)),
         )
-        .subquery()
-    )
-    best_first = (
-        select(ranked.c.id, ranked.c.member_id)
-        .where(ranked.c.score > 0)
-        .order_by(ranked.c.score.desc(), ranked.c.id)
+        .order_by(score.desc(), Profile.id)
         .limit(2 * MAX_SUGGESTIONS)
     )
     order: list[int] = []
     offset = 0
     while len(order) < MAX_SUGGESTIONS:
         page = (await session.execute(best_first.offset(offset))).all()
-        forgotten = await _forgotten_pairs(session, key_dir, me, [m for _, m in page])
-        order += [profile_id for profile_id, member_id in page if member_id not in forgotten]
-        if len(page) < 2 * MAX_SUGGESTIONS:
+        scored = [(profile_id, member_id) for profile_id, member_id, points in page if points]
+        forgotten = await _forgotten_pairs(session, key_dir, me, [m for _, m in scored])
+        order += [profile_id for profile_id, member_id in scored if member_id not in forgotten]
+        if len(scored) < 2 * MAX_SUGGESTIONS:
             break
         offset += len(page)
     order = order[:MAX_SUGGESTIONS]

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import TextIO
 
+from bot import nesting
 from bot.dialogs import FORM_PAYLOAD
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing, to_json
@@ -84,7 +85,9 @@ class ConsoleChannel:
                 return self._incoming(self.me, payload=button.payload)
             return self._incoming(self.me, text=line)
         try:
-            action = json.loads(line)
+            action = nesting.json_loads(line)
+        except nesting.TooDeep:
+            raise BadAction("console.too_deep") from None
         except json.JSONDecodeError:
             raise BadAction("console.bad_json") from None
         if not isinstance(action, dict):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 import warnings
@@ -60,6 +59,7 @@ from telegram.error import (
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
+from bot import nesting
 from bot.channels.base import RateLimited, RecipientBlocked, StartFailed, TemporaryFailure
 from bot.channels.limits import split_text
 from bot.dispatcher import Dispatcher
@@ -254,7 +254,7 @@ class TelegramChannel:
             if len(body) > WEBHOOK_BODY_LIMIT:
                 return PlainTextResponse("too large", 413)
         try:
-            data = json.loads(body)
+            data = nesting.json_loads(body)
             if not isinstance(data, dict):
                 raise ValueError("not an object")
             update = Update.de_json(data, self.application.bot)

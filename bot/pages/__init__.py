@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot import web_links
 from bot.app import App
-from bot.pages import dashboard, meeting
+from bot.pages import ballot, dashboard, meeting
 from bot.pages.site import HEADERS, HERE, RedactLinks, Site
 from storage.types import utcnow
 
@@ -48,6 +48,7 @@ def create_pages(app: App) -> Starlette:
             Route("/open/{token}", open_link),
             *meeting.routes(site),
             *dashboard.routes(site),
+            *ballot.routes(site),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
     )

@@ -39,6 +39,9 @@ class Change:
     statements: Sequence[MeetingStatement]
     step: int
     meeting_open: bool
+    rendered: dict[str, list[str]] = field(default_factory=dict, compare=False)
+    """The change as event-stream text per language, made by its first viewer in that
+    language: hundreds of viewers format a statement once, not once each."""
 
 
 @dataclass
@@ -100,7 +103,7 @@ class MeetingFeed:
                 if statements:
                     topic.last_seq = statements[-1].seq
                 state = now
-                self._publish(topic, Change(statements, *now))
+                self._publish(topic, Change(statements, now[0], now[1]))
             await asyncio.sleep(self._poll_seconds)
 
     @staticmethod

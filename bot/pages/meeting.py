@@ -151,8 +151,16 @@ async def _stream(site: Site, t: Translator, session_id: int, after: int) -> Asy
                 continue
             if change is None:
                 return
-            for statement in change.statements:
-                if statement.seq > sent:
-                    yield _statement(t, statement)
-                    sent = statement.seq
-            yield _state(t, change.step, change.meeting_open)
+            rendered = change.rendered.get(t.language)
+            if rendered is None:
+                rendered = [_statement(t, statement) for statement in change.statements]
+                rendered.append(_state(t, change.step, change.meeting_open))
+                change.rendered[t.language] = rendered
+            fresh = [
+                text
+                for statement, text in zip(change.statements, rendered, strict=False)
+                if statement.seq > sent
+            ]
+            if change.statements:
+                sent = max(sent, change.statements[-1].seq)
+            yield "".join([*fresh, rendered[-1]])

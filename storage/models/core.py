@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    cast,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -72,6 +73,8 @@ class Member(Base):
         CheckConstraint(
             _in("enterprise_status", ("pending", "verified", "refused")), name="enterprise_status"
         ),
+        Index("ix_members_enterprise", "enterprise_id", "enterprise_status"),
+        Index("ix_members_town", "town"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,6 +94,15 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     identities: Mapped[list[Identity]] = relationship(back_populates="member")
+
+
+Index(
+    "ix_members_enterprise_text",
+    cast(Member.enterprise_id, String),
+    Member.enterprise_status,
+)
+"""Notices to an enterprise compare its id as text (:func:`storage.types.as_text`), as the
+audience value is text; this index serves that comparison."""
 
 
 class RosterEntry(Base):

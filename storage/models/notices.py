@@ -80,6 +80,7 @@ class Delivery(Base):
         UniqueConstraint("broadcast_id", "member_id"),
         CheckConstraint(_in("status", tuple(DeliveryStatus)), name="status"),
         Index("ix_deliveries_due", "status", "not_before", "id"),
+        Index("ix_deliveries_counts", "broadcast_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -83,6 +83,7 @@ class Profile(Base):
         CheckConstraint("birth_year BETWEEN 1900 AND 2100", name="birth_year"),
         CheckConstraint("seek_age_min <= seek_age_max", name="seek_age_range"),
         CheckConstraint("height_cm IS NULL OR height_cm BETWEEN 120 AND 230", name="height"),
+        Index("ix_singles_profiles_candidates", "gender", "paused"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

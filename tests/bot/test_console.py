@@ -98,7 +98,7 @@ async def test_bad_locations_are_refused(chat: Chat) -> None:
 async def test_a_location_goes_to_the_service_that_asks_for_it(chat: Chat) -> None:
     """The benefits service looks up the nearest partner units; here there are none."""
     [reply] = await chat.say({"location": [30.27, 120.15]})
-    assert "离你最近" in reply["text"] and "没有找到" in reply["text"]
+    assert "离您最近" in reply["text"] and "没有找到" in reply["text"]
 
 
 async def test_invalid_utf8_line_is_refused(app: App, chat: Chat) -> None:

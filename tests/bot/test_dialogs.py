@@ -7,13 +7,14 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.settings import Settings
 from storage.core_seed import CONSOLE
 from storage.members import member_by_identity
 from storage.models import DialogState, Enterprise, Member
 from storage.types import utcnow
 from tests.conftest import Chat, payloads
+from unionbot.app import build_app
 
 
 async def add_enterprises(app: App) -> None:
@@ -139,3 +140,23 @@ async def test_an_idle_form_times_out(app: App, chat: Chat) -> None:
     expired = await chat.text_of("李晓梅")
     assert "长时间未操作" in expired and "没听懂" in expired
     assert (await member(app, "xiaoming")).real_name is None
+
+
+async def test_an_enterprise_beyond_the_first_few_is_found_by_part_of_its_name(
+    app: App, chat: Chat
+) -> None:
+    async with app.sessions() as session, session.begin():
+        session.add_all(Enterprise(name=f"慈溪第{n:02d}电器厂", city="慈溪") for n in range(30))
+    await chat.say("/me")
+    await chat.say("李晓梅")
+    [asked] = await chat.say("坎墩街道")
+    assert asked["text"].count("电器厂") == 8 and "第29" not in asked["text"]
+    found = await chat.say("第29")
+    assert "找到 1 个" in found[0]["text"] and "1. 慈溪第29电器厂（慈溪）" in found[-1]["text"]
+    await chat.say("1")
+    [confirm] = await chat.say("跳过")
+    assert "慈溪第29电器厂" in confirm["text"]
+    await chat.say({"press": "f:ok"})
+    async with app.sessions() as session:
+        chosen = await session.scalar(select(Enterprise.id).where(Enterprise.name.like("%第29%")))
+    assert (await member(app, "xiaoming")).enterprise_id == chosen

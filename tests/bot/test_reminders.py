@@ -5,6 +5,8 @@ once when it comes back; scheduling from a message happens only if the message c
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import reminders
-from bot.app import App, build_app
+from bot.app import App
 from bot.context import Context, MessageBuilder
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming
@@ -24,6 +26,7 @@ from storage.models import Broadcast, Delivery, Member, Notice
 from storage.types import utcnow
 from tests.conftest import Chat
 from tests.test_cli import unionbot
+from unionbot.app import build_app, service_routers
 
 FIRED: list[int] = []
 
@@ -35,7 +38,24 @@ async def record_burst(
     return []
 
 
-reminders.register("test_burst", record_burst)
+burst = Router("test-burst")
+burst.reminder("test_burst")(record_burst)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[App]:
+    """The bot with a test service that declares the ``test_burst`` reminder kind."""
+    application = build_app(settings)
+    application.dispatcher = Dispatcher(
+        settings,
+        application.sessions,
+        application.dispatcher.translations,
+        application.messenger,
+        [*service_routers(), burst],
+        application.jobs,
+    )
+    yield application
+    await application.close()
 
 
 @pytest.fixture
@@ -223,3 +243,24 @@ async def test_a_notice_scheduled_for_later_goes_to_its_audience_once(app: App) 
     await reminders.fire("notice", notice.id, "20261127T010000Z")
     assert await count(app, Broadcast) == 1
     assert await count(app, Delivery) == 2
+
+
+async def test_a_job_of_a_kind_no_router_declares_is_kept_and_logged(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    due = (utcnow() + timedelta(seconds=1)).replace(microsecond=0)
+    await app.jobs.schedule_reminder("retired_service", 7, due)
+    reminders.bind(app)
+    with caplog.at_level(logging.ERROR, logger="bot.reminders"):
+        app.jobs.lead()
+
+        async def logged() -> bool:
+            return "retired_service:7" in caplog.text
+
+        await wait_for(logged)
+        await asyncio.sleep(0.5)
+    [job] = app.jobs.scheduler.get_jobs()
+    assert job.id == reminders.job_id("retired_service", 7, due)
+    assert job.next_run_time is None, "kept, paused"
+    listing = unionbot("jobs", url=app.settings.database_url).stdout.decode()
+    assert "retired_service:7:" in listing and "paused" in listing

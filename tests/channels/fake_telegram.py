@@ -2,12 +2,12 @@
 
 It answers what the bot uses (getMe, getUpdates with offset and long-poll timeout,
 sendMessage, sendPhoto, editMessageText, editMessageReplyMarkup, answerCallbackQuery,
-setMyCommands, setWebhook, deleteWebhook), keeps every chat's messages as the member would
-see them (edits change them in place) and every call as it was made, and can be told to
-fail the next call of a method: ``429`` with ``retry_after``, ``403`` blocked, ``400``
-"message is not modified" or "chat not found", a dropped connection, or a slow answer.
-Members act through :meth:`say`, :meth:`press` and :meth:`share_location`, which queue
-updates for ``getUpdates``.
+setMyCommands, setWebhook, getWebhookInfo, deleteWebhook), keeps every chat's messages as
+the member would see them (edits change them in place) and every call as it was made, and
+can be told to fail the next call of a method: ``429`` with ``retry_after``, ``403``
+blocked, ``400`` "message is not modified" or "chat not found", a dropped connection, or a
+slow answer. Members act through :meth:`say`, :meth:`press` and :meth:`share_location`,
+which queue updates for ``getUpdates``.
 """
 
 from __future__ import annotations
@@ -232,6 +232,9 @@ class FakeTelegram:
     async def _setWebhook(self, params: dict[str, Any]) -> Any:
         self.webhook = params
         return True
+
+    async def _getWebhookInfo(self, params: dict[str, Any]) -> Any:
+        return {"url": (self.webhook or {}).get("url", ""), "pending_update_count": 0}
 
     async def _deleteWebhook(self, params: dict[str, Any]) -> Any:
         self.webhook = None

@@ -137,7 +137,7 @@ async def test_a_search_with_no_result_says_so_and_wildcards_are_plain_text(
 
 async def test_a_shared_location_gives_the_nearest_units_first(demo: App, chat: Chat) -> None:
     [near] = await chat.say({"location": [27.9470, 120.7060]})
-    assert "离你最近的单位" in near["text"]
+    assert "离您最近的单位" in near["text"]
     assert unit_names(near)[0] == WENZHOU_FIRST_HOSPITAL
     assert "0.0 公里" in near["text"]
     [yandang] = await chat.say({"location": [28.38, 121.06]})
@@ -160,11 +160,11 @@ async def test_each_answer_says_why_a_model_worker_may_not_use_a_service(demo: A
         await laomo.say(line)
     travel = await press(laomo, "bnc:travel")
     assert "已于 2024-12-31 结束" in travel["text"]
-    assert "✅ 你可以享受 1 项服务" in travel["text"]
+    assert "✅ 您可以享受 1 项服务" in travel["text"]
     [first] = await laomo.say("/benefits 温州医科大学")
     details = await press(laomo, next(p for p in payloads(first) if p.startswith("bnu:")))
     assert "挂号就诊优先\n   ✅" in details["text"]
-    assert "需要省级及以上劳模，你是市级劳模" in details["text"]
+    assert "需要省级及以上劳模，您是市级劳模" in details["text"]
     assert "/code" in details["text"]
     [theatre] = await laomo.say("/benefits 大剧院")
     concert = await press(laomo, next(p for p in payloads(theatre) if p.startswith("bnu:")))

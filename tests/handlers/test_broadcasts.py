@@ -45,7 +45,7 @@ async def test_an_officer_sees_progress_then_final_counts(app: App) -> None:
     final = await officer.text_of({"press": "bc"})
     on_console = everyone - 1
     assert (
-        f"建德青荷对对联谊活动：已完成，共 {everyone} 人（已送达 {on_console}，已屏蔽 1）" in final
+        f"建德青荷对对联谊活动：已完成，共 {everyone} 人（已送达 {on_console}、已屏蔽 1）" in final
     )
 
 

@@ -65,7 +65,7 @@ async def test_newcomers_who_only_pick_an_enterprise_cannot_vote_join_or_read(ap
     assert to(opened, "newcomer0") == ""
     ballot = int(re.findall(r"v:(\d+):1", str(opened))[0])
     assert "没有投票权" in to(await as_(chat, "newcomer0", f"/vote {ballot} 2"), "newcomer0")
-    assert "没有你可以投的票" in to(await as_(chat, "newcomer1", "/vote"), "newcomer1")
+    assert "没有您可以投的票" in to(await as_(chat, "newcomer1", "/vote"), "newcomer1")
     assert "还在审核中" in to(await as_(chat, "newcomer2", f"/join {code}"), "newcomer2")
     refused = await as_(chat, "newcomer2", {"press": f"tr:{bs.id}:1"})
     assert "还没有加入" in to(refused, "newcomer2")
@@ -106,10 +106,12 @@ async def test_changing_enterprise_drops_the_verification(app: App) -> None:
     chat = Chat(app, "chair")
     _, code = await running_session(app, chat)
     assert await status_of(app, "xiaozhang") == "verified"
+    aluminium = await enterprise_id(app)
+    await pick_enterprise(chat, "xiaozhang", "张伟", aluminium, "E9999")  # same enterprise
+    assert await status_of(app, "xiaozhang") == "verified"
     other = await enterprise_id(app, "永康市众诚五金制品有限公司")
     await pick_enterprise(chat, "xiaozhang", "张伟", other)
     assert await status_of(app, "xiaozhang") == "pending"
-    aluminium = await enterprise_id(app)
     await pick_enterprise(chat, "xiaozhang", "张伟", aluminium)
     assert await status_of(app, "xiaozhang") == "pending"
     assert "还在审核中" in to(await as_(chat, "xiaozhang", f"/join {code}"), "xiaozhang")

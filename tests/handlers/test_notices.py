@@ -244,3 +244,17 @@ async def test_an_enterprise_among_a_thousand_is_found_by_part_of_its_name(app: 
     await officer.say("1")
     _, _, confirm = await officer.say("跳过")
     assert "宁海第37模具厂的职工（现在 1 人）" in confirm["text"], "verified members, counted"
+
+
+async def test_a_town_too_long_for_a_button_is_still_offered_by_its_number(app: App) -> None:
+    await load_demo(app)
+    town = "浙江省宁波市慈溪市坎墩街道沈五村第二十组"
+    async with app.sessions() as session, session.begin():
+        session.add(Member(display_name="远村", language="zh_CN", town=town))
+    officer = Chat(app, "officer")
+    asked = (await compose(officer, STANDARD))[-1]
+    line = next(row for row in asked["text"].splitlines() if town in row)
+    assert all(town not in payload for payload in payloads(asked))
+    await officer.say(line.split(".")[0])
+    _, _, confirm = await officer.say("跳过")
+    assert f"{town}的会员（现在 1 人）" in confirm["text"]

@@ -29,7 +29,7 @@ async def test_a_suggestion_is_adopted_and_its_author_told(app: App) -> None:
 
     adopted = await chat.say({"press": f"sg:{night}"})
     assert "已采纳" in to(adopted, "chair")
-    assert "你对《2027 年度工资集体协商》的建议被采纳了：希望提高夜班津贴" in to(
+    assert "您对《2027 年度工资集体协商》的建议被采纳了：希望提高夜班津贴" in to(
         adopted, "xiaozhang"
     )
     assert "已经处理过" in await chat.text_of(f"/adopt {night}")

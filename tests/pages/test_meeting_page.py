@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,12 +17,12 @@ import pytest
 from bot import web_links
 from bot.app import App
 from bot.pages.site import COOKIE
-from bot.web import create_web_app
 from storage import members
 from storage.types import utcnow
 from tests.handlers.test_bargaining import as_, member_id, payloads, to
 from tests.pages.support import link_in, open_meeting, watch_link
 from tests.wechat_support import served
+from unionbot.web import create_web_app
 
 
 @pytest.fixture
@@ -92,6 +93,17 @@ async def test_a_follower_watches_the_meeting_live_and_suggests(
     assert "建议箱" in (await site.get(sent.headers["location"])).text
     box = await chat.text_of("/suggestions")
     assert "夜班津贴也要提高" in box and "伪造的建议" not in box and "小张" not in box
+
+
+async def test_the_access_log_shows_a_link_without_its_token(
+    app: App, site: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat, session_id = await open_meeting(app)
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    link = await watch_link(chat, "xiaozhang", session_id)
+    assert (await site.get(link)).status_code == 303
+    assert "GET /w/open/…" in caplog.text
+    assert link.removeprefix("/w/open/") not in caplog.text
 
 
 async def test_bad_links_and_strangers_get_a_clear_page(app: App, site: httpx.AsyncClient) -> None:

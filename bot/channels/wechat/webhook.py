@@ -20,6 +20,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot import nesting
 from bot.messages import Incoming, Location
 from bot.settings import Settings
 
@@ -142,9 +143,13 @@ def _strict_xml(body: bytes) -> None:
     if b"<!doctype" in lowered or b"<!entity" in lowered:
         raise Rejected(400, "DOCTYPE or ENTITY in XML")
     try:
-        defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
+        root = defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
     except Exception:
         raise Rejected(400, "malformed XML") from None
+    try:
+        nesting.check_xml_depth(root)
+    except nesting.TooDeep as error:
+        raise Rejected(400, f"XML {error}") from None
 
 
 MEDIA = frozenset({"image", "voice", "video", "shortvideo", "file", "link"})
