@@ -1,7 +1,7 @@
 """the key folder's fingerprint, tying the folder to the database
 
-Revision ID: 0017_i12a
-Revises: 0016_i16a
+Revision ID: 0018_i12a
+Revises: 0017_i11
 Create Date: 2026-12-01 13:30:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_i12a"
-down_revision: str | None = "0016_i16a"
+revision: str = "0018_i12a"
+down_revision: str | None = "0017_i11"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
