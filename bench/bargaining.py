@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from bench.dispatch import Discard, bench_databases
-from bot.app import App, build_app
+from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.settings import Settings
 from storage.ballots import open_election
@@ -30,6 +32,7 @@ from storage.migrate import upgrade
 from storage.models import Enterprise, Identity, Member, RoleGrant
 from storage.models.bargaining import BargainingSession, Follower
 from storage.types import utcnow
+from unionbot.app import build_app
 
 STATEMENTS = 20
 
@@ -41,7 +44,12 @@ async def load(app: App, workers: int) -> tuple[int, int]:
         session.add(enterprise)
         await session.flush()
         people = [
-            Member(display_name=f"工人{n}", language="zh_CN", enterprise_id=enterprise.id)
+            Member(
+                display_name=f"工人{n}",
+                language="zh_CN",
+                enterprise_id=enterprise.id,
+                enterprise_status="verified",
+            )
             for n in range(workers + 1)
         ]
         session.add_all(people)
@@ -55,13 +63,20 @@ async def load(app: App, workers: int) -> tuple[int, int]:
         bs.step = 2
         session.add_all(Follower(session_id=bs.id, member_id=m.id) for m in people[1:])
         ballot = await open_election(
-            session, bs, 2, now + timedelta(hours=1), [m.id for m in people[1:4]], now
+            session,
+            bs,
+            2,
+            now + timedelta(hours=1),
+            [m.id for m in people[1:4]],
+            now,
+            app.settings.key_dir,
         )
         return bs.id, ballot.id
 
 
 async def measure(url: str, workers: int) -> tuple[float, float]:
-    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    keys = Path(tempfile.mkdtemp(prefix="unionbot-bench-keys-"))
+    settings = Settings(database_url=url, key_dir=keys, _env_file=None)  # type: ignore[call-arg]
     app = build_app(settings)
     await upgrade(app.engine)
     session_id, ballot = await load(app, workers)

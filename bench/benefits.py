@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.app import build_app
 from bot.channels.console import ConsoleChannel
 from bot.settings import Settings
 from storage.migrate import upgrade
 from storage.model_worker_code import KEY_DIR
 from storage.seed import demo_files, import_file
+from unionbot.app import build_app
 
 
 async def rate(console: ConsoleChannel, lines: list[str]) -> float:

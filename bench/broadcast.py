@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.broadcasting import publish
 from bot.i18n import Translator
 from bot.messages import Outgoing
@@ -36,6 +36,7 @@ from bot.settings import Settings
 from storage.migrate import upgrade
 from storage.models import Identity, Member
 from storage.types import utcnow
+from unionbot.app import build_app
 
 TELEGRAM_RATE = 30.0
 POSTGRES = os.environ.get(

@@ -36,7 +36,6 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import build_app, service_routers
 from bot.channels.console import ConsoleChannel
 from bot.context import Context
 from bot.dialogs import Form, start_form, text_field
@@ -45,6 +44,7 @@ from bot.router import Router
 from bot.settings import Settings
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
+from unionbot.app import build_app, service_routers
 
 POSTGRES = os.environ.get(
     "UNIONBOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -39,11 +39,12 @@ from datetime import timedelta
 from typing import Any
 
 from bench.dispatch import Discard, postgres_database
-from bot.app import App, build_app
+from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.settings import Settings
 from storage.migrate import upgrade
 from storage.types import utcnow
+from unionbot.app import build_app
 
 TOWNS = [
     "坎墩街道", "逍林镇", "新浦镇", "胜山镇", "崇寿镇", "庵东镇", "长河镇", "周巷镇", "横河镇",
@@ -256,7 +257,7 @@ async def reminder_store(app: App) -> tuple[float, float]:
 
 CHILD = """
 import contextlib, io, resource, sys
-from bot.cli import main
+from unionbot.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     main(["jobs"])
 lines = out.getvalue().splitlines()

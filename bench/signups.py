@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dispatch import bench_databases
-from bot.app import App, build_app
+from bot.app import App
 from bot.messages import Incoming
 from bot.settings import Settings
 from storage import members
@@ -30,6 +30,7 @@ from storage.migrate import upgrade
 from storage.models.events import Event, SignUp, SignUpStatus
 from storage.models.singles import Profile
 from storage.types import utcnow
+from unionbot.app import build_app
 
 
 async def prepare(app: App, people: int, places: int) -> int:

@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dispatch import bench_databases
 from bot import web_links
-from bot.app import build_app
 from bot.settings import Settings
 from storage import meeting
 from storage.memberships import Status
@@ -44,6 +43,7 @@ from storage.models import Member
 from storage.models.bargaining import BargainingSession, Follower
 from storage.seed import demo_files, import_file
 from storage.types import utcnow
+from unionbot.app import build_app
 
 GOAL_SECONDS = 1.0
 
@@ -104,7 +104,7 @@ async def serve(url: str, key_dir: str, port: int) -> None:
     """The child process: the web app on uvicorn, as ``unionbot serve`` runs it."""
     import uvicorn
 
-    from bot.web import create_web_app
+    from unionbot.web import create_web_app
 
     app = build_app(settings_for(url, Path(key_dir)))
     config = uvicorn.Config(

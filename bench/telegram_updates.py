@@ -42,12 +42,12 @@ from dispatch import (
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.app import build_app, service_routers
 from bot.channels.telegram import SECRET_HEADER, TelegramChannel
 from bot.dispatcher import Dispatcher
 from bot.settings import Settings
-from bot.web import create_web_app
 from storage.migrate import upgrade
+from unionbot.app import build_app, service_routers
+from unionbot.web import create_web_app
 
 SECRET = "bench-secret"
 WARM_UP = 20

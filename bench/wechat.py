@@ -23,13 +23,13 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dispatch import bench_databases
-from bot.app import build_app
 from bot.channels.wechat import WeChatChannel
 from bot.messages import Incoming
 from bot.settings import Settings
-from bot.web import create_web_app
 from storage.migrate import upgrade
 from tests.wechat_support import AES_KEY, APP_ID, TOKEN, WeChatServer, message_xml
+from unionbot.app import build_app
+from unionbot.web import create_web_app
 
 USERS = 20
 

@@ -1,7 +1,10 @@
-"""Assembles the bot: settings, database, translations, the services' routers, delivery."""
+"""The running core: settings, database, translations, the dispatcher with the routers it
+is given, delivery and the scheduler. Which routers those are is the application's choice
+(:func:`unionbot.app.build_app`); the core never imports a service."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,57 +16,6 @@ from bot.router import Router
 from bot.scheduler import Jobs
 from bot.settings import LANGUAGES, Settings
 from storage.db import create_engine, session_factory
-
-
-def service_routers() -> list[Router]:
-    """Every service's router, in the order their routes and menu entries are tried."""
-    from handlers import (
-        account,
-        ballot_page,
-        ballots,
-        bargaining,
-        bargaining_review,
-        benefits,
-        broadcasts,
-        core,
-        dashboard,
-        events,
-        invites,
-        matchmaking,
-        meeting,
-        membership,
-        model_workers,
-        notices,
-        profiles,
-        roles,
-        settings,
-        suggestions,
-        wechat,
-    )
-
-    return [
-        core.router,
-        invites.router,
-        account.router,
-        membership.router,
-        roles.router,
-        notices.router,
-        broadcasts.router,
-        settings.router,
-        profiles.router,
-        events.router,
-        matchmaking.router,
-        benefits.router,
-        model_workers.router,
-        bargaining.router,
-        bargaining_review.router,
-        meeting.router,
-        ballots.router,
-        suggestions.router,
-        wechat.router,
-        dashboard.router,
-        ballot_page.router,
-    ]
 
 
 @dataclass
@@ -80,11 +32,13 @@ class App:
         await self.engine.dispose()
 
 
-def build_app(settings: Settings, translations: Translations | None = None) -> App:
+def create_app(
+    settings: Settings, routers: Iterable[Router], translations: Translations | None = None
+) -> App:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     translations = translations or Translations(LANGUAGES)
     messenger = Messenger(sessions, translations)
     jobs = Jobs(settings)
-    dispatcher = Dispatcher(settings, sessions, translations, messenger, service_routers(), jobs)
+    dispatcher = Dispatcher(settings, sessions, translations, messenger, routers, jobs)
     return App(settings, engine, sessions, messenger, dispatcher, jobs)

@@ -20,8 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.registry import wechat_missing
-from bot.settings import Settings
+from bot.settings import Settings, wechat_missing
 from bot.startup import DATABASE_ERRORS, StartupError, check_folders, database_failure, shown_url
 from storage.db import create_engine
 from storage.migrate import alembic_config

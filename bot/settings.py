@@ -252,3 +252,13 @@ def unknown_variables(env_file: Path = Path(".env")) -> list[str]:
         hint = f"; did you mean {close[0]}?" if close else ""
         warnings.append(f"unknown setting {name} in {where} is ignored{hint}")
     return warnings
+
+
+def wechat_missing(settings: Settings) -> list[str]:
+    """The WeChat settings the channel needs that are not set."""
+    needed = {
+        "UNIONBOT_WECHAT_APP_ID": settings.wechat_app_id,
+        "UNIONBOT_WECHAT_APP_SECRET": settings.wechat_app_secret,
+        "UNIONBOT_WECHAT_TOKEN": settings.wechat_token,
+    }
+    return [name for name, value in needed.items() if not value]

@@ -132,7 +132,11 @@ async def link(ctx: Context) -> None:
         minutes = int(LINK_CODE_LIFETIME.total_seconds() // 60)
         ctx.reply(ctx.t("link.code", code=code.code, minutes=minutes))
         return
-    member = await members.use_link_code(ctx.session, ctx.args, ctx.identity, now)
+    try:
+        member = await members.use_link_code(ctx.session, ctx.args, ctx.identity, now)
+    except members.LinkConflict as conflict:
+        ctx.reply(ctx.t(conflict.msgid))
+        return
     if member is None:
         ctx.reply(ctx.t("link.bad_code"))
         return

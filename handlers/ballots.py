@@ -2,8 +2,10 @@
 
 Chair: ``/election SEATS HOURS ID ID...`` (candidates by the numbers /bg_members shows),
 ``/congress HOURS``, ``/close_ballot`` once the closing time has passed. Voters: ``/vote``,
-a pressed button, or ``/vote BALLOT 1 3`` to choose several candidates. Every voter gets a
-receipt code; the tally published at closing lists every receipt with its choices.
+a pressed button, or ``/vote BALLOT 1 3`` to choose several candidates. Every voter sees
+their choice once, in the private chat where they cast it, with a receipt code; the tally
+published at closing gives the totals and the counted receipts, never a receipt's choice,
+and ``/receipt CODE`` tells the voter alone whether their paper was counted.
 
 Opening a ballot schedules two jobs in the reminder job store (:mod:`bot.reminders`):
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -64,8 +67,13 @@ CHOICE_NAMES = {
 }
 
 
+RECEIPTS_PER_LINE = 6
+
+
 def result_lines(t: Translator, ballot: Ballot, *, receipts: bool) -> list[str]:
-    """The published tally of a closed ballot; with ``receipts``, every receipt and choice."""
+    """The published tally of a closed ballot; with ``receipts``, the counted receipts in
+    sorted order. Never which choice a receipt made: a receipt shown to an employer (or
+    anyone) must not tell how its holder voted."""
     result: dict[str, Any] = ballot.result or {}
     voted, eligible = result.get("voted", 0), ballot.eligible
     if ballot.kind == "congress":
@@ -82,7 +90,6 @@ def result_lines(t: Translator, ballot: Ballot, *, receipts: bool) -> list[str]:
                 eligible=eligible,
             )
         ]
-        papers = [(receipt, t(CHOICE_NAMES[vote])) for receipt, vote in result["papers"]]
     else:
         tally = t.join(t("ballots.votes", name=name, count=n) for name, n in result["counts"])
         winners = t.join(result["winners"]) or "-"
@@ -95,11 +102,21 @@ def result_lines(t: Translator, ballot: Ballot, *, receipts: bool) -> list[str]:
                 winners=winners,
             )
         ]
-        papers = [(receipt, names) for receipt, names in result["papers"]]
-    if receipts:
+    counted: list[str] = result.get("receipts", [])
+    if receipts and counted:
         lines.append(t("ballots.receipts"))
-        lines += [f"{receipt}：{choice}" for receipt, choice in papers]
+        lines += [
+            " ".join(counted[i : i + RECEIPTS_PER_LINE])
+            for i in range(0, len(counted), RECEIPTS_PER_LINE)
+        ]
     return lines
+
+
+def choice_text(t: Translator, paper: dict[str, Any], names: list[str]) -> str:
+    """What a paper chose, for its voter's eyes only, once, at casting."""
+    if "v" in paper:
+        return t(CHOICE_NAMES[paper["v"]])
+    return "、".join(names[p - 1] for p in paper["c"])
 
 
 def ballot_invitation(
@@ -157,7 +174,9 @@ async def election(ctx: Context) -> None:
         return
     now = utcnow()
     closes_at = now + timedelta(hours=numbers[1])
-    ballot = await store.open_election(ctx.session, bs, numbers[0], closes_at, numbers[2:], now)
+    ballot = await store.open_election(
+        ctx.session, bs, numbers[0], closes_at, numbers[2:], now, ctx.settings.key_dir
+    )
     await _invite(ctx, ballot)
 
 
@@ -178,6 +197,7 @@ async def congress(ctx: Context) -> None:
         ctx.settings.congress_quorum,
         ctx.settings.congress_majority,
         now,
+        ctx.settings.key_dir,
     )
     await _invite(ctx, ballot)
 
@@ -213,8 +233,35 @@ async def _cast(ctx: Context, number: str, choices: list[str]) -> None:
     if ballot is None:
         ctx.reply(ctx.t("ballots.no_such_ballot"))
         return
-    receipt = await store.cast_vote(ctx.session, ballot, ctx.member.id, choices, utcnow())
-    ctx.reply(ctx.t("ballots.voted", receipt=receipt, closes=_local(ctx, ballot.closes_at)))
+    receipt, paper = await store.cast_vote(ctx.session, ballot, ctx.member.id, choices, utcnow())
+    names = [c.name for c in await store.candidates(ctx.session, ballot.id)]
+    ctx.reply(
+        ctx.t(
+            "ballots.voted",
+            choice=choice_text(ctx.t, paper, names),
+            receipt=receipt,
+            closes=_local(ctx, ballot.closes_at),
+        )
+    )
+
+
+@router.command("receipt", help=N_("help.receipt"), private=True)
+async def receipt(ctx: Context) -> None:
+    """Was my paper counted? Answered to the voter alone, and only for ballots they were
+    on the roll of; it says nothing of the choice."""
+    code = "".join(ctx.args.split()).upper()
+    if len(code) != store.RECEIPT_LENGTH or not set(code) <= set(store.RECEIPT_ALPHABET):
+        ctx.reply(ctx.t("ballots.usage.receipt"))
+        return
+    ballot = await store.counted_in(ctx.session, ctx.member.id, code)
+    if ballot is not None:
+        bs = await ctx.session.get(BargainingSession, ballot.session_id)
+        title = bs.title if bs is not None else ""
+        ctx.reply(ctx.t("ballots.receipt_counted", receipt=code, ballot=ballot.id, title=title))
+    elif await store.voted_in_open(ctx.session, ctx.member.id):
+        ctx.reply(ctx.t("ballots.receipt_not_yet", receipt=code))
+    else:
+        ctx.reply(ctx.t("ballots.receipt_unknown", receipt=code))
 
 
 @router.command("close_ballot", help=N_("help.close_ballot"), role=Role.CHAIR)
@@ -222,7 +269,11 @@ async def close_ballot(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
         return
-    ballots = [b for b in await store.ballots_of(ctx.session, bs.id) if b.closed_at is None]
+    ballots = [
+        b
+        for b in await store.ballots_of(ctx.session, bs.id)
+        if b.closed_at is None and b.voided_at is None
+    ]
     if ctx.args:
         ballots = [b for b in ballots if b.id == read_id(ctx.args)]
     if not ballots:
@@ -233,7 +284,7 @@ async def close_ballot(ctx: Context) -> None:
         if now < ballot.closes_at:
             ctx.reply(ctx.t("ballots.not_due", closes=_local(ctx, ballot.closes_at)))
             continue
-        await store.close_ballot(ctx.session, ballot, now)
+        await store.close_ballot(ctx.session, ballot, now, ctx.settings.key_dir)
         for member_id, build in await publication(ctx.session, bs, ballot):
             if member_id == ctx.member.id:
                 ctx.answer(build(ctx.t))
@@ -264,6 +315,7 @@ async def close_and_publish(
     sessions: async_sessionmaker[AsyncSession],
     messenger: Messenger,
     ballot_id: int,
+    key_dir: Path,
     now: datetime | None = None,
 ) -> bool:
     """Close one ballot and push its tally; for the job scheduled at its closing time.
@@ -275,7 +327,7 @@ async def close_and_publish(
         if ballot is None:
             return False
         try:
-            await store.close_ballot(session, ballot, now or utcnow())
+            await store.close_ballot(session, ballot, now or utcnow(), key_dir)
         except Refused as refused:
             log.info("ballot %s not closed: %s", ballot_id, refused.msgid)
             return False
@@ -287,7 +339,10 @@ async def close_and_publish(
 
 
 async def close_due_ballots(
-    sessions: async_sessionmaker[AsyncSession], messenger: Messenger, now: datetime | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    messenger: Messenger,
+    key_dir: Path,
+    now: datetime | None = None,
 ) -> int:
     """Close and publish every ballot whose closing time has passed; returns how many."""
     now = now or utcnow()
@@ -295,7 +350,7 @@ async def close_due_ballots(
         due = [b.id for b in await store.ballots_to_close(session, now)]
     closed = 0
     for ballot_id in due:
-        closed += await close_and_publish(sessions, messenger, ballot_id, now)
+        closed += await close_and_publish(sessions, messenger, ballot_id, key_dir, now)
     return closed
 
 
@@ -307,7 +362,7 @@ async def closing_fan_out(
     if ballot is None:
         return []
     try:
-        await store.close_ballot(session, ballot, utcnow())
+        await store.close_ballot(session, ballot, utcnow(), app.settings.key_dir)
     except Refused as refused:
         log.info("ballot %s not closed by its job: %s", ballot_id, refused.msgid)
         return []
@@ -321,7 +376,7 @@ async def not_voted_fan_out(
 ) -> list[tuple[int, MessageBuilder]]:
     """Two hours before closing: eligible members who have not voted, reminders on."""
     ballot = await session.get(Ballot, ballot_id)
-    if ballot is None or ballot.closed_at is not None:
+    if ballot is None or ballot.closed_at is not None or ballot.voided_at is not None:
         return []
     bs = await session.get(BargainingSession, ballot.session_id)
     assert bs is not None

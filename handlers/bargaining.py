@@ -11,6 +11,7 @@ Officers (in :mod:`handlers.bargaining_review`): /bg_all, /bg_review, /bg_reopen
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.context import Context
@@ -18,6 +19,7 @@ from bot.dialogs import Form, choice_field, fixed_choices, integer_field, start_
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id
+from bot.payloads import Payload
 from bot.router import Router
 from storage import bargaining as store
 from storage.ballots import ballots_of
@@ -67,6 +69,11 @@ def describe(t: Translator, bs: BargainingSession) -> str:
         kind=t(KINDS[bs.kind]),
         progress=progress(t, bs.step),
     )
+
+
+def counted(ballot: Ballot) -> bool:
+    """Closed and not voided by a reopening: a result that stands."""
+    return ballot.closed_at is not None and ballot.voided_at is None
 
 
 def notify(ctx: Context, member_ids: Iterable[int], build: Any) -> None:
@@ -149,7 +156,8 @@ async def status(ctx: Context) -> None:
         missing = await store.missing_for_step(ctx.session, chaired)
         if missing is not None:
             text += "\n" + ctx.t("bargaining.still_needs", need=ctx.t(missing))
-        ctx.reply(text, rows([Button(ctx.t("bargaining.button.next"), "bg:next")]))
+        press = NextStep(chaired.id, chaired.step).pack()
+        ctx.reply(text, rows([Button(ctx.t("bargaining.button.next"), press)]))
         return
     followed = await store.followed_session(ctx.session, ctx.member.id)
     if followed is None:
@@ -158,11 +166,31 @@ async def status(ctx: Context) -> None:
     ctx.reply(describe(ctx.t, followed))
 
 
+@dataclass(frozen=True)
+class NextStep(Payload, prefix="bg:next"):
+    """The status's "next step" button, naming the session and step it was shown for."""
+
+    session_id: int
+    step: int
+
+
 @router.command("next", help=N_("help.next"), role=Role.CHAIR)
-@router.button("bg", role=Role.CHAIR)
 async def next_step(ctx: Context) -> None:
     bs = await my_session(ctx)
     if bs is None:
+        return
+    await close_current_step(ctx, bs, officer=False)
+
+
+@router.button(NextStep, role=Role.CHAIR)
+async def next_step_button(ctx: Context, press: NextStep) -> None:
+    """Pressed after the session moved on (or was sent back), the button is refused rather
+    than closing whatever step is current."""
+    bs = await my_session(ctx)
+    if bs is None:
+        return
+    if (press.session_id, press.step) != (bs.id, bs.step):
+        ctx.reply(ctx.t("bargaining.stale_step", step=progress(ctx.t, bs.step)))
         return
     await close_current_step(ctx, bs, officer=False)
 
@@ -195,7 +223,7 @@ async def close_current_step(ctx: Context, bs: BargainingSession, *, officer: bo
 async def _result_text_builder(ctx: Context, bs: BargainingSession) -> Any:
     from handlers.ballots import result_lines
 
-    ballots = [b for b in await ballots_of(ctx.session, bs.id) if b.closed_at is not None]
+    ballots = [b for b in await ballots_of(ctx.session, bs.id) if counted(b)]
     title, year, resolution = bs.title, bs.year, bs.resolution_text or ""
 
     def build(t: Translator) -> Outgoing:
@@ -357,6 +385,6 @@ async def history(ctx: Context) -> None:
                 resolution=bs.resolution_text or "",
             )
         ]
-        closed: list[Ballot] = [b for b in await ballots_of(ctx.session, bs.id) if b.closed_at]
+        closed: list[Ballot] = [b for b in await ballots_of(ctx.session, bs.id) if counted(b)]
         lines += [line for b in closed for line in result_lines(ctx.t, b, receipts=False)]
         ctx.reply("\n".join(lines))

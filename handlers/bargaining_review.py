@@ -75,7 +75,9 @@ async def reopen(ctx: Context) -> None:
     bs = await _officer_session(ctx, number)
     if bs is None:
         return
-    await store.reopen_step(ctx.session, bs, to_step, ctx.member.id, reason[:200], utcnow())
+    await store.reopen_step(
+        ctx.session, bs, to_step, ctx.member.id, reason[:200], utcnow(), ctx.settings.key_dir
+    )
     ctx.reply(ctx.t("bargaining.reopened", step=step_name(ctx.t, bs.step)))
     title, now_step = bs.title, bs.step
     notify(

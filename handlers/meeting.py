@@ -42,6 +42,9 @@ router = Router("meeting")
 MEETING_KIND = "bargaining_meeting"
 REMIND_BEFORE = timedelta(hours=1)
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+WECHAT_RELAYS = 3
+"""Statements pushed to a WeChat-only watcher between two of their messages; the next
+push is the live page's button (WeChat allows five until the user writes again)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,28 @@ async def _speaker_role(ctx: Context, bs: BargainingSession) -> tuple[str, str] 
     return None
 
 
+async def _relay(ctx: Context, bs: BargainingSession, statement: MeetingStatement) -> None:
+    """Push a statement to all who watch, except WeChat watchers near their quota.
+
+    WeChat takes only a few customer-service messages to a user until they write again, so
+    a watcher reached only on WeChat gets :data:`WECHAT_RELAYS` statements, then one
+    message pointing to the live page instead of the next, then nothing more until they
+    write (the count starts again from their last message).
+    """
+    audience = await _audience(ctx, bs)
+    behind = await meeting.wechat_relays_since_seen(ctx.session, audience, bs.id)
+    title, session_id = bs.title, bs.id
+    notify(ctx, [m for m in audience if behind.get(m, 0) <= WECHAT_RELAYS], relay(statement))
+    notify(
+        ctx,
+        [m for m in audience if behind.get(m, 0) == WECHAT_RELAYS + 1],
+        lambda t: Outgoing(
+            t("meeting.go_to_web", title=title),
+            rows([Button(t("meeting.button.web"), WatchOnTheWeb(session_id).pack())]),
+        ),
+    )
+
+
 @router.text(FreeText.LIVE)
 async def speak_or_suggest(ctx: Context) -> bool:
     """Free text during an open meeting: a statement from a speaker, a suggestion from a
@@ -198,11 +223,7 @@ async def speak_or_suggest(ctx: Context) -> bool:
                 ctx.session, bs, ctx.member, speaker[0], speaker[1], text, utcnow()
             )
             ctx.reply(ctx.t("meeting.said", seq=statement.seq))
-            notify(
-                ctx,
-                await _audience(ctx, bs),
-                relay(statement),
-            )
+            await _relay(ctx, bs, statement)
             return True
     for bs in meetings:
         if ctx.member.id in await store.follower_ids(ctx.session, bs.id):

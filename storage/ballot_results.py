@@ -33,8 +33,9 @@ def totals(ballot: Ballot) -> Totals | None:
         counts = [(choice, int(result["counts"][choice])) for choice in CONGRESS_CHOICES]
     else:
         counts = [(str(name), int(n)) for name, n in result["counts"]]
-    receipts = result.get("receipts") or [paper[0] for paper in result.get("papers", [])]
-    return Totals(int(result.get("voted", 0)), ballot.eligible, counts, frozenset(receipts))
+    return Totals(
+        int(result.get("voted", 0)), ballot.eligible, counts, frozenset(result["receipts"])
+    )
 
 
 def normal_receipt(text: str) -> str:

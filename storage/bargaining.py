@@ -11,19 +11,23 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import urn
 from storage.memberships import Status, is_verified, verified_members
 from storage.models import Enterprise, Member, Role, RoleGrant
 from storage.models.bargaining import (
     STEPS,
     Ballot,
+    BallotPaper,
     BargainingSession,
     Follower,
     Representative,
     StepTransition,
+    VoidedText,
 )
 from storage.refusals import MessageId, Refused
 
@@ -125,7 +129,10 @@ async def missing_for_step(session: AsyncSession, bs: BargainingSession) -> str 
     if step == 7:
         passed = await session.scalar(
             select(Ballot.id).where(
-                Ballot.session_id == bs.id, Ballot.kind == "congress", Ballot.passed.is_(True)
+                Ballot.session_id == bs.id,
+                Ballot.kind == "congress",
+                Ballot.passed.is_(True),
+                Ballot.voided_at.is_(None),
             )
         )
         return None if passed else "bargaining.needs.congress"
@@ -164,6 +171,10 @@ async def close_step(
     return bs.step
 
 
+BALLOT_STEPS = {"election": 2, "congress": 7}
+"""The step whose product each kind of ballot is."""
+
+
 async def reopen_step(
     session: AsyncSession,
     bs: BargainingSession,
@@ -171,14 +182,40 @@ async def reopen_step(
     member_id: int,
     note: str,
     now: datetime,
+    key_dir: Path,
 ) -> None:
-    """An officer sends a session back to an earlier step, with the reason on record."""
+    """An officer sends a session back to an earlier step, with the reason on record.
+
+    Reopening means redoing: what that step and the later ones produced is voided, kept on
+    record but no longer counted, so each of them must be done again: elections and
+    congress votes (an open one's sealed papers are deleted and its key erased; the
+    elected representatives go with their election), the offer, minutes and resolution
+    texts, the employer's acceptance, the meeting, and the closings of those steps
+    (the officer's filing review among them)."""
     if not 1 <= step < bs.step:
         raise Refused("bargaining.reopen_range", step=bs.step)
     session.add(
         StepTransition(
             session_id=bs.id, step=step, action="reopen", member_id=member_id, note=note, at=now
         )
+    )
+    await _void_ballots(session, bs, step, now, key_dir)
+    for field, text_step in TEXT_STEPS.items():
+        text = getattr(bs, field)
+        if text_step >= step and text:
+            session.add(
+                VoidedText(session_id=bs.id, step=text_step, field=field, text=text, voided_at=now)
+            )
+            setattr(bs, field, None)
+    await session.execute(
+        update(StepTransition)
+        .where(
+            StepTransition.session_id == bs.id,
+            StepTransition.action == "close",
+            StepTransition.step >= step,
+            StepTransition.voided_at.is_(None),
+        )
+        .values(voided_at=now)
     )
     bs.step = step
     bs.step_started_at = now
@@ -188,6 +225,25 @@ async def reopen_step(
     if step <= 5:
         bs.meeting_opened_at = bs.meeting_closed_at = None
     await session.flush()
+
+
+async def _void_ballots(
+    session: AsyncSession, bs: BargainingSession, step: int, now: datetime, key_dir: Path
+) -> None:
+    kinds = [kind for kind, ballot_step in BALLOT_STEPS.items() if ballot_step >= step]
+    ballots = await session.scalars(
+        select(Ballot).where(
+            Ballot.session_id == bs.id, Ballot.kind.in_(kinds), Ballot.voided_at.is_(None)
+        )
+    )
+    for ballot in ballots:
+        ballot.voided_at = now
+        if ballot.closed_at is None:
+            await session.execute(delete(BallotPaper).where(BallotPaper.ballot_id == ballot.id))
+            if ballot.public_key:
+                urn.erase_key_after_commit(session, key_dir, ballot.id, ballot.public_key)
+    if "election" in kinds:
+        await session.execute(delete(Representative).where(Representative.session_id == bs.id))
 
 
 async def transitions(session: AsyncSession, session_id: int) -> Sequence[StepTransition]:

@@ -102,7 +102,7 @@ async def bargaining_indexes(session: AsyncSession, offset: int, limit: int) -> 
             func.sum(Ballot.eligible),
         )
         .join(Ballot, Ballot.session_id == BargainingSession.id)
-        .where(of_page, Ballot.closed_at.is_not(None)),
+        .where(of_page, Ballot.closed_at.is_not(None), Ballot.voided_at.is_(None)),
     )
     adopted = await _sums(
         session,
@@ -122,7 +122,7 @@ async def bargaining_indexes(session: AsyncSession, offset: int, limit: int) -> 
             func.count(StepTransition.id),
         )
         .join(StepTransition, StepTransition.session_id == BargainingSession.id)
-        .where(of_page, StepTransition.action == "close"),
+        .where(of_page, StepTransition.action == "close", StepTransition.voided_at.is_(None)),
     )
     return [
         Index(

@@ -141,7 +141,7 @@ def _congress(session: AsyncSession, bs: BargainingSession, congress: CongressRo
                     "against": congress.against,
                     "abstain": congress.abstain,
                 },
-                "papers": [],
+                "receipts": [],
             },
         )
     )

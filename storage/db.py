@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,10 +35,30 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
+        database = sqlite_file(url)
+        event.listen(engine.sync_engine, "do_connect", lambda *_: _create_private(database))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite database file a URL names (absolute), or None (PostgreSQL, in memory)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).absolute()
+
+
+def _create_private(path: Path | None) -> None:
+    """SQLite would create a missing file with the process's umask (0644 mostly, so any
+    local user could copy every member's data): create it first, empty and 0600. Its WAL
+    and shared-memory files take the same mode."""
+    if path is None or not path.parent.is_dir():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import bargaining, members
 from storage.memberships import is_verified
-from storage.models import Member, Role
+from storage.models import Identity, Member, Role
 from storage.models.bargaining import BargainingSession, MeetingStatement
 from storage.refusals import Refused
 
 TRANSCRIPT_PAGE = 10
+WECHAT = "wechat"
 
 
 def open_meeting(bs: BargainingSession, now: datetime) -> None:
@@ -137,3 +138,24 @@ async def may_watch(session: AsyncSession, member: Member, bs: BargainingSession
         *await bargaining.follower_ids(session, bs.id),
         *await bargaining.representative_ids(session, bs.id),
     }
+
+
+async def wechat_relays_since_seen(
+    session: AsyncSession, member_ids: Sequence[int], session_id: int
+) -> dict[int, int]:
+    """For the members reached only on WeChat: how many statements of this meeting were
+    made since they last wrote to the bot, each of which was one pushed message."""
+    seen = (
+        select(Identity.member_id, func.max(Identity.last_seen_at).label("seen"))
+        .where(Identity.member_id.in_(member_ids))
+        .group_by(Identity.member_id)
+        .having(func.min(Identity.channel) == WECHAT, func.max(Identity.channel) == WECHAT)
+        .subquery()
+    )
+    since = (
+        select(func.count(MeetingStatement.id))
+        .where(MeetingStatement.session_id == session_id, MeetingStatement.at > seen.c.seen)
+        .scalar_subquery()
+    )
+    rows = await session.execute(select(seen.c.member_id, since))
+    return {member_id: count for member_id, count in rows}

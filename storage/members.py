@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import (
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DialogState, Identity, LinkCode, Member, Role, RoleGrant
@@ -121,28 +133,171 @@ async def create_link_code(session: AsyncSession, member_id: int, now: datetime)
     return link
 
 
+class LinkConflict(Exception):
+    """Both members hold a record that cannot become one (``msgid`` says which)."""
+
+    def __init__(self, msgid: str) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+
+
 async def use_link_code(
     session: AsyncSession, code: str, identity: Identity, now: datetime
 ) -> Member | None:
-    """Move ``identity`` to the member who made ``code``; None if the code is unknown or old.
-
-    The member the identity leaves is deleted when it has no identity left.
-    """
+    """Merge the member behind ``identity`` into the member who made ``code``; None if the
+    code is unknown or old. Raises :class:`LinkConflict` (and changes nothing) when the
+    two members hold conflicting records, such as votes in the same ballot."""
     link = await session.get(LinkCode, code.strip().upper())
     if link is None or link.expires_at < now:
         return None
-    await session.delete(link)
-    if link.member_id == identity.member_id:
-        return await session.get(Member, link.member_id)
-    old_member_id = identity.member_id
-    identity.member_id = link.member_id
-    await session.execute(delete(DialogState).where(DialogState.member_id == old_member_id))
+    keep_id = link.member_id
+    if keep_id != identity.member_id:
+        await merge_members(session, keep_id, identity.member_id)
+        identity.member_id = keep_id  # as the merge wrote it, for this message's objects
+    await session.execute(delete(LinkCode).where(LinkCode.code == link.code))
     await session.flush()
-    remaining = await session.scalar(select(Identity.id).where(Identity.member_id == old_member_id))
-    if remaining is None:
-        await session.execute(delete(Member).where(Member.id == old_member_id))
+    return await session.get(Member, keep_id)
+
+
+async def merge_members(session: AsyncSession, keep_id: int, merged_id: int) -> None:
+    """Move every record of ``merged_id`` to ``keep_id`` and delete the merged member.
+
+    Both member rows are locked first, as a vote locks its voter's row, so a merge and a
+    vote never interleave. Every column referring to a member is found from the schema,
+    so a table added later is moved too; where a unique key would hold the same thing
+    twice, a duplicate that is the same fact (following a session twice, a role held
+    twice) is dropped, and anything else refuses the merge before anything is changed."""
+    await session.execute(
+        select(Member.id)
+        .where(Member.id.in_([keep_id, merged_id]))
+        .order_by(Member.id)
+        .with_for_update()
+    )
+    keep = await session.get(Member, keep_id)
+    merged = await session.get(Member, merged_id)
+    if keep is None or merged is None:
+        raise LinkConflict("link.conflict")
+    references = _member_references()
+    duplicates = []
+    for table, column, others in references:
+        if others is None or not await _both_hold(
+            session, table, column, others, keep_id, merged_id
+        ):
+            continue
+        if table.name not in SAME_FACT:
+            raise LinkConflict(CONFLICTS.get(table.name, "link.conflict"))
+        duplicates.append((table, column, others))
+    for table, column, others in duplicates:
+        await _drop_duplicates(session, table, column, others, keep_id, merged_id)
+    for table, column, _ in dict.fromkeys((t, c, None) for t, c, _ in references):
+        await session.execute(
+            update(table).where(table.c[column] == merged_id).values({column: keep_id})
+        )
+    _fill_blanks(keep, merged)
     await session.flush()
-    return await session.get(Member, link.member_id)
+    await session.execute(delete(Member).where(Member.id == merged_id))
+    session.expunge(merged)
+    await session.flush()
+
+
+SAME_FACT = frozenset(
+    {
+        "dialog_states",
+        "link_codes",
+        "member_settings",
+        "reminder_subscriptions",
+        "role_grants",
+        "bargaining_followers",
+        "bargaining_representatives",
+        "ballot_roll",
+        "deliveries",
+        "singles_blocks",
+    }
+)
+"""Tables where both members holding the same row is one fact; the merged one's copy goes.
+(A form in progress, a link code and settings are the kept member's.)"""
+
+CONFLICTS = {
+    "ballot_voters": "link.conflict.vote",
+    "ballot_candidates": "link.conflict.candidate",
+    "singles_profiles": "link.conflict.profile",
+    "model_workers": "link.conflict.model_worker",
+    "event_signups": "link.conflict.signup",
+}
+"""What to tell the member when both hold one of these; any other table: a general refusal."""
+
+
+def _member_references() -> list[tuple[Table, str, tuple[str, ...] | None]]:
+    """(table, column, the other columns of a unique key with it, or None) for every column
+    that refers to ``members.id``; one row per unique key, and one with None."""
+    found: list[tuple[Table, str, tuple[str, ...] | None]] = []
+    for table in Member.metadata.sorted_tables:
+        for column in table.columns:
+            if not any(fk.column.table.name == "members" for fk in column.foreign_keys):
+                continue
+            found.append((table, column.name, None))
+            keys = [
+                [c.name for c in constraint.columns]
+                for constraint in table.constraints
+                if isinstance(constraint, (UniqueConstraint, PrimaryKeyConstraint))
+            ] + [[c.name for c in index.columns] for index in table.indexes if index.unique]
+            found += [
+                (table, column.name, tuple(c for c in key if c != column.name))
+                for key in keys
+                if column.name in key
+            ]
+    return found
+
+
+def _pair(
+    table: Table, column: str, others: tuple[str, ...], keep_id: int, merged_id: int
+) -> tuple[Any, Any]:
+    mine = table.alias("kept")
+    return mine, and_(
+        mine.c[column] == keep_id,
+        table.c[column] == merged_id,
+        *(mine.c[o] == table.c[o] for o in others),
+    )
+
+
+async def _both_hold(
+    session: AsyncSession,
+    table: Table,
+    column: str,
+    others: tuple[str, ...],
+    keep_id: int,
+    merged_id: int,
+) -> bool:
+    mine, condition = _pair(table, column, others, keep_id, merged_id)
+    found = await session.execute(
+        select(literal(1)).select_from(table).join(mine, condition).limit(1)
+    )
+    return found.first() is not None
+
+
+async def _drop_duplicates(
+    session: AsyncSession,
+    table: Table,
+    column: str,
+    others: tuple[str, ...],
+    keep_id: int,
+    merged_id: int,
+) -> None:
+    mine, condition = _pair(table, column, others, keep_id, merged_id)
+    await session.execute(
+        delete(table).where(exists(select(literal(1)).select_from(mine).where(condition)))
+    )
+
+
+def _fill_blanks(keep: Member, merged: Member) -> None:
+    """The kept member's details win; what they lack comes from the merged member."""
+    keep.real_name = keep.real_name or merged.real_name
+    keep.town = keep.town or merged.town
+    if keep.enterprise_id is None and merged.enterprise_id is not None:
+        keep.enterprise_id = merged.enterprise_id
+        keep.enterprise_status = merged.enterprise_status
+        keep.enterprise_number_hash = merged.enterprise_number_hash
+        keep.enterprise_requested_at = merged.enterprise_requested_at
 
 
 async def set_language(

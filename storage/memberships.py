@@ -102,13 +102,15 @@ async def request(
 ) -> Status | None:
     """The member says they work at ``enterprise_id`` (None: nowhere).
 
-    The same enterprise with the same number keeps a verification; another enterprise or
-    number starts over: verified at once when the roster matches, pending otherwise."""
-    same = member.enterprise_id == enterprise_id and (
-        number_hash is None or number_hash == member.enterprise_number_hash
-    )
-    if same and member.enterprise_status in (Status.VERIFIED, Status.PENDING):
-        return Status(member.enterprise_status)
+    The same enterprise keeps a verification (and a pending request, unless a new number
+    is given to check); another enterprise starts over: verified at once when the roster
+    matches, pending otherwise."""
+    if member.enterprise_id == enterprise_id and enterprise_id is not None:
+        if member.enterprise_status == Status.VERIFIED or (
+            member.enterprise_status == Status.PENDING and number_hash is None
+        ):
+            return Status(member.enterprise_status)
+        number_hash = number_hash or member.enterprise_number_hash
     member.enterprise_id = enterprise_id
     member.enterprise_number_hash = number_hash
     if enterprise_id is None:

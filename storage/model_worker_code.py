@@ -21,6 +21,7 @@ import io
 import json
 import os
 import secrets
+import stat
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -59,9 +60,19 @@ class TokenClaims:
     expires_at: datetime
 
 
+class KeyFileExposed(Exception):
+    """A key file others may read: it is not used (its secret may be out already)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"others may read the key file {path}: chmod 600 {path}")
+
+
 def secret_file(path: Path, make: bytes) -> bytes:
-    """Read a secret, or create it with mode 0600 (the directory 0700) if it is missing."""
+    """Read a secret, or create it with mode 0600 (the directory 0700) if it is missing;
+    one that others may read is refused (:class:`KeyFileExposed`)."""
     if path.exists():
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            raise KeyFileExposed(path)
         return path.read_bytes()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:

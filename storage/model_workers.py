@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import members
@@ -281,14 +281,12 @@ async def check_code(session: AsyncSession, key_dir: Path, text: str, now: datet
 async def allow_check(session: AsyncSession, staff_member_id: int, now: datetime) -> bool:
     """Count a staff account's check, or refuse it (False) when the account made
     :data:`MAX_CHECKS_PER_MINUTE` in the last minute: a refused one is not made, so a
-    numbers guesser gets ten tries a minute."""
+    numbers guesser gets ten tries a minute. Older checks are of no further use and go."""
+    minute_ago = now - timedelta(minutes=1)
+    mine = CodeCheck.staff_member_id == staff_member_id
+    await session.execute(delete(CodeCheck).where(mine, CodeCheck.checked_at <= minute_ago))
     count = await session.scalar(
-        select(func.count())
-        .select_from(CodeCheck)
-        .where(
-            CodeCheck.staff_member_id == staff_member_id,
-            CodeCheck.checked_at > now - timedelta(minutes=1),
-        )
+        select(func.count()).select_from(CodeCheck).where(mine, CodeCheck.checked_at > minute_ago)
     )
     if (count or 0) >= MAX_CHECKS_PER_MINUTE:
         return False

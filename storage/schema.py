@@ -10,6 +10,7 @@ from storage.models import (  # noqa: F401  (each model module, for metadata)
     core,
     events,
     invites,
+    keys,
     notices,
     singles,
     web,

@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.settings import Settings
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.schema import SCHEDULER_TABLE, metadata
+from unionbot.app import build_app
 
 POSTGRES_URL = os.environ.get(
     "UNIONBOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -13,11 +13,12 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.settings import Settings
 from tests.conftest import Chat
 from tests.handlers.test_model_workers import claim, get_code, load_demo
 from tests.test_cli import unionbot
+from unionbot.app import build_app
 
 
 def fresh_target(database_url: str, tmp_path: Path) -> str:

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.app import build_app
 from bot.broadcasting import publish
 from bot.i18n import Translator
 from bot.messages import Outgoing
@@ -25,6 +24,7 @@ from storage import members
 from storage.models import Delivery, DeliveryStatus
 from storage.types import utcnow
 from tests.test_cli import UNIONBOT
+from unionbot.app import build_app
 
 RECIPIENTS = 40
 ENV = {

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app
 from bot.messages import Incoming, Outgoing
 from bot.settings import Settings
 from storage import members
+from unionbot.app import build_app
 
 UNIONBOT = str(Path(sys.executable).with_name("unionbot"))
 
@@ -73,8 +73,10 @@ def test_start_then_language_choice_gives_the_menu_in_chinese_then_english(
 def test_a_form_started_in_one_process_continues_in_the_next(database_url: str) -> None:
     [ask_name, ask_town] = chat(database_url, "x", "/me", "李晓梅")
     assert "真实姓名" in ask_name["text"] and "镇" in ask_town["text"]
-    [ask_enterprise, confirm, saved] = chat(database_url, "x", "坎墩街道", "跳过", "1")
-    assert "单位" in ask_enterprise["text"]
+    [ask_enterprise, ask_number, confirm, saved] = chat(
+        database_url, "x", "坎墩街道", "跳过", "跳过", "1"
+    )
+    assert "单位" in ask_enterprise["text"] and "工号" in ask_number["text"]
     assert "李晓梅" in confirm["text"] and "坎墩街道" in confirm["text"]
     assert "已保存" in saved["text"]
     chat(database_url, "x", "/me")
@@ -123,7 +125,7 @@ def test_demo_creates_a_database_here_and_running_it_again_is_safe(tmp_path: Pat
 def test_seed_reports_bad_rows_and_imports_nothing(database_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "enterprises.csv"
     bad.write_bytes(b"name,city\n\xe5\xa5\xbd,\xff\n")
-    result = unionbot("seed", str(bad), url=database_url)
+    result = unionbot("seed", str(bad), url=database_url, cwd=tmp_path)
     assert result.returncode == 1
     assert "line 2: not valid UTF-8" in result.stderr.decode()
     assert "nothing imported" in result.stderr.decode()

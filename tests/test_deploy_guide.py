@@ -9,8 +9,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App
-from bot.cli import COMMANDS, parser
 from bot.metrics import exposition
+from unionbot.cli import COMMANDS, parser
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "deploy.md"

@@ -30,7 +30,7 @@ def used_message_ids() -> set[str]:
     found = {f"role.{role.value}" for role in Role}
     for template in (ROOT / "bot" / "pages" / "templates").glob("*.html"):
         found |= set(TEMPLATE_MSGID.findall(template.read_text(encoding="utf-8")))
-    for package in ("bot", "handlers", "storage"):
+    for package in ("bot", "handlers", "storage", "unionbot"):
         for path in (ROOT / package).rglob("*.py"):
             if "migrations" in path.parts:
                 continue

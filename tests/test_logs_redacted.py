@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.logs import configure_logging
 from bot.messages import Outgoing
 from bot.redaction import LIBRARY_FLOORS
@@ -28,6 +28,7 @@ from tests.handlers.test_model_workers import WANG_ID, claim
 from tests.singles import WOMAN, create_profile
 from tests.test_cli import unionbot
 from tests.wechat_support import FakeWeChat, WeChatServer, wechat_bot
+from unionbot.app import build_app
 
 DB_PASSWORD = "db-pw-k7Qx2"
 

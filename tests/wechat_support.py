@@ -24,10 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from wechatpy.crypto import WeChatCrypto
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.channels.wechat import WeChatChannel
 from bot.settings import Settings
-from bot.web import create_web_app
+from unionbot.app import build_app
+from unionbot.web import create_web_app
 
 APP_ID = "wx2c2769f8efd9abc2"
 TOKEN = "spamtest"
@@ -296,8 +297,8 @@ async def wechat_bot(
     async with served(fake.app()) as api_url:
         app = build_app(wechat_settings(settings, api_url, **changes))
         if routers:
-            from bot.app import service_routers
             from bot.dispatcher import Dispatcher
+            from unionbot.app import service_routers
 
             app.dispatcher = Dispatcher(
                 app.settings,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -105,7 +106,7 @@ def routes(site: Site) -> list[Route]:
         given = request.headers.get("last-event-id") or request.query_params.get("after", "")
         after = int(given) if given.isascii() and given.isdigit() else 0
         return StreamingResponse(
-            _stream(site, t, bs.id, after),
+            _stream(site, t, bs.id, after, viewer.expires_at),
             media_type="text/event-stream",
             headers={**HEADERS, "X-Accel-Buffering": "no"},
         )
@@ -133,9 +134,13 @@ def routes(site: Site) -> list[Route]:
     ]
 
 
-async def _stream(site: Site, t: Translator, session_id: int, after: int) -> AsyncIterator[str]:
+async def _stream(
+    site: Site, t: Translator, session_id: int, after: int, until: datetime
+) -> AsyncIterator[str]:
     """The statements after ``after``, then each change as the feed sees it, until the
-    viewer leaves (Starlette cancels this on disconnect) or falls too far behind."""
+    viewer leaves (Starlette cancels this on disconnect), falls too far behind, or their
+    session ends (``until``): then the page says so, and the browser's reconnection is
+    refused."""
     yield "retry: 2000\n\n"
     async with site.feed.watch(session_id) as changes:
         async with site.app.sessions() as session:
@@ -144,8 +149,12 @@ async def _stream(site: Site, t: Translator, session_id: int, after: int) -> Asy
             yield _statement(t, statement)
         sent = missed[-1].seq if missed else after
         while True:
+            left = (until - utcnow()).total_seconds()
+            if left <= 0:
+                yield _event("expired", {"text": t("pages.session_expired")})
+                return
             try:
-                change = await asyncio.wait_for(changes.get(), KEEP_ALIVE_SECONDS)
+                change = await asyncio.wait_for(changes.get(), min(KEEP_ALIVE_SECONDS, left))
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue

@@ -46,6 +46,7 @@ class Viewer:
 
     member: Member
     session: str
+    expires_at: datetime
 
 
 class Site:
@@ -73,7 +74,7 @@ class Site:
             return None
         async with self.app.sessions() as session:
             member = await session.get(Member, claims.member_id)
-        return Viewer(member, token) if member else None
+        return Viewer(member, token, claims.expires_at) if member else None
 
     def render(
         self,

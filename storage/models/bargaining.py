@@ -1,11 +1,13 @@
 """Collective wage bargaining (工资集体协商): sessions walking the 10 steps, their followers,
 the meeting transcript, secret ballots and the suggestion box.
 
-Ballot secrecy is a property of the schema, not of the code: who voted (``ballot_voters``)
-and what was voted (``ballot_papers``) are two tables with no column, key or timestamp in
-common. A paper's id and receipt are random, so neither the key order nor a time tells
-which paper a voter cast; SQLite keeps both tables ``WITHOUT ROWID`` so that not even the
-hidden insertion order links them.
+Ballot secrecy rests on the schema and on the sealed urn (:mod:`storage.urn`): who may
+vote (``ballot_roll``, frozen at opening), who voted (``ballot_voters``) and what was voted
+(``ballot_papers``) share no column, key or timestamp, and a paper holds only a ciphertext
+under the ballot's public key, whose private key is in the key folder, never here. So even
+what the storage itself keeps in order (PostgreSQL's ``xmin`` and ``ctid``, SQLite's pages
+and WAL frames) can link a voter to nothing but a ciphertext; the papers are deleted when
+they are counted, and the key erased.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.core import Base
@@ -71,6 +73,26 @@ class StepTransition(Base):
     note: Mapped[str | None] = mapped_column(String(200))
     on_time: Mapped[bool | None]
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    voided_at: Mapped[datetime | None]
+    """Set on a step's closing when the session is sent back to it or an earlier step."""
+
+
+class VoidedText(Base):
+    """An offer, minutes or resolution a reopening voided: kept on record, no longer used."""
+
+    __tablename__ = "bargaining_voided_texts"
+    __table_args__ = (
+        CheckConstraint("field IN ('offer_text', 'minutes_text', 'resolution_text')", name="field"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("bargaining_sessions.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[int]
+    field: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    voided_at: Mapped[datetime]
 
 
 class Follower(Base):
@@ -143,7 +165,13 @@ class Ballot(Base):
     quorum: Mapped[str] = mapped_column(String(9), default="2/3")
     majority: Mapped[str] = mapped_column(String(9), default="1/2")
     eligible: Mapped[int] = mapped_column(default=0)
+    """The size of the voter roll, frozen when the ballot opened."""
+    public_key: Mapped[str | None] = mapped_column(String(44))
+    """The urn's public key (base64); None for a result imported without papers."""
     closed_at: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]
+    """Set when the session is sent back to the ballot's step or an earlier one: the ballot
+    stays on record but counts for nothing, and the step must vote again."""
     passed: Mapped[bool | None]
     result: Mapped[dict[str, Any] | None]
 
@@ -162,6 +190,20 @@ class BallotCandidate(Base):
     name: Mapped[str] = mapped_column(String(64))
 
 
+class BallotRoll(Base):
+    """Who may vote in a ballot: the eligible members at the moment it opened."""
+
+    __tablename__ = "ballot_roll"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    ballot_id: Mapped[int] = mapped_column(
+        ForeignKey("ballots.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class BallotVoter(Base):
     """Who has voted in a ballot (the voter register): one row per member, nothing more."""
 
@@ -177,15 +219,14 @@ class BallotVoter(Base):
 
 
 class BallotPaper(Base):
-    """What was voted, with a random id and the voter's receipt code, and nothing of who."""
+    """A sealed paper: the receipt and the choice, encrypted, under a random id."""
 
     __tablename__ = "ballot_papers"
-    __table_args__ = (UniqueConstraint("ballot_id", "receipt"), {"sqlite_with_rowid": False})
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ballot_id: Mapped[int] = mapped_column(ForeignKey("ballots.id", ondelete="CASCADE"))
-    receipt: Mapped[str] = mapped_column(String(12))
-    choices: Mapped[dict[str, Any]]
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Suggestion(Base):

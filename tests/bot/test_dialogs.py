@@ -7,13 +7,14 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.settings import Settings
 from storage.core_seed import CONSOLE
 from storage.members import member_by_identity
 from storage.models import DialogState, Enterprise, Member
 from storage.types import utcnow
 from tests.conftest import Chat, payloads
+from unionbot.app import build_app
 
 
 async def add_enterprises(app: App) -> None:

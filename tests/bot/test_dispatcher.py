@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App, service_routers
+from bot.app import App
 from bot.channels.base import RecipientBlocked
 from bot.context import Context
 from bot.dispatcher import Dispatcher
@@ -20,6 +20,7 @@ from bot.settings import LANGUAGES
 from storage import members
 from storage.models import Enterprise, Identity, QueuedMessage, Role
 from tests.conftest import Chat
+from unionbot.app import service_routers
 
 test_router = Router("test")
 

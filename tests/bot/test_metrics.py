@@ -15,11 +15,11 @@ from bot.background import Background
 from bot.router import Route
 from bot.scheduler import create_scheduler
 from bot.sender import Sender
-from bot.web import create_web_app
 from storage import members, outbox
 from storage.schema import SCHEDULER_TABLE
 from storage.types import utcnow
 from tests.conftest import Chat
+from unionbot.web import create_web_app
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -15,7 +15,7 @@ from typing import Literal
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App, service_routers
+from bot.app import App
 from bot.context import Context
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Outgoing
@@ -30,6 +30,7 @@ from storage.types import utcnow
 from tests.conftest import Chat
 from tests.handlers.test_bargaining import as_, load_demo, running_session, to
 from tests.wechat_support import FakeWeChat, WeChatServer, message_xml, wechat_bot
+from unionbot.app import service_routers
 
 STALE = "这个按钮已失效"
 APOLOGY = "抱歉，系统出了点问题"

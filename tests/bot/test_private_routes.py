@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.app import App, service_routers
+from bot.app import App
 from bot.messages import Incoming, Outgoing
 from bot.router import Route
 from storage.core_seed import CONSOLE
@@ -19,6 +19,7 @@ from storage.models.bargaining import BallotVoter
 from storage.models.events import Event
 from tests.conftest import Chat, payloads
 from tests.handlers.test_bargaining import as_, load_demo, member_id, running_session, to
+from unionbot.app import service_routers
 
 SHOWS_MEMBER_DATA = {
     # core: the same for everyone (the menu differs only by role)
@@ -115,7 +116,7 @@ SHOWS_MEMBER_DATA = {
     "/join": True,
     "/history": True,
     "button bargain": True,
-    "button bg": False,
+    "button bg:next": False,
     "button bgok": False,
     "link bg": True,
     "/bg_all": False,
@@ -138,6 +139,7 @@ SHOWS_MEMBER_DATA = {
     "/close_ballot": False,  # the tally names receipts, never voters, and goes to all
     "button vote": True,
     "button v": True,  # a vote answers with its receipt
+    "/receipt": True,  # whether the member's own paper was counted
     "/suggest": True,
     "/suggest_anon": True,
     "/suggestions": True,

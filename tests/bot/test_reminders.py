@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import reminders
-from bot.app import App, build_app, service_routers
+from bot.app import App
 from bot.context import Context, MessageBuilder
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming
@@ -26,6 +26,7 @@ from storage.models import Broadcast, Delivery, Member, Notice
 from storage.types import utcnow
 from tests.conftest import Chat
 from tests.test_cli import unionbot
+from unionbot.app import build_app, service_routers
 
 FIRED: list[int] = []
 

@@ -8,11 +8,12 @@ import asyncio
 import httpx
 from starlette.routing import BaseRoute
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.messages import Incoming, Outgoing
-from bot.web import create_web_app
 from storage import members
 from tests.test_cli import unionbot
+from unionbot.app import build_app
+from unionbot.web import create_web_app
 
 
 class Recorder:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app import App, build_app, service_routers
+from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.context import Context
 from bot.dispatcher import Dispatcher
@@ -19,6 +19,7 @@ from bot.router import Router
 from storage import members
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import BOT, FakeTelegram
+from unionbot.app import build_app, service_routers
 
 XIAOMING = 1001
 AMY = 1002
@@ -104,7 +105,9 @@ async def test_a_form_carries_on_after_the_bot_restarts(
     try:
         [ask_enterprise] = await fake.say(XIAOMING, "坎墩街道")
         assert ask_enterprise.text.startswith(zh(restarted)("me.ask_enterprise"))
-        [summary] = await fake.press(XIAOMING, ask_enterprise, "f:skip")
+        [ask_number] = await fake.press(XIAOMING, ask_enterprise, "f:skip")
+        assert ask_number.text.startswith(zh(restarted)("me.ask_number"))
+        [summary] = await fake.press(XIAOMING, ask_number, "f:skip")
         assert "王小明" in summary.text and "坎墩街道" in summary.text
         [saved] = await fake.press(XIAOMING, summary, "f:ok")
         assert saved.text == zh(restarted)("me.saved")

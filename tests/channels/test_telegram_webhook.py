@@ -18,10 +18,10 @@ import pytest
 from bot.app import App
 from bot.channels.base import StartFailed
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_BODY_LIMIT, TelegramChannel
-from bot.web import create_web_app
 from tests.channels.conftest import WEBHOOK_SECRET, telegram_settings
 from tests.channels.fake_telegram import FakeTelegram
 from tests.test_cli import UNIONBOT
+from unionbot.web import create_web_app
 
 XIAOMING = 1001
 
@@ -231,7 +231,8 @@ async def test_a_form_started_under_one_unionbot_run_finishes_under_the_next(
     try:
         [ask_enterprise] = await asyncio.wait_for(fake.say(XIAOMING, "坎墩街道"), 60)
         assert ask_enterprise.text.startswith(zh("me.ask_enterprise"))
-        [summary] = await asyncio.wait_for(fake.press(XIAOMING, ask_enterprise, "f:skip"), 60)
+        [ask_number] = await asyncio.wait_for(fake.press(XIAOMING, ask_enterprise, "f:skip"), 60)
+        [summary] = await asyncio.wait_for(fake.press(XIAOMING, ask_number, "f:skip"), 60)
         [saved] = await asyncio.wait_for(fake.press(XIAOMING, summary, "f:ok"), 60)
         assert saved.text == zh("me.saved")
     finally:

@@ -11,12 +11,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import App
-from bot.cli import export_event
 from storage.models import Role
 from storage.models.events import Event, SignUp
 from storage.types import utcnow
 from tests.conftest import Chat, payloads
 from tests.singles import add_event, add_profile, ensure_member, member_id
+from unionbot.cli import export_event
 
 
 async def test_the_list_shows_places_left_per_side(app: App, chat: Chat) -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot import reminders
-from bot.app import App, build_app
+from bot.app import App
 from bot.messages import Incoming
 from bot.sender import Sender
 from bot.settings import Settings
@@ -24,6 +24,7 @@ from storage.models.singles import Block, Introduction, Profile, ProfileView
 from storage.types import utcnow
 from tests.conftest import Chat, payloads
 from tests.singles import add_profile, ensure_member
+from unionbot.app import build_app
 
 MM = "hongniang"
 

@@ -106,10 +106,12 @@ async def test_changing_enterprise_drops_the_verification(app: App) -> None:
     chat = Chat(app, "chair")
     _, code = await running_session(app, chat)
     assert await status_of(app, "xiaozhang") == "verified"
+    aluminium = await enterprise_id(app)
+    await pick_enterprise(chat, "xiaozhang", "张伟", aluminium, "E9999")  # same enterprise
+    assert await status_of(app, "xiaozhang") == "verified"
     other = await enterprise_id(app, "永康市众诚五金制品有限公司")
     await pick_enterprise(chat, "xiaozhang", "张伟", other)
     assert await status_of(app, "xiaozhang") == "pending"
-    aluminium = await enterprise_id(app)
     await pick_enterprise(chat, "xiaozhang", "张伟", aluminium)
     assert await status_of(app, "xiaozhang") == "pending"
     assert "还在审核中" in to(await as_(chat, "xiaozhang", f"/join {code}"), "xiaozhang")

@@ -5,22 +5,21 @@ belong" the same way as it resolves the recipients."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from bot import audience
 from bot.app import App
-from bot.settings import Settings
 from handlers.notices import deadline_fan_out
-from storage.core_seed import CONSOLE
-from storage.models import Enterprise, Identity, Member, Notice
+from storage.models import Enterprise, Member, Notice
 from storage.models.benefits import ModelWorker
 from storage.models.events import Event
-from storage.seed import demo_files, import_file
 from storage.types import utcnow
 from tests.conftest import Chat, payloads
+from tests.handlers.test_notices import load_demo, settings
+from tests.singles import member_id
+
+__all__ = ["settings"]
 
 GONE = "没有了"
 
@@ -28,30 +27,6 @@ GONE = "没有了"
 def gone(text: str) -> bool:
     """The answer for a notice that is not there, in Chinese or English (amy)."""
     return GONE in text or "no longer here" in text
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        database_url=database_url, key_dir=tmp_path / "keys", quiet_hours="", _env_file=None
-    )
-
-
-async def load_demo(app: App) -> None:
-    async with app.sessions() as session, session.begin():
-        for path in demo_files():
-            await import_file(session, path)
-
-
-async def member_id(app: App, name: str) -> int:
-    async with app.sessions() as session:
-        found = await session.scalar(
-            select(Identity.member_id).where(
-                Identity.channel == CONSOLE, Identity.external_id == name
-            )
-        )
-    assert found is not None
-    return found
 
 
 async def add_notice(app: App, title: str, name: str, value: str) -> int:

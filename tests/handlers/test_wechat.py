@@ -108,7 +108,8 @@ async def test_inside_a_form_numbers_answer_the_form(settings: Settings, app: Ap
         await wechat.says(XIAOLI, "/me")
         await wechat.says(XIAOLI, "李小丽")
         ask = await wechat.says(XIAOLI, "坎墩街道")
-        confirm = await wechat.says(XIAOLI, "2")
+        await wechat.says(XIAOLI, "2")
+        confirm = await wechat.says(XIAOLI, "跳过")
         saved = await wechat.says(XIAOLI, "1")
         await wechat.close()
     assert ask is not None and "2. 慈溪电器（慈溪）" in ask
@@ -445,8 +446,8 @@ async def run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 async def test_wechat_is_built_only_with_its_credentials(
     app: App, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.app import build_app
-    from bot.channels.registry import configured_channels
+    from unionbot.app import build_app
+    from unionbot.channels import configured_channels
 
     with caplog.at_level("INFO"):
         assert configured_channels(app) == []
@@ -487,8 +488,8 @@ async def test_a_shared_location_reaches_the_services_location_handler(settings:
 async def test_polling_mode_says_wechat_needs_serve(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.app import build_app
-    from bot.runner import channels_running
+    from unionbot.app import build_app
+    from unionbot.runner import channels_running
 
     configured = build_app(wechat_settings(settings, "http://127.0.0.1:9"))
     with caplog.at_level("INFO"):
@@ -548,9 +549,9 @@ async def test_unionbot_serve_answers_wechat(tmp_path: Any) -> None:
 async def test_when_wechat_is_unreachable_messages_are_queued_to_try_again(
     settings: Settings,
 ) -> None:
-    from bot.app import build_app
     from storage import members
     from storage.models import QueuedMessage
+    from unionbot.app import build_app
 
     app = build_app(wechat_settings(settings, "http://127.0.0.1:9"))
     channel = WeChatChannel(app)

@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from bot.app import App
-from bot.web import create_web_app
 from tests.conftest import Chat, payloads
 from tests.handlers.test_bargaining import as_, make_due, member_id, running_session, to
 from tests.pages.support import link_in
 from tests.wechat_support import served
+from unionbot.web import create_web_app
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from bot.app import App
-from bot.web import create_web_app
 from tests.conftest import Chat
 from tests.handlers.test_bargaining import as_, to
 from tests.pages.browser import chromium, screenshot
 from tests.pages.support import open_meeting, watch_link
 from tests.pages.test_dashboard import busy_federation, code_in
 from tests.wechat_support import served
+from unionbot.web import create_web_app
 
 
 @pytest.fixture

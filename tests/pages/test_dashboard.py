@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from bot.app import App
-from bot.web import create_web_app
 from storage import members, outbox
 from storage.models import RoleGrant
 from storage.models.bargaining import BargainingSession
@@ -27,6 +26,7 @@ from tests.conftest import Chat
 from tests.handlers.test_bargaining import as_, running_session, to
 from tests.pages.support import link_in, open_meeting, watch_link
 from tests.wechat_support import served
+from unionbot.web import create_web_app
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ import pytest
 from bot import web_links
 from bot.app import App
 from bot.pages.site import COOKIE
-from bot.web import create_web_app
 from storage import members
 from storage.types import utcnow
 from tests.handlers.test_bargaining import as_, member_id, payloads, to
 from tests.pages.support import link_in, open_meeting, watch_link
 from tests.wechat_support import served
+from unionbot.web import create_web_app
 
 
 @pytest.fixture
@@ -135,6 +135,24 @@ async def test_bad_links_and_strangers_get_a_clear_page(app: App, site: httpx.As
     assert refused.status_code == 403 and "无权查看" in refused.text
     events = await site.get(f"/w/meeting/{session_id}/events")
     assert events.status_code == 403
+
+
+async def test_an_open_stream_ends_when_the_viewers_session_does(
+    app: App, site: httpx.AsyncClient
+) -> None:
+    _, session_id = await open_meeting(app)
+    zhang = await member_id(app, "xiaozhang")
+    soon = utcnow() + timedelta(seconds=2)
+    cookie = web_links.sign(
+        app.settings.key_dir, web_links.Claims(web_links.SESSION, zhang, "", soon)
+    )
+    site.cookies.set(COOKIE, cookie)
+    async with site.stream("GET", f"/w/meeting/{session_id}/events") as events:
+        lines = [line async for line in events.aiter_lines()]
+    assert "event: expired" in lines
+    assert any("本次围观的时间已到" in line for line in lines)
+    refused = await site.get(f"/w/meeting/{session_id}/events")
+    assert refused.status_code == 403 and "请先从聊天中打开" in refused.text
 
 
 async def test_without_a_public_address_the_bot_says_the_pages_are_not_set_up(app: App) -> None:

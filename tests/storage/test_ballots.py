@@ -30,7 +30,7 @@ async def test_nothing_in_the_schema_links_a_paper_to_its_voter(app: App) -> Non
         schema = inspect(connection)
         papers = {c["name"]: c for c in schema.get_columns("ballot_papers")}
         voters = {c["name"]: c for c in schema.get_columns("ballot_voters")}
-        assert set(papers) == {"id", "ballot_id", "receipt", "choices"}
+        assert set(papers) == {"id", "ballot_id", "sealed"}
         assert set(voters) == {"ballot_id", "member_id"}
         assert set(papers) & set(voters) == {"ballot_id"}
         referred = {fk["referred_table"] for fk in schema.get_foreign_keys("ballot_papers")}
@@ -94,7 +94,7 @@ async def congress(app: App, session_id: int, quorum: str = "2/3", majority: str
         assert bs is not None
         now = utcnow()
         ballot = await ballots.open_congress(
-            session, bs, now + timedelta(hours=1), quorum, majority, now
+            session, bs, now + timedelta(hours=1), quorum, majority, now, app.settings.key_dir
         )
         return ballot.id
 
@@ -103,7 +103,8 @@ async def vote(app: App, ballot_id: int, member_id: int, *choices: str) -> str:
     async with app.sessions() as session, session.begin():
         ballot = await session.get(Ballot, ballot_id)
         assert ballot is not None
-        return await ballots.cast_vote(session, ballot, member_id, list(choices), utcnow())
+        receipt, _ = await ballots.cast_vote(session, ballot, member_id, list(choices), utcnow())
+        return receipt
 
 
 async def close(app: App, ballot_id: int, late: bool = True) -> Ballot:
@@ -111,7 +112,7 @@ async def close(app: App, ballot_id: int, late: bool = True) -> Ballot:
         ballot = await session.get(Ballot, ballot_id)
         assert ballot is not None
         when = ballot.closes_at if late else utcnow()
-        return await ballots.close_ballot(session, ballot, when)
+        return await ballots.close_ballot(session, ballot, when, app.settings.key_dir)
 
 
 async def test_the_voter_register_takes_one_row_per_member_and_ballot(app: App) -> None:
@@ -129,7 +130,9 @@ async def test_the_voter_register_takes_one_row_per_member_and_ballot(app: App) 
         assert len((await session.scalars(select(BallotPaper))).all()) == 1
 
 
-async def test_papers_have_random_ids_and_receipts_and_the_tally_lists_them(app: App) -> None:
+async def test_papers_are_sealed_and_the_tally_lists_sorted_receipts_without_choices(
+    app: App,
+) -> None:
     enterprise, people = await workers(app, 3)
     session_id = await session_at(app, enterprise, 7, people)
     ballot = await congress(app, session_id)
@@ -143,10 +146,11 @@ async def test_papers_have_random_ids_and_receipts_and_the_tally_lists_them(app:
     closed = await close(app, ballot)
     assert closed.passed is True
     assert closed.result is not None
-    assert sorted(closed.result["papers"]) == sorted(
-        [[receipts[0], "for"], [receipts[1], "for"], [receipts[2], "abstain"]]
-    )
+    assert closed.result["receipts"] == sorted(receipts)
+    assert "papers" not in closed.result
     assert closed.result["counts"] == {"for": 2, "against": 0, "abstain": 1}
+    async with app.sessions() as session:
+        assert (await session.scalars(select(BallotPaper))).all() == []
 
 
 async def test_votes_after_the_closing_time_and_early_closing_are_refused(app: App) -> None:
@@ -231,13 +235,12 @@ async def test_an_election_takes_up_to_n_distinct_candidates_and_elects_the_most
         bs = await session.get(BargainingSession, session_id)
         assert bs is not None
         now = utcnow()
+        later, keys = now + timedelta(hours=1), app.settings.key_dir
         with pytest.raises(Refused):
-            await ballots.open_election(session, bs, 4, now + timedelta(hours=1), people[:3], now)
+            await ballots.open_election(session, bs, 4, later, people[:3], now, keys)
         with pytest.raises(Refused):
-            await ballots.open_election(session, bs, 1, now + timedelta(hours=1), [99999], now)
-        ballot = (
-            await ballots.open_election(session, bs, 2, now + timedelta(hours=1), people[:3], now)
-        ).id
+            await ballots.open_election(session, bs, 1, later, [99999], now, keys)
+        ballot = (await ballots.open_election(session, bs, 2, later, people[:3], now, keys)).id
     for choices in (["1", "2", "3"], ["4"], ["1", "1"], ["x"], []):
         with pytest.raises(Refused) as refused:
             await vote(app, ballot, people[3], *choices)
@@ -266,16 +269,17 @@ async def test_ballots_belong_to_their_steps(app: App) -> None:
         assert bs is not None
         now = utcnow()
         later = now + timedelta(hours=1)
+        keys = app.settings.key_dir
         with pytest.raises(Refused) as election:
-            await ballots.open_election(session, bs, 1, later, people, now)
+            await ballots.open_election(session, bs, 1, later, people, now, keys)
         assert election.value.msgid == "ballots.election_not_now"
         with pytest.raises(Refused) as vote_now:
-            await ballots.open_congress(session, bs, later, "2/3", "1/2", now)
+            await ballots.open_congress(session, bs, later, "2/3", "1/2", now, keys)
         assert vote_now.value.msgid == "ballots.congress_not_now"
         bs.step = 7
         await session.execute(
             Representative.__table__.delete().where(Representative.session_id == session_id)
         )
         with pytest.raises(Refused) as nobody:
-            await ballots.open_congress(session, bs, later, "2/3", "1/2", now)
+            await ballots.open_congress(session, bs, later, "2/3", "1/2", now, keys)
         assert nobody.value.msgid == "ballots.no_representatives"

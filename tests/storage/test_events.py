@@ -6,11 +6,11 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from bot.app import build_app
 from bot.messages import Incoming
 from bot.settings import Settings
 from storage.models.events import SignUp, SignUpStatus
 from tests.singles import add_event, add_profile
+from unionbot.app import build_app
 
 PEOPLE = 8
 

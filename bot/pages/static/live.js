@@ -17,6 +17,10 @@
     document.getElementById("empty").hidden = true;
     item.scrollIntoView({ block: "end", behavior: "smooth" });
   });
+  source.addEventListener("expired", function (event) {
+    source.close();
+    document.getElementById("live").textContent = JSON.parse(event.data).text;
+  });
   source.addEventListener("state", function (event) {
     var data = JSON.parse(event.data);
     document.getElementById("step").textContent = data.step;

@@ -17,8 +17,8 @@ import uvicorn
 from bot.app import App
 from bot.background import Background
 from bot.channels.base import ServiceChannel
-from bot.channels.registry import configured_channels
-from bot.web import create_web_app
+from unionbot.channels import configured_channels
+from unionbot.web import create_web_app
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.background import Background
 from bot.channels.base import StartFailed
 from bot.channels.console import ConsoleChannel
@@ -40,6 +40,7 @@ from storage.model_worker_code import KEY_DIR, public_key_pem
 from storage.models import SCOPED_ROLES, Role
 from storage.seed import SeedError, demo_files, import_file
 from storage.types import utcnow
+from unionbot.app import build_app
 
 log = logging.getLogger("unionbot")
 
@@ -172,13 +173,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-async def _with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
+async def _with_app(
+    settings: Settings, work: Callable[[App], Awaitable[int]], *, uses_keys: bool = False
+) -> int:
+    """Migrate, check the private files (:mod:`bot.private_files`), then ``work``; a
+    command that ``uses_keys`` ties a new database to its key folder."""
+    from bot.private_files import check_private_files
+
     app = build_app(settings)
     try:
         try:
             await upgrade(app.engine)
         except DATABASE_ERRORS as error:
             raise database_failure(settings.database_url, error) from None
+        await check_private_files(app, uses_keys=uses_keys)
         return await work(app)
     finally:
         await app.close()
@@ -194,11 +202,13 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(t("demo.banner", database=demo_database(), name=args.name) + "\n")
         return await _chat(app, args.name, args.lang, json_mode=False)
 
-    return await _with_app(settings, work)
+    return await _with_app(settings, work, uses_keys=True)
 
 
 async def run_chat(args: argparse.Namespace, settings: Settings) -> int:
-    return await _with_app(settings, lambda app: _chat(app, args.name, args.lang, args.json))
+    return await _with_app(
+        settings, lambda app: _chat(app, args.name, args.lang, args.json), uses_keys=True
+    )
 
 
 async def _chat(app: App, name: str, language: str | None, json_mode: bool) -> int:
@@ -232,7 +242,7 @@ async def run_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_seed(args: argparse.Namespace, settings: Settings) -> int:
-    return await _with_app(settings, lambda app: _seed(app, args.sources))
+    return await _with_app(settings, lambda app: _seed(app, args.sources), uses_keys=True)
 
 
 async def _seed(app: App, sources: list[str]) -> int:
@@ -373,7 +383,7 @@ async def run_close_ballots(args: argparse.Namespace, settings: Settings) -> int
     from handlers.ballots import close_due_ballots
 
     async def work(app: App) -> int:
-        closed = await close_due_ballots(app.sessions, app.messenger)
+        closed = await close_due_ballots(app.sessions, app.messenger, app.settings.key_dir)
         print(f"closed {closed} ballot{'s' if closed != 1 else ''}")
         return 0
 
@@ -405,7 +415,7 @@ async def export_event(app: App, event_id: int, out: Path | None) -> int:
 
 
 async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import runner
+    from unionbot import runner
 
     async def work(app: App) -> int:
         try:
@@ -421,19 +431,23 @@ async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         return 0
 
-    return await _with_app(settings, work)
+    return await _with_app(settings, work, uses_keys=True)
 
 
 async def run_keys(args: argparse.Namespace, settings: Settings) -> int:
     """Print the public key only; the private key never leaves the key directory."""
-    print(public_key_pem(settings.key_dir), end="")
-    return 0
+
+    async def work(app: App) -> int:
+        print(public_key_pem(settings.key_dir), end="")
+        return 0
+
+    return await _with_app(settings, work, uses_keys=True)
 
 
 async def run_wechat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.registry import wechat_missing
     from bot.channels.wechat.api import WeChatApi, WeChatApiError
     from bot.channels.wechat.menu import build_menu
+    from bot.settings import wechat_missing
 
     if args.wechat_command == "qrcode" and not DEEP_LINK.fullmatch(args.payload):
         print("unionbot: PAYLOAD must be 1-64 letters, digits, _ or -", file=sys.stderr)

@@ -6,7 +6,7 @@ import logging
 
 from bot.app import App
 from bot.channels.base import ServiceChannel
-from bot.settings import Settings
+from bot.settings import wechat_missing
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,3 @@ def configured_channels(app: App) -> list[ServiceChannel]:
 
         channels.append(WeChatChannel(app))
     return channels
-
-
-def wechat_missing(settings: Settings) -> list[str]:
-    """The WeChat settings the channel needs that are not set."""
-    needed = {
-        "UNIONBOT_WECHAT_APP_ID": settings.wechat_app_id,
-        "UNIONBOT_WECHAT_APP_SECRET": settings.wechat_app_secret,
-        "UNIONBOT_WECHAT_TOKEN": settings.wechat_token,
-    }
-    return [name for name, value in needed.items() if not value]
