@@ -27,6 +27,7 @@ ballot closed and sends nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from bot.delivery import Messenger
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id, read_number, read_numbers
+from bot.payloads import Payload
 from bot.router import Router
 from handlers.ballot_page import ResultsOnTheWeb
 from handlers.bargaining import my_session, notify
@@ -124,11 +126,12 @@ def ballot_invitation(
 ) -> Outgoing:
     if kind == "congress":
         buttons = [
-            Button(t(label), f"v:{ballot_id}:{value}") for value, label in CHOICE_NAMES.items()
+            Button(t(label), VotePress(ballot_id, value).pack())
+            for value, label in CHOICE_NAMES.items()
         ]
         return Outgoing(t("ballots.congress_invitation", closes=closes), rows(buttons))
     listing = "\n".join(f"{n}. {name}" for n, name in enumerate(names, 1))
-    buttons = [Button(name, f"v:{ballot_id}:{n}") for n, name in enumerate(names, 1)]
+    buttons = [Button(name, VotePress(ballot_id, str(n)).pack()) for n, name in enumerate(names, 1)]
     return Outgoing(
         t(
             "ballots.election_invitation",
@@ -221,10 +224,16 @@ async def vote(ctx: Context) -> None:
         )
 
 
-@router.button("v", private=True)
-async def vote_button(ctx: Context) -> None:
-    number, _, choice = ctx.args.partition(":")
-    await _cast(ctx, number, [choice])
+@dataclass(frozen=True)
+class VotePress(Payload, prefix="v"):
+    ballot_id: int
+    choice: str
+    """A candidate's position, or the congress answer (``yes``, ``no``, ``abstain``)."""
+
+
+@router.button(VotePress, private=True)
+async def vote_button(ctx: Context, press: VotePress) -> None:
+    await _cast(ctx, str(press.ballot_id), [press.choice])
 
 
 async def _cast(ctx: Context, number: str, choices: list[str]) -> None:

@@ -302,19 +302,32 @@ def send_offer(ctx: Context, bs: BargainingSession) -> None:
         bs.employer_member_id,
         lambda t: Outgoing(
             t("bargaining.offer_for_employer", title=title, offer=offer),
-            rows([Button(t("bargaining.button.accept"), f"bgok:{session_id}")]),
+            rows([Button(t("bargaining.button.accept"), AcceptOffer(session_id).pack())]),
         ),
     )
 
 
+@dataclass(frozen=True)
+class AcceptOffer(Payload, prefix="bgok"):
+    session_id: int
+
+
 @router.command("accept_offer", help=N_("help.accept_offer"))
-@router.button("bgok")
-async def accept_offer(ctx: Context) -> None:
+async def accept_offer_command(ctx: Context) -> None:
+    """``/accept_offer [SESSION]``: without a number, the session this member is employer of."""
     session_id = read_id(ctx.args)
     if session_id is not None:
-        bs = await ctx.session.get(BargainingSession, session_id)
-    else:
-        bs = await store.employer_session(ctx.session, ctx.member.id)
+        await accept_offer(ctx, AcceptOffer(session_id))
+        return
+    await _accept(ctx, await store.employer_session(ctx.session, ctx.member.id))
+
+
+@router.button(AcceptOffer)
+async def accept_offer(ctx: Context, press: AcceptOffer) -> None:
+    await _accept(ctx, await ctx.session.get(BargainingSession, press.session_id))
+
+
+async def _accept(ctx: Context, bs: BargainingSession | None) -> None:
     if bs is None:
         ctx.reply(ctx.t("bargaining.not_the_employer"))
         return

@@ -9,6 +9,7 @@ transaction that reads it, and it is never written to the log.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from bot.dialogs import Field, Form, Invalid, start_form, text_field
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id
+from bot.payloads import Payload
 from bot.router import FreeText, Router
 from handlers.benefits import level_label, parse_id, today
 from storage import benefits, members, model_workers
@@ -272,21 +274,27 @@ async def verify(ctx: Context, text: str) -> None:
         []
         if chosen is not None
         else [
-            [Button(ctx.t("mw.button.record", what=s.what[:20]), f"mwsvc:{use.id}:{s.id}")]
+            [
+                Button(
+                    ctx.t("mw.button.record", what=s.what[:20]), RecordService(use.id, s.id).pack()
+                )
+            ]
             for s in usable
         ]
     )
     ctx.reply("\n".join(lines), rows(*buttons))
 
 
-@router.button("mwsvc", role=Role.UNIT_STAFF, private=True)
-async def record_service(ctx: Context) -> None:
-    use_text, _, service_text = ctx.args.partition(":")
-    use_id, service_id = parse_id(use_text), parse_id(service_text)
+@dataclass(frozen=True)
+class RecordService(Payload, prefix="mwsvc"):
+    use_id: int
+    service_id: int
+
+
+@router.button(RecordService, role=Role.UNIT_STAFF, private=True)
+async def record_service(ctx: Context, press: RecordService) -> None:
     unit_ids = [s for s in map(read_id, (await ctx.roles()).scopes(Role.UNIT_STAFF)) if s]
-    use = None
-    if use_id and service_id:
-        use = await model_workers.set_use_service(ctx.session, use_id, unit_ids, service_id)
+    use = await model_workers.set_use_service(ctx.session, press.use_id, unit_ids, press.service_id)
     ctx.reply(ctx.t("mw.use_recorded") if use else ctx.t("input.stale_button"))
 
 

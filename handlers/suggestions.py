@@ -4,10 +4,13 @@ tell)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id
+from bot.payloads import Payload
 from bot.router import Router
 from handlers.bargaining import my_session
 from storage import suggestions as store
@@ -67,7 +70,9 @@ async def list_suggestions(ctx: Context) -> None:
         )
         buttons = []
         if suggestion.status == "new":
-            buttons.append(Button(ctx.t("suggestions.button.adopt"), f"sg:{suggestion.id}"))
+            buttons.append(
+                Button(ctx.t("suggestions.button.adopt"), AdoptPress(suggestion.id).pack())
+            )
         ctx.reply(text, rows(buttons))
 
 
@@ -77,9 +82,14 @@ async def adopt(ctx: Context) -> None:
     await _mark(ctx, number, "adopted", answer.strip() or None)
 
 
-@router.button("sg", role=Role.CHAIR, private=True)
-async def adopt_button(ctx: Context) -> None:
-    await _mark(ctx, ctx.args, "adopted", None)
+@dataclass(frozen=True)
+class AdoptPress(Payload, prefix="sg"):
+    suggestion_id: int
+
+
+@router.button(AdoptPress, role=Role.CHAIR, private=True)
+async def adopt_button(ctx: Context, press: AdoptPress) -> None:
+    await _mark(ctx, str(press.suggestion_id), "adopted", None)
 
 
 @router.command("answer", help=N_("help.answer"), role=Role.CHAIR, private=True)
