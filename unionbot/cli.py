@@ -444,7 +444,7 @@ async def run_channels(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         except StartFailed as error:
             print(f"unionbot: {error}", file=sys.stderr)
-            return 1
+            return 2
         return 0
 
     return await _with_app(settings, work, uses_keys=True)

@@ -136,7 +136,7 @@ async def test_unionbot_run_with_a_rejected_token_says_so_in_one_line(
 ) -> None:
     process = await unionbot_run(database_url, fake, "999:wrong")
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
+    assert process.returncode == 2
     [line] = [x for x in stderr.decode().splitlines() if x.startswith("unionbot:")]
     assert "rejected UNIONBOT_TELEGRAM_TOKEN" in line
 
