@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.base import Channel
 from bot.context import MessageBuilder
 from bot.i18n import Translations, Translator
-from bot.messages import Outgoing, from_json, to_json
+from bot.messages import Outgoing, from_json, storable, to_json
 from bot.quiet import member_window, release_time
 from bot.settings import Settings
 from storage import members, outbox
@@ -205,7 +205,7 @@ class Outbox:
                 log.warning("replies to an unknown %s user dropped", channel)
                 return
             rows = [
-                outbox.Row(member.id, to_json(reply), now, MessageClass.REPLY.value.priority)
+                outbox.Row(member.id, storable(reply), now, MessageClass.REPLY.value.priority)
                 for reply in replies
             ]
             await outbox.add(session, rows)

@@ -6,7 +6,7 @@ updates into an :class:`Incoming` and renders each :class:`Outgoing` back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MAX_TEXT_LENGTH = 4096
 """Longest text the core accepts from a member: Telegram's own message limit."""
@@ -62,12 +62,23 @@ class Outgoing:
 
     ``replaces_menu`` marks a menu or a page that a channel able to edit messages may show
     in place of the message whose button was pressed, instead of piling up new ones.
+    ``kept_as`` is the text to store instead of ``text`` when the message cannot leave now and
+    must wait in the database (the outbox, the WeChat inbox): a vote's reply shows the
+    voter's choice, which must never be written beside the voter.
     """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
     image: str | None = None
     replaces_menu: bool = False
+    kept_as: str | None = None
+
+
+def storable(message: Outgoing) -> dict[str, object]:
+    """The ``--json`` shape of ``message`` as it may be stored to wait: ``kept_as`` for text."""
+    if message.kept_as is None:
+        return to_json(message)
+    return to_json(replace(message, text=message.kept_as, kept_as=None))
 
 
 def rows(*rows_: list[Button] | tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:

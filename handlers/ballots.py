@@ -244,12 +244,12 @@ async def _cast(ctx: Context, number: str, choices: list[str]) -> None:
         return
     receipt, paper = await store.cast_vote(ctx.session, ballot, ctx.member.id, choices, utcnow())
     names = [c.name for c in await store.candidates(ctx.session, ballot.id)]
-    ctx.reply(
-        ctx.t(
-            "ballots.voted",
-            choice=choice_text(ctx.t, paper, names),
-            receipt=receipt,
-            closes=_local(ctx, ballot.closes_at),
+    closes = _local(ctx, ballot.closes_at)
+    choice = choice_text(ctx.t, paper, names)
+    ctx.answer(
+        Outgoing(
+            ctx.t("ballots.voted", choice=choice, receipt=receipt, closes=closes),
+            kept_as=ctx.t("ballots.voted_kept", receipt=receipt, closes=closes),
         )
     )
 

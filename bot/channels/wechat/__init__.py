@@ -42,7 +42,7 @@ from bot.channels.wechat.render import Rendered, render
 from bot.channels.wechat.seen import DatabaseSeen, RedisSeen, SeenStore
 from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected, Verifier
 from bot.i18n import Translator
-from bot.messages import Incoming, Outgoing, to_json
+from bot.messages import Incoming, Outgoing, storable
 from bot.numbers import read_number
 from storage import members, places, wechat
 from storage.types import utcnow
@@ -326,7 +326,7 @@ class WeChatChannel:
         log.info("WeChat message for %s kept in the inbox: %s", openid, reason)
         async with self.app.sessions() as session, session.begin():
             for message in messages:
-                await wechat.keep_in_inbox(session, identity.id, to_json(message), reason)
+                await wechat.keep_in_inbox(session, identity.id, storable(message), reason)
 
     async def _try_push(
         self, openid: str, messages: list[Outgoing], last_seen: Any, inbox_hint: bool
