@@ -29,19 +29,20 @@ FOLDER_KEY = "folder-key.bin"
 
 
 async def check_private_files(app: App, *, uses_keys: bool) -> None:
-    """Refuse readable files and a key folder that is not this database's; with
-    ``uses_keys``, tie a folder to a database that has none yet (making it if need be)."""
+    """Refuse readable files; for a command that ``uses_keys``, refuse a key folder that
+    is not this database's, or tie the folder to a database that has none yet (making it
+    if need be). Commands that never touch a key (``jobs``, ``grant``) run from anywhere."""
     database = sqlite_file(app.settings.database_url)
     if database is not None and database.exists() and readable_by_others(database):
         raise StartupError(f"others may read the database file {database}: chmod 600 {database}")
     folder = app.settings.key_dir.absolute()
     _refuse_readable(folder)
     own_key = folder / FOLDER_KEY
+    if not uses_keys:
+        return
     async with app.sessions() as session:
         recorded = await key_folder.recorded_fingerprint(session)
         if recorded is None:
-            if not (uses_keys or own_key.is_file()):
-                return
             recorded = await key_folder.record_fingerprint(
                 session, fingerprint(_read(own_key, secrets.token_bytes(32)))
             )
