@@ -218,7 +218,7 @@ async def test_sigterm_finishes_the_send_under_way_releases_leadership_and_exits
     assert counts["pending"] == RECIPIENTS - counts["sent"]
 
     successor = await Bot.start(database_url, fake)
-    await successor.wait_until(successor.leads, seconds=5)
+    await successor.wait_until(successor.leads, seconds=15)
     await wait_settled(successor, database_url)
     assert await successor.stop() == 0
     assert await outcome(database_url) == {"sent": RECIPIENTS}

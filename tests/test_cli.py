@@ -30,6 +30,7 @@ def unionbot(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("UNIONBOT_")}
+    environment["UNIONBOT_QUIET_HOURS"] = ""  # what one member causes for another comes at once
     if url is not None:
         environment["UNIONBOT_DATABASE_URL"] = url
     environment.update(env or {})
