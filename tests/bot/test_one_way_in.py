@@ -47,7 +47,7 @@ TOO_BIG = "99999999999"
         ("xiaoming", {"press": f"tr:{TOO_BIG}:1"}, STALE),
         ("xiaoming", {"press": "tr:1:①"}, STALE),
         ("xiaoming", f"/vote {TOO_BIG} 1", "没有这场投票"),
-        ("xiaoming", {"press": f"v:{TOO_BIG}:1"}, "没有这场投票"),
+        ("xiaoming", {"press": f"v:{TOO_BIG}:1"}, STALE),
         ("xiaoming", {"press": "np:①"}, STALE),
         ("xiaoming", {"press": f"np:{TOO_BIG}"}, STALE),
         ("xiaoming", {"press": f"n:{TOO_BIG}"}, STALE),
