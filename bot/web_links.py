@@ -22,8 +22,12 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.context import Context
 from storage.web_signin import web_key
 
 LINK = "link"
@@ -117,3 +121,19 @@ def csrf_token(key_dir: Path, session: str) -> str:
 
 def csrf_ok(key_dir: Path, session: str, given: str) -> bool:
     return hmac.compare_digest(csrf_token(key_dir, session), given)
+
+
+def offer_page(ctx: Context, page: str, text_id: str, button_id: str) -> None:
+    """Reply with a fresh personal link to ``page`` for the member who asked, or say the
+    pages are unavailable; the caller has already checked that the member may see it."""
+    from bot.messages import Button, rows
+    from storage.types import utcnow
+
+    link = page_link(ctx.settings, ctx.member.id, page, utcnow())
+    if link is None:
+        ctx.reply(ctx.t("pages.unavailable"))
+        return
+    ctx.reply(
+        ctx.t(text_id, minutes=ctx.settings.web_link_minutes),
+        rows([Button(ctx.t(button_id), url=link)]),
+    )

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 from bot import web_links
 from bot.context import Context
-from bot.messages import Button, rows
+from bot.i18n import N_
 from bot.payloads import Payload
 from bot.router import Router
 from storage import meeting
 from storage.models.bargaining import Ballot, BargainingSession
-from storage.types import utcnow
 
 router = Router("ballot_page")
 
@@ -28,11 +27,6 @@ async def results_on_the_web(ctx: Context, press: ResultsOnTheWeb) -> None:
     if ballot is None or bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
-    link = web_links.page_link(ctx.settings, ctx.member.id, f"ballot/{ballot.id}", utcnow())
-    if link is None:
-        ctx.reply(ctx.t("pages.unavailable"))
-        return
-    ctx.reply(
-        ctx.t("ballots.web_link", minutes=ctx.settings.web_link_minutes),
-        rows([Button(ctx.t("ballots.button.open_web"), url=link)]),
+    web_links.offer_page(
+        ctx, f"ballot/{ballot.id}", N_("ballots.web_link"), N_("ballots.button.open_web")
     )

@@ -304,11 +304,6 @@ async def watch_on_the_web(ctx: Context, press: WatchOnTheWeb) -> None:
     if bs is None or not await meeting.may_watch(ctx.session, ctx.member, bs):
         ctx.reply(ctx.t("bargaining.not_following"))
         return
-    link = web_links.page_link(ctx.settings, ctx.member.id, f"meeting/{bs.id}", utcnow())
-    if link is None:
-        ctx.reply(ctx.t("pages.unavailable"))
-        return
-    ctx.reply(
-        ctx.t("meeting.web_link", minutes=ctx.settings.web_link_minutes),
-        rows([Button(ctx.t("meeting.button.open_web"), url=link)]),
+    web_links.offer_page(
+        ctx, f"meeting/{bs.id}", N_("meeting.web_link"), N_("meeting.button.open_web")
     )
