@@ -1,0 +1,72 @@
+"""broadcasts expanded by the leader, and counters of their outcomes
+
+A broadcast gets the recipe the leader expands, the rows written so far (``total``), where
+expansion resumes (``expanded_to``) and when it finished (``expanded_at``);
+``broadcast_tallies`` counts settled rows by route and status. Broadcasts written before
+count as expanded, their settled rows tallied under route "".
+
+Revision ID: 0021_w16cast
+Revises: 0020_i13out
+Create Date: 2026-12-01 15:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0021_w16cast"
+down_revision: str | None = "0020_i13out"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+OWN_TABLE = {"resolve_fks": False}
+"""As in 0019: reflect ``broadcasts`` alone."""
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("broadcasts", schema=None, reflect_kwargs=OWN_TABLE) as batch_op:
+        batch_op.add_column(sa.Column("recipe", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("total", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("expanded_to", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch_op.add_column(sa.Column("expanded_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("broadcasts", schema=None, reflect_kwargs=OWN_TABLE) as batch_op:
+        batch_op.alter_column("total", existing_type=sa.Integer(), server_default=None)
+        batch_op.alter_column("expanded_to", existing_type=sa.Integer(), server_default=None)
+    op.create_table(
+        "broadcast_tallies",
+        sa.Column("broadcast_id", sa.Integer(), nullable=False),
+        sa.Column("route", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcasts.id"],
+            name=op.f("fk_broadcast_tallies_broadcast_id_broadcasts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "broadcast_id", "route", "status", name=op.f("pk_broadcast_tallies")
+        ),
+    )
+    op.execute(
+        "UPDATE broadcasts SET expanded_at = created_at, total = "
+        "(SELECT count(*) FROM deliveries WHERE deliveries.broadcast_id = broadcasts.id)"
+    )
+    op.execute(
+        "INSERT INTO broadcast_tallies (broadcast_id, route, status, count) "
+        "SELECT broadcast_id, '', status, count(*) FROM deliveries "
+        "WHERE broadcast_id IS NOT NULL AND status IN ('sent', 'failed', 'blocked') "
+        "GROUP BY broadcast_id, status"
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("broadcast_tallies")
+    with op.batch_alter_table("broadcasts", schema=None, reflect_kwargs=OWN_TABLE) as batch_op:
+        batch_op.drop_column("expanded_at")
+        batch_op.drop_column("expanded_to")
+        batch_op.drop_column("total")
+        batch_op.drop_column("recipe")
