@@ -309,10 +309,12 @@ async def take(
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
-    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed."""
+    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed.
+    Rows a WeChat mass send carries are left to it: calling it again with its
+    ``clientmsgid`` settles them without sending twice (:mod:`storage.wechat_mass`)."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.mass_send_id.is_(None))
         .values(status=DeliveryStatus.FAILED, reason="interrupted", sent_at=now)
     )
     return int(getattr(result, "rowcount", 0))

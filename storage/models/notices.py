@@ -99,6 +99,12 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "priority", "not_before", "id"),
         Index("ix_deliveries_counts", "broadcast_id", "status"),
         Index(
+            "ix_deliveries_mass_send",
+            "mass_send_id",
+            sqlite_where=text("mass_send_id IS NOT NULL"),
+            postgresql_where=text("mass_send_id IS NOT NULL"),
+        ),
+        Index(
             "uq_deliveries_waiting",
             "member_id",
             "coalesce_key",
@@ -124,6 +130,10 @@ class Delivery(Base):
     """The message rendered in the recipient's language, as :func:`bot.messages.to_json`."""
     coalesce_key: Mapped[str | None] = mapped_column(String(40))
     sent_at: Mapped[datetime | None]
+    mass_send_id: Mapped[int | None] = mapped_column(
+        ForeignKey("wechat_mass_sends.id", ondelete="SET NULL")
+    )
+    """The WeChat mass send that carries this row (see :mod:`storage.wechat_mass`)."""
 
 
 class ReminderSubscription(Base):
