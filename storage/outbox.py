@@ -276,9 +276,14 @@ async def record(
     now: datetime,
     reason: str | None = None,
     not_before: datetime | None = None,
+    route: str | None = None,
+    route_reason: str | None = None,
 ) -> None:
-    """The outcome of a send: sent, failed, blocked, or pending again for a retry."""
+    """The outcome of a send: sent, failed, blocked, or pending again for a retry; with the
+    route it took (:class:`~storage.models.Route`) where the channel has routes."""
     values: dict[str, Any] = {"status": status, "reason": reason}
+    if route is not None:
+        values["route"], values["route_reason"] = route, route_reason
     if status is DeliveryStatus.SENT:
         values["sent_at"] = now
     if not_before is not None:

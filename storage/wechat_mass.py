@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import outbox, wechat_quota
-from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, Member
+from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, Member, Route
 from storage.models.wechat import WechatMassSend
 from storage.models.wechat_quota import WechatQuota
 
@@ -266,8 +266,12 @@ async def accepted(session: AsyncSession, batch: Batch, msg_id: int, now: dateti
         .values(status=Status.ACCEPTED, msg_id=msg_id)
     )
     ids = batch.delivery_ids
+    reason = f"mass send {batch.clientmsgid}"
     for start in range(0, len(ids), CHUNK):
-        await outbox.record(session, ids[start : start + CHUNK], DeliveryStatus.SENT, now)
+        chunk = ids[start : start + CHUNK]
+        await outbox.record(
+            session, chunk, DeliveryStatus.SENT, now, route=Route.MASS, route_reason=reason
+        )
 
 
 async def refused(session: AsyncSession, batch: Batch, reason: str, now: datetime) -> None:

@@ -87,6 +87,8 @@ async def test_a_notice_goes_by_mass_send_in_batches_of_one_language(
         assert await channel.send_bulk(NOON) == 7
         counts = await statuses(app, broadcast)
         sent = await batches(app)
+        async with app.sessions() as session:
+            routes = set(await session.scalars(select(Delivery.route).distinct()))
     jobs = fake.mass.jobs
     assert [sorted(j["body"]["touser"]) for j in jobs] == [english_ids, chinese[:3], chinese[3:]]
     english, chinese_text = (j["body"]["text"]["content"] for j in jobs[:2])
@@ -96,6 +98,7 @@ async def test_a_notice_goes_by_mass_send_in_batches_of_one_language(
     assert chinese_text.endswith("回复 /notices 查看通知全文，可设截止提醒。")
     assert "回复 1" not in chinese_text  # no numbered options in a mass send
     assert counts == {"sent": 7}
+    assert routes == {"mass"}
     assert [(b.batch, b.language, b.count, b.status) for b in sent] == [
         (1, "en", 2, "accepted"),
         (2, "zh_CN", 3, "accepted"),
