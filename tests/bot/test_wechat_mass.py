@@ -317,3 +317,16 @@ async def test_broadcasts_show_what_wechat_reported_of_the_mass_send(settings: S
     assert "群发 1 批共 5 人，微信回报：送达 0、被过滤 0、出错 0；1 批尚未回报" in before
     assert "群发 1 批共 5 人，微信回报：送达 3、被过滤 1、出错 1" in after
     assert "尚未回报" not in after
+
+
+async def test_broadcasts_count_the_rows_by_route_and_outcome(settings: Settings) -> None:
+    fake = fake_wechat()
+    async with wechat_bot(settings, fake) as (app, channel, _, _):
+        await load_demo(app)
+        await followers(app, 3)
+        await followers(app, 1, "en")
+        await notify(app, "职工疗休养报名")
+        await channel.send_bulk(NOON)
+        await Sender(app, {"wechat": Pacer(0)}, clock=lambda: NOON).send_all()
+        shown = await Chat(app, "officer").text_of("/broadcasts")
+    assert "送达方式：群发 3、" in shown
