@@ -218,23 +218,22 @@ async def tallies(
     return found
 
 
-async def counts(
-    session: AsyncSession, broadcasts: Sequence[Broadcast]
+def by_status(
+    broadcasts: Sequence[Broadcast], tallied: Mapping[int, Mapping[tuple[str, str], int]]
 ) -> dict[int, dict[str, int]]:
-    """How many rows of each broadcast are in each status, from the counters: those not
-    settled yet are ``pending``."""
-    found = await tallies(session, [b.id for b in broadcasts])
-    by_status: dict[int, dict[str, int]] = {}
+    """How many rows of each broadcast are in each status, from its :func:`tallies`: those
+    not settled yet are ``pending``."""
+    found: dict[int, dict[str, int]] = {}
     for broadcast in broadcasts:
         statuses: dict[str, int] = {}
-        for (_, status), n in found[broadcast.id].items():
+        for (_, status), n in tallied.get(broadcast.id, {}).items():
             if n:
                 statuses[status] = statuses.get(status, 0) + n
         pending = broadcast.total - sum(statuses.values())
         if pending:
             statuses[DeliveryStatus.PENDING] = pending
-        by_status[broadcast.id] = statuses
-    return by_status
+        found[broadcast.id] = statuses
+    return found
 
 
 async def recent_broadcasts(session: AsyncSession, limit: int) -> list[Broadcast]:

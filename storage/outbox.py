@@ -270,25 +270,30 @@ async def record(
     now: datetime,
     reason: str | None = None,
     not_before: datetime | None = None,
-    route: str = "",
+    route: str | None = None,
+    route_reason: str | None = None,
 ) -> None:
-    """The outcome of a send: sent, failed, blocked, or pending again for a retry. The one
+    """The outcome of a send: sent, failed, blocked, or pending again for a retry; with the
+    route it took (:class:`~storage.models.Route`) where the channel has routes. The one
     place outcomes are written, so it also keeps the broadcasts' counters: each row of a
-    broadcast that changes status moves from its old settled count (if any) to the new."""
+    broadcast whose outcome changes moves from its old settled count (if any) to the new."""
     ids = list(delivery_ids)
     before = await session.execute(
-        select(Delivery.broadcast_id, Delivery.status)
-        .where(Delivery.id.in_(ids), Delivery.broadcast_id.is_not(None), Delivery.status != status)
+        select(Delivery.broadcast_id, Delivery.status, Delivery.route)
+        .where(Delivery.id.in_(ids), Delivery.broadcast_id.is_not(None))
         .with_for_update()
     )
     changes: Counter[tuple[int, str, str]] = Counter()
-    for broadcast_id, old in before:
+    for broadcast_id, old, old_route in before:
         assert broadcast_id is not None
+        new_route = old_route if route is None else route
         if old in broadcasts.SETTLED:
-            changes[broadcast_id, route, old] -= 1
+            changes[broadcast_id, old_route or "", old] -= 1
         if status in broadcasts.SETTLED:
-            changes[broadcast_id, route, status] += 1
+            changes[broadcast_id, new_route or "", status] += 1
     values: dict[str, Any] = {"status": status, "reason": reason}
+    if route is not None:
+        values["route"], values["route_reason"] = route, route_reason
     if status is DeliveryStatus.SENT:
         values["sent_at"] = now
     if not_before is not None:
@@ -324,10 +329,12 @@ async def take(
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
-    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed."""
+    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed.
+    Rows a WeChat mass send carries are left to it: calling it again with its
+    ``clientmsgid`` settles them without sending twice (:mod:`storage.wechat_mass`)."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.mass_send_id.is_(None))
         .values(status=DeliveryStatus.FAILED, reason="interrupted", sent_at=now)
         .returning(Delivery.broadcast_id)
     )

@@ -21,6 +21,7 @@ from storage.models.notices import (
     MemberSettings,
     Notice,
     ReminderSubscription,
+    Route,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "Role",
     "RoleGrant",
     "RosterEntry",
+    "Route",
 ]

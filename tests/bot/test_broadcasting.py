@@ -179,7 +179,8 @@ async def counters_and_outbox(app: App, broadcast_id: int) -> tuple[dict[str, in
     async with app.sessions() as session:
         broadcast = await session.get(Broadcast, broadcast_id)
         assert broadcast is not None
-        counted = (await broadcasts.counts(session, [broadcast]))[broadcast_id]
+        tallied = await broadcasts.tallies(session, [broadcast_id])
+        counted = broadcasts.by_status([broadcast], tallied)[broadcast_id]
         statuses = await session.scalars(
             select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
         )

@@ -59,7 +59,8 @@ async def counted(app: App) -> dict[str, int]:
     """The one broadcast's counts from its counters, checked against the outbox itself."""
     async with app.sessions() as session:
         [broadcast] = await broadcasts.recent_broadcasts(session, 2)
-        from_counters = (await broadcasts.counts(session, [broadcast]))[broadcast.id]
+        tallied = await broadcasts.tallies(session, [broadcast.id])
+        from_counters = broadcasts.by_status([broadcast], tallied)[broadcast.id]
         rows = await session.execute(
             select(Delivery.status, func.count())
             .where(Delivery.broadcast_id == broadcast.id)

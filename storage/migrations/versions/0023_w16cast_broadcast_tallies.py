@@ -3,10 +3,10 @@
 A broadcast gets the recipe the leader expands, the rows written so far (``total``), where
 expansion resumes (``expanded_to``) and when it finished (``expanded_at``);
 ``broadcast_tallies`` counts settled rows by route and status. Broadcasts written before
-count as expanded, their settled rows tallied under route "".
+count as expanded, their settled rows tallied by the route they took ("" when none).
 
-Revision ID: 0021_w16cast
-Revises: 0020_i13out
+Revision ID: 0023_w16cast
+Revises: 0022_w14mass
 Create Date: 2026-12-01 15:40:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021_w16cast"
-down_revision: str | None = "0020_i13out"
+revision: str = "0023_w16cast"
+down_revision: str | None = "0022_w14mass"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -57,9 +57,9 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO broadcast_tallies (broadcast_id, route, status, count) "
-        "SELECT broadcast_id, '', status, count(*) FROM deliveries "
+        "SELECT broadcast_id, coalesce(route, ''), status, count(*) FROM deliveries "
         "WHERE broadcast_id IS NOT NULL AND status IN ('sent', 'failed', 'blocked') "
-        "GROUP BY broadcast_id, status"
+        "GROUP BY broadcast_id, coalesce(route, ''), status"
     )
 
 
