@@ -302,9 +302,11 @@ async def record(
     await broadcasts.tally(session, changes)
 
 
-def _settled(status: str, broadcast_ids: Iterable[int | None]) -> Counter[tuple[int, str, str]]:
-    """Counter changes for rows of these broadcasts newly settled as ``status``."""
-    return Counter((b, "", status) for b in broadcast_ids if b is not None)
+def _settled(
+    status: str, rows: Iterable[tuple[int | None, str | None]]
+) -> Counter[tuple[int, str, str]]:
+    """Counter changes for rows ``(broadcast_id, route)`` newly settled as ``status``."""
+    return Counter((b, route or "", status) for b, route in rows if b is not None)
 
 
 async def take(
@@ -320,12 +322,14 @@ async def take(
         update(Delivery)
         .where(Delivery.id.in_([r.id for r in rows]), Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENT, sent_at=now, attempts=Delivery.attempts + 1)
-        .returning(Delivery.id, Delivery.member_id, Delivery.body, Delivery.broadcast_id)
+        .returning(
+            Delivery.id, Delivery.member_id, Delivery.body, Delivery.broadcast_id, Delivery.route
+        )
     )
     found = sorted(taken.all(), key=lambda r: int(r[0]))
-    await broadcasts.tally(session, _settled(DeliveryStatus.SENT, (r[3] for r in found)))
+    await broadcasts.tally(session, _settled(DeliveryStatus.SENT, ((r[3], r[4]) for r in found)))
     await close_finished(session, now)
-    return [(member_id, identities[member_id].external_id, body) for _, member_id, body, _ in found]
+    return [(r[1], identities[r[1]].external_id, r[2]) for r in found]
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
@@ -336,9 +340,9 @@ async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.SENDING, Delivery.mass_send_id.is_(None))
         .values(status=DeliveryStatus.FAILED, reason="interrupted", sent_at=now)
-        .returning(Delivery.broadcast_id)
+        .returning(Delivery.broadcast_id, Delivery.route)
     )
-    settled = list(result.scalars())
+    settled = [(b, route) for b, route in result]
     await broadcasts.tally(session, _settled(DeliveryStatus.FAILED, settled))
     return len(settled)
 
