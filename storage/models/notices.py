@@ -113,6 +113,12 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "priority", "not_before", "id"),
         Index("ix_deliveries_counts", "broadcast_id", "status"),
         Index(
+            "ix_deliveries_mass_send",
+            "mass_send_id",
+            sqlite_where=text("mass_send_id IS NOT NULL"),
+            postgresql_where=text("mass_send_id IS NOT NULL"),
+        ),
+        Index(
             "uq_deliveries_waiting",
             "member_id",
             "coalesce_key",
@@ -142,6 +148,10 @@ class Delivery(Base):
     """The :class:`Route` it took, when the channel has routes (WeChat)."""
     route_reason: Mapped[str | None] = mapped_column(String(120))
     """Why that route, e.g. ``customer_service: 3 of 5 left in 48 h window``."""
+    mass_send_id: Mapped[int | None] = mapped_column(
+        ForeignKey("wechat_mass_sends.id", ondelete="SET NULL")
+    )
+    """The WeChat mass send that carries this row (see :mod:`storage.wechat_mass`)."""
 
 
 class ReminderSubscription(Base):
