@@ -156,8 +156,10 @@ async def measure(url: str, members: int, spent: float, active: float) -> Figure
         await app.close()
     calls = {
         "message/mass/send": len(fake.mass.calls),
-        "message/custom/send": len(fake.sent) + len(getattr(fake, "refused_calls", [])),
-        "message/template/send": len(fake.templates),
+        "message/custom/send": len(fake.sent)
+        + sum(1 for endpoint, _, _ in fake.refused_calls if endpoint == "custom"),
+        "message/template/send": len(fake.templates)
+        + sum(1 for endpoint, _, _ in fake.refused_calls if endpoint == "template"),
         "token": len(fake.tokens_issued),
     }
     return Figures(members, write, bulk, per_member, finish, calls, routes, reconciled)
