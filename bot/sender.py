@@ -52,7 +52,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import delivery, metrics
-from bot.channels.base import Channel, RateLimited, RecipientBlocked, TemporaryFailure
+from bot.channels.base import Channel, RateLimited, RecipientBlocked, Routed, TemporaryFailure
 from bot.messages import Outgoing, from_json
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer, slots
 from storage import members, outbox
@@ -309,7 +309,7 @@ class ChannelSender:
             return
         ids = [row.id]
         try:
-            waited = await self._send(channel, chat, from_json(body))
+            routed, waited = await self._send(channel, chat, from_json(body))
         except RateLimited as limited:
             self.pacer.hold(limited.retry_after)
             reason = f"rate limited {limited.retry_after}s"
@@ -325,7 +325,7 @@ class ChannelSender:
             reason = f"{type(error).__name__}: {error}"[:200]
             await self._record(ids, DeliveryStatus.FAILED, reason)
         else:
-            await self._record(ids, DeliveryStatus.SENT)
+            await self._record(ids, DeliveryStatus.SENT, routed=routed)
             busy = time.perf_counter() - began - waited
             self.latency += LATENCY_WEIGHT * (busy - self.latency)
 
@@ -340,18 +340,19 @@ class ChannelSender:
         waiting.cancel()
         stopping.cancel()
 
-    async def _send(self, channel: Channel, chat: str, message: Outgoing) -> float:
-        """Send, taking the pacer's slot at the API call; returns the seconds spent
-        waiting for slots."""
+    async def _send(
+        self, channel: Channel, chat: str, message: Outgoing
+    ) -> tuple[Routed | None, float]:
+        """Send, taking the pacer's slot at the API call; returns the route the channel
+        took and the seconds spent waiting for slots."""
         if getattr(channel, "takes_slots", False):
             with slots(self.pacer, chat) as taken:
-                await channel.send(chat, message)
-            return taken.waited
+                routed = await channel.send(chat, message)
+            return routed, taken.waited
         began = time.perf_counter()
         await self.pacer.acquire(chat)
         waited = time.perf_counter() - began
-        await channel.send(chat, message)
-        return waited
+        return await channel.send(chat, message), waited
 
     async def _claim(self, session: AsyncSession, row: Delivery) -> dict[str, Any] | None:
         """The row's message, claimed; a live row is rendered now, in the claim's
@@ -392,15 +393,17 @@ class ChannelSender:
         status: DeliveryStatus,
         reason: str | None = None,
         not_before: datetime | None = None,
+        routed: Routed | None = None,
     ) -> None:
         """Record an outcome, trying again while the database connection is lost: a
         delivered message must not be left ``sending`` and later called interrupted."""
+        route = (routed.route, routed.reason) if routed is not None else (None, None)
         attempt = 0
         while True:
             try:
                 async with self._transaction() as session:
                     now = self.sender.clock()
-                    await outbox.record(session, ids, status, now, reason, not_before)
+                    await outbox.record(session, ids, status, now, reason, not_before, *route)
                 break
             except (DBAPIError, OSError) as error:
                 wait = RECORD_RETRY_SECONDS[min(attempt, len(RECORD_RETRY_SECONDS) - 1)]

@@ -276,9 +276,14 @@ async def record(
     now: datetime,
     reason: str | None = None,
     not_before: datetime | None = None,
+    route: str | None = None,
+    route_reason: str | None = None,
 ) -> None:
-    """The outcome of a send: sent, failed, blocked, or pending again for a retry."""
+    """The outcome of a send: sent, failed, blocked, or pending again for a retry; with the
+    route it took (:class:`~storage.models.Route`) where the channel has routes."""
     values: dict[str, Any] = {"status": status, "reason": reason}
+    if route is not None:
+        values["route"], values["route_reason"] = route, route_reason
     if status is DeliveryStatus.SENT:
         values["sent_at"] = now
     if not_before is not None:
@@ -309,10 +314,12 @@ async def take(
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
-    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed."""
+    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed.
+    Rows a WeChat mass send carries are left to it: calling it again with its
+    ``clientmsgid`` settles them without sending twice (:mod:`storage.wechat_mass`)."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.mass_send_id.is_(None))
         .values(status=DeliveryStatus.FAILED, reason="interrupted", sent_at=now)
     )
     return int(getattr(result, "rowcount", 0))
@@ -340,6 +347,24 @@ async def counts(session: AsyncSession, broadcast_ids: Sequence[int]) -> dict[in
     for broadcast_id, status, count in rows:
         if broadcast_id is not None:
             found[broadcast_id][status] = count
+    return found
+
+
+async def tallies(
+    session: AsyncSession, broadcast_ids: Sequence[int]
+) -> dict[int, dict[tuple[str, str], int]]:
+    """Each broadcast's settled rows by ``(route, status)`` (route "" when none)."""
+    settled = Delivery.status.in_([s for s in DeliveryStatus if s not in OPEN])
+    route = func.coalesce(Delivery.route, "")
+    rows = await session.execute(
+        select(Delivery.broadcast_id, route, Delivery.status, func.count())
+        .where(Delivery.broadcast_id.in_(broadcast_ids), settled)
+        .group_by(Delivery.broadcast_id, route, Delivery.status)
+    )
+    found: dict[int, dict[tuple[str, str], int]] = {id_: {} for id_ in broadcast_ids}
+    for broadcast_id, by_route, status, count in rows:
+        if broadcast_id is not None:
+            found[broadcast_id][by_route, status] = count
     return found
 
 
