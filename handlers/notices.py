@@ -22,7 +22,7 @@ from bot.context import Context, MessageBuilder
 from bot.delivery import MessageClass
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
 from bot.i18n import N_, Translator
-from bot.messages import Button, Outgoing, rows
+from bot.messages import Button, Notification, Outgoing, rows
 from bot.payloads import Payload
 from bot.router import Router
 from storage import notices
@@ -324,7 +324,10 @@ async def _routes(ctx: Context, condition: ColumnElement[bool]) -> str:
     """How the notice will travel, by route ("about 180,000 by mass send, ..."): counted
     by the database, as things stand now."""
     figures = await forecast(
-        ctx.session, condition, utcnow(), template=bool(ctx.settings.wechat_template_id)
+        ctx.session,
+        condition,
+        utcnow(),
+        template=bool(ctx.settings.wechat_template(Notification.NOTICE)),
     )
     parts = [
         ctx.t(label, count=f"{getattr(figures, route):,}")

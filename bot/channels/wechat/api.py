@@ -38,6 +38,9 @@ WINDOW_ERRORS = frozenset({45015, 45047})
 """Customer-service messages refused until the user writes again: outside the 48-hour
 window (45015), or over the number allowed since their last message (45047). Retrying
 later does not help; a template message or the inbox does."""
+TEMPLATE_QUOTA_ERRORS = frozenset({45009})
+"""The account's daily quota of the API (template messages) is reached: none until
+midnight in Beijing."""
 MASS_MAX = 10_000
 MASS_MIN = 2
 """``message/mass/send`` takes 2 to 10,000 OpenIDs per call."""
@@ -163,12 +166,19 @@ class WeChatApi:
             {"touser": openid, "msgtype": "text", "text": {"content": text}},
         )
 
-    async def send_template(self, openid: str, template_id: str, text: str) -> None:
-        """A template message whose template has one field, ``{{content.DATA}}``."""
-        await self._send(
-            "/cgi-bin/message/template/send",
-            {"touser": openid, "template_id": template_id, "data": {"content": {"value": text}}},
-        )
+    async def send_template(
+        self, openid: str, template_id: str, fields: dict[str, str], url: str | None = None
+    ) -> None:
+        """A template message: ``fields`` fill its ``{{name.DATA}}`` placeholders; ``url``
+        is opened when the member taps it."""
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {name: {"value": value} for name, value in fields.items()},
+        }
+        if url:
+            body["url"] = url
+        await self._send("/cgi-bin/message/template/send", body)
 
     async def _send(self, path: str, body: dict[str, Any]) -> None:
         """A message to a member: the sender's pacer slot (:func:`bot.pacing.take_slot`) is
