@@ -260,7 +260,7 @@ async def test_when_wechat_says_the_template_quota_is_reached_it_is_believed(
             await wechat.says(openid, "你好")
             await age(app, fake, openid, hours=49)
             await write(app, openid, text("通知"))
-        await send_all(app)
+            await send_all(app)  # one after the other: sends in flight together both try
         recorded = await routes(app)
     assert recorded == [
         ("sent", "inbox", "inbox: window closed, template refused (45009)"),
