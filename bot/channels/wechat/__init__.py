@@ -90,6 +90,8 @@ class Miss:
 
 class WeChatChannel:
     name = NAME
+    takes_slots = True
+    """Each message request takes the sender's pacer slot itself (:mod:`bot.pacing`)."""
 
     def __init__(self, app: App, api: WeChatApi | None = None) -> None:
         self.app = app

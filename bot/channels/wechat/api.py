@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.pacing import take_slot
 from bot.settings import Settings
 from storage import wechat
 from storage.types import utcnow
@@ -153,14 +154,14 @@ class WeChatApi:
 
     async def send_image(self, openid: str, media_id: str) -> None:
         """An image as a customer-service message (the same 48-hour window as text)."""
-        await self.call(
+        await self._send(
             "/cgi-bin/message/custom/send",
             {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}},
         )
 
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service message: only within 48 hours of the user's last message."""
-        await self.call(
+        await self._send(
             "/cgi-bin/message/custom/send",
             {"touser": openid, "msgtype": "text", "text": {"content": text}},
         )
@@ -177,7 +178,17 @@ class WeChatApi:
         }
         if url:
             body["url"] = url
-        await self.call("/cgi-bin/message/template/send", body)
+        await self._send("/cgi-bin/message/template/send", body)
+
+    async def _send(self, path: str, body: dict[str, Any]) -> None:
+        """A message to a member: the sender's pacer slot (:func:`bot.pacing.take_slot`) is
+        taken right before each request, once the token is at hand."""
+
+        async def paced(token: str) -> dict[str, Any]:
+            await take_slot()
+            return await self._post(path, token, body)
+
+        await self._with_token(paced)
 
     async def send_mass_text(self, openids: Sequence[str], text: str, clientmsgid: str) -> int:
         """A mass text message to 2 to 10,000 followers; returns WeChat's msg_id, which
