@@ -329,4 +329,4 @@ async def test_broadcasts_count_the_rows_by_route_and_outcome(settings: Settings
         await channel.send_bulk(NOON)
         await Sender(app, {"wechat": Pacer(0)}, clock=lambda: NOON).send_all()
         shown = await Chat(app, "officer").text_of("/broadcasts")
-    assert "送达方式：群发 3、" in shown
+    assert "送达方式：群发 3、收件箱 1\n" in shown

@@ -334,3 +334,32 @@ async def test_each_kind_goes_by_its_own_template(settings: Settings) -> None:
         "template: ballot_closing template, 99998 left today",
         "template: meeting_starting template, 99997 left today",
     ]
+
+
+async def test_an_officers_urgent_notice_reaches_wechat_members_by_template(
+    settings: Settings,
+) -> None:
+    from storage.seed import demo_files, import_file
+    from tests.conftest import Chat
+
+    fake = quota_fake()
+    async with bot(settings, fake, wechat_templates={"notice": "TPL-NOTICE"}) as (app, _, wechat):
+        async with app.sessions() as session, session.begin():
+            for path in demo_files():
+                await import_file(session, path)
+        await wechat.says(WORKER, "你好")
+        await wechat.says(OTHER, "你好")
+        officer = Chat(app, "officer")
+        await officer.say("/notice 紧急")
+        for answer in ["停电通知", "明天上午9点到12点停电。", "跳过", "跳过", "跳过"]:
+            await officer.say(answer)
+        await officer.say({"press": "f:c:all:"})
+        await officer.say("跳过")
+        await officer.say({"press": "f:ok"})
+        await send_all(app)
+        recorded = [r for r in await routes(app) if r[1] is not None]
+    assert [route for _, route, _ in recorded] == ["template", "template"]
+    assert sorted(t["touser"] for t in fake.templates) == sorted([WORKER, OTHER])
+    assert {t["template_id"] for t in fake.templates} == {"TPL-NOTICE"}
+    assert fake.texts_to(WORKER) == [] and fake.texts_to(OTHER) == []
+    assert fake.refused_calls == []
