@@ -214,7 +214,11 @@ class ChannelSender:
         started = 0
         bulk = getattr(self.app.outbox.channels.get(self.name), "send_bulk", None)
         if bulk is not None:
-            handled: int = await bulk(now)
+            try:
+                handled: int = await bulk(now)
+            except Exception:  # the rows it claims stay claimed; the others still go
+                log.exception("the bulk step for %s failed", self.name)
+                handled = 0
             started += handled
             self._settled += handled
         self._done_lately.clear()
