@@ -240,14 +240,14 @@ async def test_the_accounts_template_quota_ends_at_its_edge(settings: Settings) 
             await wechat.says(openid, "你好")
             await age(app, fake, openid, hours=49)
             await write(app, openid, text("活动明天开始"), cls=MessageClass.REMINDER)
-        await send_all(app)
+        await send_all(app)  # the three in flight together: which one is last may vary
         recorded = await routes(app)
-    assert recorded == [
-        ("sent", "template", "template: reminder template, 1 left today"),
-        ("sent", "template", "template: reminder template, 0 left today"),
+    assert sorted(recorded) == [
         ("sent", "inbox", "inbox: window closed, template quota used up today"),
+        ("sent", "template", "template: reminder template, 0 left today"),
+        ("sent", "template", "template: reminder template, 1 left today"),
     ]
-    assert [t["touser"] for t in fake.templates] == ["o-1", "o-2"]
+    assert len({t["touser"] for t in fake.templates}) == 2
     assert fake.refused_calls == []
 
 
