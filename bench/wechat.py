@@ -1,6 +1,6 @@
 """A notice to 100,000 WeChat followers: API calls made, time to hand over, members by route.
 
-Run by hand: ``python bench/wechat.py [--members 100000] [--spent 0.15] [--active 0.05]``.
+Run by hand: ``python bench/wechat.py [--members 100000] [--spent 0.10] [--active 0.06]``.
 For SQLite (a temporary file) and PostgreSQL (UNIONBOT_BENCH_POSTGRES_URL, as in
 bench/dispatch.py) it fills the database with followers on WeChat: a share ``--spent`` has
 had its 4 mass sends this month, and of those a share ``--active`` of all wrote an hour
@@ -156,8 +156,10 @@ async def measure(url: str, members: int, spent: float, active: float) -> Figure
         await app.close()
     calls = {
         "message/mass/send": len(fake.mass.calls),
-        "message/custom/send": len(fake.sent) + len(getattr(fake, "refused_calls", [])),
-        "message/template/send": len(fake.templates),
+        "message/custom/send": len(fake.sent)
+        + sum(1 for endpoint, _, _ in fake.refused_calls if endpoint == "custom"),
+        "message/template/send": len(fake.templates)
+        + sum(1 for endpoint, _, _ in fake.refused_calls if endpoint == "template"),
         "token": len(fake.tokens_issued),
     }
     return Figures(members, write, bulk, per_member, finish, calls, routes, reconciled)
@@ -187,8 +189,8 @@ def report(label: str, figures: Figures) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--spent", type=float, default=0.15)
-    parser.add_argument("--active", type=float, default=0.05)
+    parser.add_argument("--spent", type=float, default=0.10)
+    parser.add_argument("--active", type=float, default=0.06)
     args = parser.parse_args()
     async with bench_databases() as databases:
         for label, url in databases:

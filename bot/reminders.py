@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 FanOut = Callable[
     ["App", AsyncSession, int], Awaitable["list[tuple[int, MessageBuilder]] | Streamed"]
 ]
+UrgentOf = Callable[[AsyncSession, int], Awaitable[bool]]
 FIRE = "bot.reminders:fire"
 """The job's function, by reference: jobs never hold pickled objects."""
 
@@ -64,6 +65,9 @@ class Kind:
     """``thing_id`` is a notice's id: the broadcast is listed under that notice."""
     message_class: MessageClass = MessageClass.REMINDER
     """How the sender ranks and quiet hours hold what it sends (:mod:`bot.delivery`)."""
+    urgent_of: UrgentOf | None = None
+    """Asked of the thing when the kind is not always ``urgent`` (a notice an officer sent
+    as urgent)."""
 
 
 _app: App | None = None
@@ -102,10 +106,12 @@ async def fire(kind: str, thing_id: int, due: str) -> None:
     how: dict[str, Any] = {
         "cls": spec.message_class,
         "notice_id": thing_id if spec.about_notice else None,
-        "urgent": spec.urgent,
     }
     async with app.sessions() as session, session.begin():
         found = await spec.fan_out(app, session, thing_id)
+        how["urgent"] = spec.urgent or (
+            spec.urgent_of is not None and await spec.urgent_of(session, thing_id)
+        )
         if isinstance(found, Streamed):
             written = await start(session, app.outbox, key, found.to, found.build, utcnow(), **how)
         else:

@@ -182,10 +182,11 @@ async def write_batch(
 
 
 async def tally(session: AsyncSession, changes: Mapping[tuple[int, str, str], int]) -> None:
-    """Add to the counters: ``(broadcast_id, route, status) -> n`` (negative to take off)."""
+    """Add to the counters: ``(broadcast_id, route, status) -> n`` (negative to take off).
+    Keys in one order, so that two transactions lock the counter rows in the same order."""
     rows = [
         {"broadcast_id": b, "route": route, "status": status, "count": n}
-        for (b, route, status), n in changes.items()
+        for (b, route, status), n in sorted(changes.items())
         if n
     ]
     if not rows:

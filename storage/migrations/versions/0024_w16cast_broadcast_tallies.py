@@ -5,8 +5,8 @@ expansion resumes (``expanded_to``) and when it finished (``expanded_at``);
 ``broadcast_tallies`` counts settled rows by route and status. Broadcasts written before
 count as expanded, their settled rows tallied by the route they took ("" when none).
 
-Revision ID: 0023_w16cast
-Revises: 0022_w14mass
+Revision ID: 0024_w16cast
+Revises: 0023_w14quota
 Create Date: 2026-12-01 15:40:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_w16cast"
-down_revision: str | None = "0022_w14mass"
+revision: str = "0024_w16cast"
+down_revision: str | None = "0023_w14quota"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
