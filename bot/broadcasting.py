@@ -30,9 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audience
 from bot.context import MessageBuilder
 from bot.delivery import WRITTEN, MessageClass, Outbox
-from bot.messages import to_json
 from bot.quiet import member_window, release_time
-from bot.settings import LANGUAGES, Settings
+from bot.settings import Settings
 from storage import broadcasts as store
 from storage import notices, outbox
 from storage.models import Broadcast, MemberSettings
@@ -92,9 +91,7 @@ async def start(
         "audience": to.audience,
         "value": to.value,
         "reminded_of": list(to.reminded_of) if to.reminded_of else None,
-        "bodies": {
-            language: to_json(build(outbox_.translator(language))) for language in LANGUAGES
-        },
+        "bodies": outbox_.rendered(build, cls, urgent),
         "priority": cls.value.priority,
         "quiet": cls.value.quiet and not urgent,
     }

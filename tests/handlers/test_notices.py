@@ -274,7 +274,8 @@ async def test_an_urgent_notice_says_so_and_its_rows_are_urgent(app: App) -> Non
         await officer.say(answer)
     _, _, confirm = await officer.say("跳过")
     assert "⚠️ 紧急通知" in confirm["text"]
-    received = await officer.say({"press": "f:ok"})
+    await officer.say({"press": "f:ok"})
+    received = await expanded(app, officer)
     async with app.sessions() as session:
         notice = await session.scalar(select(Notice).where(Notice.title == STANDARD[0]))
         broadcast = await session.scalar(select(Broadcast).where(Broadcast.notice_id == notice.id))
