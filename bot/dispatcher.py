@@ -37,7 +37,7 @@ from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
 from bot.payloads import BUTTON_SEPARATOR, LINK_SEPARATOR, candidates
 from bot.reminders import Kind
-from bot.router import CommandInfo, Handler, MenuItem, Route, Router, TextRoute
+from bot.router import CommandInfo, MenuItem, Route, Router, TextRoute
 from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
@@ -78,7 +78,7 @@ class Dispatcher:
         self.starts: dict[str, Route] = {}
         self.forms: dict[str, dialogs.Form] = {}
         self.texts: list[TextRoute] = []
-        self.locations: list[Handler] = []
+        self.locations: list[Route] = []
         self.command_help: list[CommandInfo] = []
         self.menu_items: list[MenuItem] = []
         self.reminder_kinds: dict[str, Kind] = {}
@@ -264,7 +264,7 @@ class Dispatcher:
         elif message.payload is not None:
             await self._button(ctx, message.payload)
         elif message.location is not None and self.locations:
-            await self.locations[0](ctx)
+            await self._run(ctx, self.locations[0])
         elif message.text is not None and ctx.dialog is not None:
             await self._continue_form(ctx)
         elif message.text is not None and await self._offer_text(ctx):

@@ -87,7 +87,7 @@ class Router:
         self.buttons: dict[str, Route] = {}
         self.starts: dict[str, Route] = {}
         self.texts: list[TextRoute] = []
-        self.locations: list[Handler] = []
+        self.locations: list[Route] = []
         self.forms: dict[str, Form] = {}
         self.menu_items: list[MenuItem] = []
         self.reminders: dict[str, Kind] = {}
@@ -184,8 +184,11 @@ class Router:
         return register
 
     def location(self) -> Callable[[Handler], Handler]:
+        """A place the member shared: where they are now, so private like their data
+        (in a group it is not read, only pointed to a private chat)."""
+
         def register(handler: Handler) -> Handler:
-            self.locations.append(handler)
+            self.locations.append(Route(handler, private=True))
             return handler
 
         return register

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import delivery, metrics
-from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
+from bot.channels.base import RateLimited, RecipientBlocked, Routed, TemporaryFailure
 from bot.messages import from_json
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
 from storage import members, outbox
@@ -156,7 +156,7 @@ class Sender:
         ids = [row.id]
         try:
             await pacer.acquire(identity.external_id)
-            await channel.send(identity.external_id, from_json(body))
+            routed = await channel.send(identity.external_id, from_json(body))
         except RateLimited as limited:
             pacer.hold(limited.retry_after)
             reason = f"rate limited {limited.retry_after}s"
@@ -172,7 +172,7 @@ class Sender:
             reason = f"{type(error).__name__}: {error}"[:200]
             await self._record(ids, DeliveryStatus.FAILED, reason)
         else:
-            await self._record(ids, DeliveryStatus.SENT)
+            await self._record(ids, DeliveryStatus.SENT, routed=routed)
 
     async def _claim(self, session: AsyncSession, row: Delivery) -> dict[str, Any] | None:
         """The row's message, claimed; a live row is rendered now, in the claim's
@@ -212,14 +212,18 @@ class Sender:
         status: DeliveryStatus,
         reason: str | None = None,
         not_before: datetime | None = None,
+        routed: Routed | None = None,
     ) -> None:
         """Record an outcome, trying again while the database connection is lost: a
         delivered message must not be left ``sending`` and later called interrupted."""
+        route = (routed.route, routed.reason) if routed is not None else (None, None)
         attempt = 0
         while True:
             try:
                 async with self.app.sessions() as session, session.begin():
-                    await outbox.record(session, ids, status, self.clock(), reason, not_before)
+                    await outbox.record(
+                        session, ids, status, self.clock(), reason, not_before, *route
+                    )
                 break
             except (DBAPIError, OSError) as error:
                 wait = RECORD_RETRY_SECONDS[min(attempt, len(RECORD_RETRY_SECONDS) - 1)]

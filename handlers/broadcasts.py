@@ -1,4 +1,5 @@
-"""``/broadcasts`` for officers: each broadcast's progress and final counts by status."""
+"""``/broadcasts`` for officers: each broadcast's progress and final counts by status, and
+what WeChat reported of its mass sends (``MASSSENDJOBFINISH``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, rows
 from bot.router import Router
-from storage import outbox
+from storage import outbox, wechat_mass
 from storage.models import DeliveryStatus, Notice, Role
 from storage.types import utcnow
 
@@ -39,6 +40,7 @@ async def show_broadcasts(ctx: Context) -> None:
         lines.append(ctx.t("broadcasts.waiting", title=notice.title, when=when))
     recent = await outbox.recent_broadcasts(ctx.session, SHOWN)
     counts = await outbox.counts(ctx.session, [b.id for b in recent])
+    mass = await wechat_mass.reconciled(ctx.session, [b.id for b in recent])
     notice_ids = {b.notice_id for b in recent if b.notice_id}
     found = await ctx.session.execute(
         select(Notice.id, Notice.title).where(Notice.id.in_(notice_ids))
@@ -68,6 +70,8 @@ async def show_broadcasts(ctx: Context) -> None:
                 counts=ctx.t.join(parts) or "-",
             )
         )
+        if broadcast.id in mass:
+            lines.append(_mass_line(ctx, mass[broadcast.id]))
     if len(lines) == 1:
         lines.append(ctx.t("broadcasts.none"))
     ctx.reply(
@@ -78,3 +82,17 @@ async def show_broadcasts(ctx: Context) -> None:
         ),
         replaces_menu=ctx.message.payload is not None,
     )
+
+
+def _mass_line(ctx: Context, figures: wechat_mass.Reconciled) -> str:
+    line = ctx.t(
+        "broadcasts.mass",
+        batches=figures.batches,
+        handed=figures.handed,
+        sent=figures.sent,
+        filtered=figures.filtered_out,
+        errors=figures.errors,
+    )
+    if figures.pending:
+        line += ctx.t("broadcasts.mass_pending", count=figures.pending)
+    return line

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audience
@@ -26,6 +26,7 @@ from bot.messages import Button, Outgoing, rows
 from bot.payloads import Payload
 from bot.router import Router
 from storage import notices
+from storage.forecast import forecast
 from storage.models import Notice, Role
 from storage.types import utcnow
 
@@ -299,12 +300,38 @@ async def preview(ctx: Context, data: dict[str, Any]) -> str:
     name, value = audience.split(data["audience"])
     count = await audience.count(ctx.session, name, value)
     send_at = data.get("send_at") or ctx.t("notices.now")
-    return ctx.t(
+    summary = ctx.t(
         "notices.summary",
         audience=await audience.describe(ctx.session, ctx.t, name, value),
         count=count,
         when=send_at,
     )
+    routes = await _routes(ctx, audience.condition(name, value))
+    return f"{summary}\n{routes}" if routes else summary
+
+
+ROUTE_LABELS = (
+    ("mass", N_("notices.route.mass")),
+    ("customer_service", N_("notices.route.customer_service")),
+    ("template", N_("notices.route.template")),
+    ("inbox", N_("notices.route.inbox")),
+    ("telegram", N_("notices.route.telegram")),
+    ("other", N_("notices.route.other")),
+)
+
+
+async def _routes(ctx: Context, condition: ColumnElement[bool]) -> str:
+    """How the notice will travel, by route ("about 180,000 by mass send, ..."): counted
+    by the database, as things stand now."""
+    figures = await forecast(
+        ctx.session, condition, utcnow(), template=bool(ctx.settings.wechat_template_id)
+    )
+    parts = [
+        ctx.t(label, count=f"{getattr(figures, route):,}")
+        for route, label in ROUTE_LABELS
+        if getattr(figures, route)
+    ]
+    return ctx.t("notices.routes", routes=ctx.t.join(parts)) if parts else ""
 
 
 async def save_notice(ctx: Context, data: dict[str, Any]) -> None:

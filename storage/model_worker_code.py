@@ -206,14 +206,19 @@ def qr_png(content: str) -> bytes:
 
 def write_qr(media_dir: Path, name: str, content: str, keep: timedelta) -> Path:
     """Write the QR PNG of ``content`` to ``media_dir/codes/name.png``, first deleting the
-    images older than ``keep``: their codes have expired, so they are of no use to anyone."""
+    images older than ``keep``: their codes have expired, so they are of no use to anyone.
+    A live code lets its holder use the member's benefits, so the folder is 0700 and each
+    image 0600, like the keys."""
     folder = media_dir / "codes"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
     oldest = time.time() - keep.total_seconds()
     for old in folder.glob("*.png"):
         with contextlib.suppress(FileNotFoundError):
             if old.stat().st_mtime < oldest:
                 old.unlink()
     path = folder / f"{name}.png"
-    path.write_bytes(qr_png(content))
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(qr_png(content))
     return path

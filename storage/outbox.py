@@ -276,9 +276,14 @@ async def record(
     now: datetime,
     reason: str | None = None,
     not_before: datetime | None = None,
+    route: str | None = None,
+    route_reason: str | None = None,
 ) -> None:
-    """The outcome of a send: sent, failed, blocked, or pending again for a retry."""
+    """The outcome of a send: sent, failed, blocked, or pending again for a retry; with the
+    route it took (:class:`~storage.models.Route`) where the channel has routes."""
     values: dict[str, Any] = {"status": status, "reason": reason}
+    if route is not None:
+        values["route"], values["route_reason"] = route, route_reason
     if status is DeliveryStatus.SENT:
         values["sent_at"] = now
     if not_before is not None:
@@ -309,10 +314,12 @@ async def take(
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
-    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed."""
+    """Rows a dead sender left ``sending`` may or may not have gone out: mark them failed.
+    Rows a WeChat mass send carries are left to it: calling it again with its
+    ``clientmsgid`` settles them without sending twice (:mod:`storage.wechat_mass`)."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.mass_send_id.is_(None))
         .values(status=DeliveryStatus.FAILED, reason="interrupted", sent_at=now)
     )
     return int(getattr(result, "rowcount", 0))

@@ -16,6 +16,7 @@ from storage.models import (  # noqa: F401  (each model module, for metadata)
     singles,
     web,
     wechat,
+    wechat_quota,
 )
 
 metadata = core.Base.metadata

@@ -9,11 +9,14 @@ import hashlib
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
@@ -76,6 +79,7 @@ class FakeWeChat:
     refuse_once: dict[str, list[int]] = field(default_factory=dict)
     """openid -> errcodes the customer-service endpoint answers, one per call, before it
     takes messages for that user; an errcode of 500 answers HTTP 500 instead."""
+    mass: FakeMassSend = field(default_factory=lambda: FakeMassSend())
 
     def app(self) -> Starlette:
         return Starlette(
@@ -83,6 +87,7 @@ class FakeWeChat:
                 Route("/cgi-bin/token", self.token),
                 Route("/cgi-bin/message/custom/send", self.custom_send, methods=["POST"]),
                 Route("/cgi-bin/message/template/send", self.template_send, methods=["POST"]),
+                Route("/cgi-bin/message/mass/send", self.mass_send, methods=["POST"]),
                 Route("/cgi-bin/menu/create", self.menu_create, methods=["POST"]),
                 Route("/cgi-bin/media/upload", self.media_upload, methods=["POST"]),
                 Route("/cgi-bin/qrcode/create", self.qrcode_create, methods=["POST"]),
@@ -123,6 +128,11 @@ class FakeWeChat:
             return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
         self.templates.append(await request.json())
         return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": 1})
+
+    async def mass_send(self, request: Request) -> JSONResponse:
+        if not self._valid(request):
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        return await self.mass.send(await request.json())
 
     async def menu_create(self, request: Request) -> JSONResponse:
         if not self._valid(request):
@@ -180,6 +190,126 @@ class FakeWeChat:
             for m in self.sent
             if m["touser"] == openid and m["msgtype"] == "image"
         ]
+
+
+# -- mass sends (message/mass/send and the MASSSENDJOBFINISH event) -----------------------
+
+
+MASS_PER_MONTH = 4
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class FakeMassSend:
+    """WeChat's mass send to OpenID lists, as strict as WeChat and stricter on one point.
+
+    2 to 10,000 OpenIDs per call (40130 otherwise). A ``clientmsgid`` seen before is
+    answered 45066 within a minute of its first call, then 45065 with that call's msg_id,
+    and nothing is sent again. Each follower receives at most 4 mass sends a calendar
+    month (Asia/Shanghai): a list holding one who had their 4 is refused whole with 45028
+    (WeChat would filter them silently), so a test proves the bot never hands WeChat a
+    follower with no mass send left. Once a job is taken, :meth:`finish_jobs` posts its
+    ``MASSSENDJOBFINISH`` event to the bot's webhook, signed and encrypted as WeChat does.
+    """
+
+    clock: Callable[[], float] = time.time
+    webhook: str = ""
+    """The bot's base URL (set by :func:`wechat_bot`), where finish events are posted."""
+    filtered: set[str] = field(default_factory=set)
+    """OpenIDs WeChat filters out of every job (left, or refuse mass messages)."""
+    failing: set[str] = field(default_factory=set)
+    """OpenIDs a job fails to reach (its ErrorCount)."""
+    stall: int = 0
+    """The next this many jobs are taken, then answered only after ``stall_seconds``."""
+    stall_seconds: float = 1.0
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    """Every call's body, taken or refused."""
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    """Each job taken: its body, msg_id, counts and whether its finish event was posted."""
+    received: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(openid, YYYYMM) -> mass sends received that month."""
+    seen: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """clientmsgid -> (msg_id, time of its first call)."""
+
+    def month(self) -> str:
+        return datetime.fromtimestamp(self.clock(), SHANGHAI).strftime("%Y%m")
+
+    async def send(self, body: dict[str, Any]) -> JSONResponse:
+        self.calls.append(body)
+        openids: list[str] = body.get("touser", [])
+        clientmsgid = str(body.get("clientmsgid", ""))
+        if len(clientmsgid.encode()) > 64:
+            return JSONResponse({"errcode": 45067, "errmsg": "clientmsgid size out of limit"})
+        if clientmsgid in self.seen:
+            msg_id, first = self.seen[clientmsgid]
+            if self.clock() - first < 60:
+                return JSONResponse({"errcode": 45066, "errmsg": "retry after 1 minute"})
+            return JSONResponse({"errcode": 45065, "errmsg": "clientmsgid exist", "msg_id": msg_id})
+        if not 2 <= len(openids) <= 10_000 or len(set(openids)) != len(openids):
+            return JSONResponse({"errcode": 40130, "errmsg": "invalid openid list size"})
+        if body.get("msgtype") != "text" or not body.get("text", {}).get("content"):
+            return JSONResponse({"errcode": 40008, "errmsg": "invalid message type"})
+        month = self.month()
+        if any(self.received[(openid, month)] >= MASS_PER_MONTH for openid in openids):
+            return JSONResponse({"errcode": 45028, "errmsg": "has no masssend quota"})
+        msg_id = 1_000_000_000 + len(self.jobs) + 1
+        reached = [o for o in openids if o not in self.filtered]
+        errors = sum(1 for o in reached if o in self.failing)
+        for openid in reached:
+            if openid not in self.failing:
+                self.received[(openid, month)] += 1
+        if clientmsgid:
+            self.seen[clientmsgid] = (msg_id, self.clock())
+        self.jobs.append(
+            {
+                "body": body,
+                "msg_id": msg_id,
+                "total": len(openids),
+                "filtered": len(reached),
+                "sent": len(reached) - errors,
+                "errors": errors,
+                "posted": False,
+            }
+        )
+        if self.stall:
+            self.stall -= 1
+            await asyncio.sleep(self.stall_seconds)
+        return JSONResponse(
+            {"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id}
+        )
+
+    def texts_to(self, openid: str) -> list[str]:
+        """The mass texts taken for ``openid`` (filtered or failing ones included)."""
+        return [j["body"]["text"]["content"] for j in self.jobs if openid in j["body"]["touser"]]
+
+    async def finish_jobs(self) -> list[httpx.Response]:
+        """Post the finish event of every job taken since the last call, as WeChat does
+        some minutes after it took them."""
+        server = WeChatServer(self.webhook)
+        answers = []
+        try:
+            for job in self.jobs:
+                if not job["posted"]:
+                    job["posted"] = True
+                    answers.append(await server.post(finish_event_xml(job)))
+        finally:
+            await server.close()
+        return answers
+
+
+def finish_event_xml(job: dict[str, Any], status: str = "send success") -> str:
+    """WeChat's MASSSENDJOBFINISH event (from its mass-send helper account, ``mphelper``)."""
+    return message_xml(
+        "mphelper",
+        "event",
+        Event="MASSSENDJOBFINISH",
+        MsgID=str(job["msg_id"]),
+        Status=status,
+        TotalCount=str(job["total"]),
+        FilterCount=str(job["filtered"]),
+        SentCount=str(job["sent"]),
+        ErrorCount=str(job["errors"]),
+    )
 
 
 def wechat_settings(settings: Settings, api_url: str, **changes: Any) -> Settings:
@@ -312,6 +442,7 @@ async def wechat_bot(
         await channel.start(webhook=True)
         try:
             async with served(create_web_app(app, [channel])) as base:
+                fake.mass.webhook = base
                 yield app, channel, base, api_url
         finally:
             await channel.idle()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.routing import BaseRoute
 
 from bot.messages import Outgoing
+from storage.models import Route
 
 
 class RecipientBlocked(Exception):
@@ -31,13 +33,23 @@ class TemporaryFailure(Exception):
     ``send`` is taken as permanent for that message."""
 
 
+@dataclass(frozen=True)
+class Routed:
+    """How a channel with several routes (WeChat) delivered a message, and why that one:
+    recorded on the delivery row."""
+
+    route: Route
+    reason: str
+
+
 class Channel(Protocol):
     """Anything that can deliver a message to one of its identities."""
 
     name: str
 
-    async def send(self, external_id: str, message: Outgoing) -> None:
-        """Deliver ``message`` to the identity ``external_id`` on this channel."""
+    async def send(self, external_id: str, message: Outgoing) -> Routed | None:
+        """Deliver ``message`` to the identity ``external_id`` on this channel; the route it
+        took, for a channel that has routes."""
 
 
 class ServiceChannel(Channel, Protocol):

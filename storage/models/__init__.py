@@ -20,6 +20,7 @@ from storage.models.notices import (
     MemberSettings,
     Notice,
     ReminderSubscription,
+    Route,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "Role",
     "RoleGrant",
     "RosterEntry",
+    "Route",
 ]

@@ -37,6 +37,19 @@ class DeliveryStatus(StrEnum):
     BLOCKED = "blocked"
 
 
+class Route(StrEnum):
+    """How a message reached (or waits for) a member on WeChat; recorded on its delivery row
+    with a short reason. Telegram and the console leave it empty."""
+
+    PASSIVE = "passive"
+    """The webhook's answer to the member's own message, within WeChat's 5 seconds."""
+    CUSTOMER_SERVICE = "customer_service"
+    TEMPLATE = "template"
+    MASS = "mass"
+    INBOX = "inbox"
+    """Kept for ``/inbox``: no allowance left; counts as delivered."""
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
@@ -96,8 +109,15 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "member_id"),
         CheckConstraint(_in("status", tuple(DeliveryStatus)), name="status"),
+        CheckConstraint(f"route IS NULL OR {_in('route', tuple(Route))}", name="route"),
         Index("ix_deliveries_due", "status", "priority", "not_before", "id"),
         Index("ix_deliveries_counts", "broadcast_id", "status"),
+        Index(
+            "ix_deliveries_mass_send",
+            "mass_send_id",
+            sqlite_where=text("mass_send_id IS NOT NULL"),
+            postgresql_where=text("mass_send_id IS NOT NULL"),
+        ),
         Index(
             "uq_deliveries_waiting",
             "member_id",
@@ -124,6 +144,14 @@ class Delivery(Base):
     """The message rendered in the recipient's language, as :func:`bot.messages.to_json`."""
     coalesce_key: Mapped[str | None] = mapped_column(String(40))
     sent_at: Mapped[datetime | None]
+    route: Mapped[str | None] = mapped_column(String(16))
+    """The :class:`Route` it took, when the channel has routes (WeChat)."""
+    route_reason: Mapped[str | None] = mapped_column(String(120))
+    """Why that route, e.g. ``customer_service: 3 of 5 left in 48 h window``."""
+    mass_send_id: Mapped[int | None] = mapped_column(
+        ForeignKey("wechat_mass_sends.id", ondelete="SET NULL")
+    )
+    """The WeChat mass send that carries this row (see :mod:`storage.wechat_mass`)."""
 
 
 class ReminderSubscription(Base):

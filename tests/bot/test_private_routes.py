@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.messages import Incoming, Outgoing
+from bot.messages import Incoming, Location, Outgoing
 from bot.router import Route
 from storage.core_seed import CONSOLE
 from storage.models.bargaining import BallotVoter
@@ -150,6 +150,8 @@ SHOWS_MEMBER_DATA = {
     "/revoke": True,
     # WeChat's inbox: the member's waiting messages
     "/inbox": True,
+    # a shared place is where the member is; the answer names their nearest benefits
+    "location": True,
 }
 
 
@@ -159,6 +161,8 @@ def registered_routes() -> dict[str, Route]:
         routes |= {f"/{name}": route for name, route in router.commands.items()}
         routes |= {f"button {prefix}": route for prefix, route in router.buttons.items()}
         routes |= {f"link {prefix}": route for prefix, route in router.starts.items()}
+        for route in router.locations:
+            routes["location"] = route
     return routes
 
 
@@ -203,6 +207,15 @@ async def test_check_in_codes_model_worker_status_and_the_inbox_stay_out_of_grou
         await in_group(app, "xiaoli", text="/notices"),
     ):
         assert refused(app, said), said
+
+
+async def test_a_place_shared_in_a_group_gets_no_nearby_benefits_there(app: App) -> None:
+    await load_demo(app)
+    assert refused(app, await in_group(app, "laomo", location=Location(30.17, 121.27)))
+    said = await app.dispatcher.handle(
+        Incoming(CONSOLE, "laomo", "laomo", location=Location(30.17, 121.27))
+    )
+    assert said and not refused(app, said)
 
 
 async def test_a_vote_pressed_in_a_group_is_not_cast_and_shows_no_receipt(app: App) -> None:

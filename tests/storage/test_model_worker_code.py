@@ -126,3 +126,9 @@ def test_qr_images_of_expired_codes_are_deleted_when_a_new_one_is_made(tmp_path:
     new = write_qr(tmp_path, "new", "UBMW1.e.f", timedelta(minutes=10))
     assert not old.exists() and recent.exists() and new.exists()
     assert new.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_qr_images_are_readable_by_the_bot_alone(tmp_path: Path) -> None:
+    image = write_qr(tmp_path, "code", "UBMW1.a.b", timedelta(minutes=10))
+    assert stat.S_IMODE(image.stat().st_mode) == 0o600
+    assert stat.S_IMODE(image.parent.stat().st_mode) == 0o700

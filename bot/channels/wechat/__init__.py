@@ -12,6 +12,9 @@ An image (``Outgoing.image``, a file path) is uploaded as temporary media and se
 customer-service image message after the text: a passive reply holds one message only, and
 the upload is network work that must not eat into WeChat's 5 seconds. Outside the window the
 whole message (image included) waits in the inbox, even when a template carried its text.
+
+Broadcasts go by mass send first (:meth:`WeChatChannel.send_bulk`, :mod:`.mass`), and
+WeChat's ``MASSSENDJOBFINISH`` event brings back how each went.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ from bot.channels.wechat.api import (
     WeChatApi,
     WeChatApiError,
 )
+from bot.channels.wechat.mass import MassSender
 from bot.channels.wechat.render import Rendered, render
 from bot.channels.wechat.seen import DatabaseSeen, RedisSeen, SeenStore
 from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected, Verifier
 from bot.i18n import Translator
 from bot.messages import Incoming, Outgoing, storable
 from bot.numbers import read_number
-from storage import members, places, wechat
+from storage import members, places, wechat, wechat_mass
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -85,6 +89,7 @@ class WeChatChannel:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._media: dict[str, tuple[str, datetime]] = {}
         """sha256 of an image's bytes -> (media_id, when it was uploaded)."""
+        self.mass = MassSender(app, self.api)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -186,6 +191,9 @@ class WeChatChannel:
                 if identity is not None:
                     await members.mark_inactive(session, identity.id)
             return []
+        if received.kind == "mass_finished" and received.mass is not None:
+            await self._reconcile(received)
+            return []
         if received.kind == "media":
             t = await dispatcher.translator_for(probe)
             return [Outgoing(t("wechat.text_only"))]
@@ -195,6 +203,16 @@ class WeChatChannel:
         if received.incoming is None:
             return []
         return await dispatcher.handle(await self._pressed(received.incoming))
+
+    async def _reconcile(self, received: Received) -> None:
+        """WeChat's counts for one of our mass sends, kept with it (``/broadcasts``)."""
+        mass = received.mass
+        assert mass is not None
+        counts = (mass.total, mass.filtered, mass.sent, mass.errors)
+        async with self.app.sessions() as session, session.begin():
+            known = await wechat_mass.finish(session, mass.msg_id, mass.status, counts, utcnow())
+        if not known:
+            log.warning("WeChat finished mass send %s, which is not one of ours", mass.msg_id)
 
     async def _remember_place(self, openid: str, incoming: Incoming) -> None:
         """WeChat's LOCATION event: kept silently as the member's last known place."""
@@ -273,6 +291,10 @@ class WeChatChannel:
         return media_id
 
     # -- proactive sending -----------------------------------------------------------------
+
+    async def send_bulk(self, now: datetime) -> int:
+        """The sender's bulk step, before its per-member sends: broadcasts by mass send."""
+        return await self.mass.send_bulk(now)
 
     async def send(self, external_id: str, message: Outgoing) -> None:
         """Deliver ``message`` for the sender.

@@ -1,5 +1,5 @@
-"""WeChat's HTTP API with an async client: the shared access token, customer-service and
-template messages, temporary image media, the custom menu and parametric QR codes.
+"""WeChat's HTTP API with an async client: the shared access token, customer-service,
+template and mass messages, temporary image media, the custom menu and parametric QR codes.
 
 wechatpy's clients are synchronous, so the documented endpoints are called with httpx
 against ``UNIONBOT_WECHAT_API_URL``. One access token serves every process: it lives in
@@ -10,7 +10,7 @@ holding that row's lock, so the others wait and then use it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,14 +37,25 @@ WINDOW_ERRORS = frozenset({45015, 45047})
 """Customer-service messages refused until the user writes again: outside the 48-hour
 window (45015), or over the number allowed since their last message (45047). Retrying
 later does not help; a template message or the inbox does."""
+MASS_MAX = 10_000
+MASS_MIN = 2
+"""``message/mass/send`` takes 2 to 10,000 OpenIDs per call."""
+MASS_SEEN = 45065
+"""A mass send with this clientmsgid was taken before: the answer carries its msg_id."""
+MASS_TOO_SOON = 45066
+"""The same clientmsgid tried again within a minute: wait a minute."""
+NO_MASS_QUOTA = 45028
+"""No mass send quota left (each follower receives at most 4 a month)."""
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class WeChatApiError(Exception):
-    def __init__(self, errcode: int, errmsg: str) -> None:
+    def __init__(self, errcode: int, errmsg: str, data: dict[str, Any] | None = None) -> None:
         super().__init__(f"WeChat API error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+        self.data = data or {}
+        """The whole answer, for the errors that carry more (45065 carries a msg_id)."""
 
 
 class WeChatApi:
@@ -114,7 +125,7 @@ class WeChatApi:
             data = await request(token)
         errcode = int(data.get("errcode", 0) or 0)
         if errcode:
-            raise WeChatApiError(errcode, str(data.get("errmsg", "")))
+            raise WeChatApiError(errcode, str(data.get("errmsg", "")), data)
         return data
 
     async def _post(self, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +168,29 @@ class WeChatApi:
             "/cgi-bin/message/template/send",
             {"touser": openid, "template_id": template_id, "data": {"content": {"value": text}}},
         )
+
+    async def send_mass_text(self, openids: Sequence[str], text: str, clientmsgid: str) -> int:
+        """A mass text message to 2 to 10,000 followers; returns WeChat's msg_id, which
+        its ``MASSSENDJOBFINISH`` event names. ``clientmsgid`` (at most 64 bytes) makes a
+        repeated call harmless: WeChat answers it with the first call's msg_id (45065)."""
+        assert MASS_MIN <= len(openids) <= MASS_MAX
+        body = {
+            "touser": list(openids),
+            "msgtype": "text",
+            "text": {"content": text},
+            "send_ignore_reprint": 0,
+            "clientmsgid": clientmsgid,
+        }
+        try:
+            data = await self.call("/cgi-bin/message/mass/send", body)
+        except WeChatApiError as error:
+            if error.errcode == MASS_SEEN and "msg_id" in error.data:
+                log.info("WeChat had taken mass send %s before", clientmsgid)
+                return int(error.data["msg_id"])
+            raise
+        if "msg_id" not in data:
+            raise WeChatApiError(-1, "the mass send answer has no msg_id")
+        return int(data["msg_id"])
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self.call("/cgi-bin/menu/create", menu)

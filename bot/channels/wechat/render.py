@@ -94,3 +94,23 @@ def _fit(line: str, limit: int) -> int:
 
 def _attribute(url: str) -> str:
     return url.replace('"', "%22").replace("<", "%3C").replace(">", "%3E")
+
+
+def mass_text(message: Outgoing, t: Translator) -> str:
+    """A message as one mass-send text: the text and its links. A mass send goes to
+    thousands at once, so it carries no numbered options (they are remembered per member)
+    and no image; when it had buttons or an image, or its text had to be cut to WeChat's
+    size, a last line says where the member finds the whole (``/notices``)."""
+    buttons = [button for row in message.buttons for button in row]
+    links = "".join(
+        f'\n<a href="{_attribute(b.url)}">{b.label}</a>' for b in buttons if b.url is not None
+    )
+    text = message.text
+    more = message.image is not None or any(b.url is None for b in buttons)
+    if not more and _size(text + links) <= MAX_TEXT_BYTES:
+        return text + links
+    hint = "\n\n" + t("wechat.mass_more")
+    room = MAX_TEXT_BYTES - _size(links + hint)
+    if _size(text) > room:
+        text = text[: _fit(text, room - _size("…"))] + "…"
+    return text + links + hint

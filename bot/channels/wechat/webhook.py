@@ -40,13 +40,28 @@ class Rejected(Exception):
 
 
 @dataclass(frozen=True)
+class MassFinished:
+    """WeChat's ``MASSSENDJOBFINISH`` event: how a mass send went. ``filtered`` is
+    WeChat's FilterCount, the followers left to send to after its filtering (those who
+    left, or had their mass sends for the month)."""
+
+    msg_id: int
+    status: str
+    total: int
+    filtered: int
+    sent: int
+    errors: int
+
+
+@dataclass(frozen=True)
 class Received:
     """A verified message: who sent it, the key that tells retries apart, and what it means.
 
     ``incoming`` is None for what the core does not take: ``kind`` then says why
     (``media`` earns the "text only" answer; ``unsubscribe`` and ``ignored`` get none).
     ``located`` (the LOCATION event WeChat sends on its own) carries a location that is
-    kept as the member's last known place, with no answer.
+    kept as the member's last known place, with no answer. ``mass_finished`` carries
+    ``mass``, the counts to reconcile.
     """
 
     openid: str
@@ -55,6 +70,7 @@ class Received:
     kind: str
     incoming: Incoming | None
     encrypted: bool
+    mass: MassFinished | None = None
 
 
 class Verifier:
@@ -198,7 +214,25 @@ def _map(message: Any, encrypted: bool) -> Received:
         return Received(openid, account, key, "press", incoming(payload=payload), encrypted)
     if event == "unsubscribe":
         return Received(openid, account, key, "unsubscribe", None, encrypted)
+    if event == "masssendjobfinish":
+        mass = _mass_finished(data)
+        key = f"e:mass:{mass.msg_id}"
+        return Received(openid, account, key, "mass_finished", None, encrypted, mass)
     return Received(openid, account, key, "ignored", None, encrypted)
+
+
+def _mass_finished(data: dict[str, Any]) -> MassFinished:
+    try:
+        return MassFinished(
+            msg_id=int(data["MsgID"]),
+            status=str(data.get("Status") or "")[:64],
+            total=int(data.get("TotalCount") or 0),
+            filtered=int(data.get("FilterCount") or 0),
+            sent=int(data.get("SentCount") or 0),
+            errors=int(data.get("ErrorCount") or 0),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise Rejected(400, "bad mass send event") from None
 
 
 def _place(latitude: Any, longitude: Any) -> Location:

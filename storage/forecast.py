@@ -1,0 +1,96 @@
+"""How a notice will travel, counted by the database before an officer confirms it.
+
+Each member of the audience is counted under the route their message would take now: on
+WeChat by mass send while they have one left this month, else by customer-service message
+inside the 48 hours after their last message, else by template (when one is configured),
+else into their inbox; Telegram; any other channel (the console) or none. One query of
+``COUNT`` s, whatever the audience's size; no member id is read. It is a forecast
+("about"): a member may write, or move, before the message goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage import wechat_quota
+from storage.models import Identity, Member
+from storage.models.wechat_quota import WechatQuota
+from storage.wechat_mass import mass_left
+
+WINDOW = timedelta(hours=48) - timedelta(minutes=10)
+"""As the WeChat channel counts the customer-service window."""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    mass: int
+    customer_service: int
+    template: int
+    inbox: int
+    telegram: int
+    other: int
+
+
+async def forecast(
+    session: AsyncSession,
+    condition: ColumnElement[bool],
+    now: datetime,
+    *,
+    template: bool,
+    urgent: bool = False,
+) -> Forecast:
+    """The members matching ``condition`` by the route a broadcast would take now;
+    ``template``: a template message is configured; an ``urgent`` broadcast skips the
+    mass send."""
+    other = aliased(Identity)
+    preferred = (
+        select(other.id)
+        .where(other.member_id == Member.id, other.active.is_(True))
+        .order_by(other.last_seen_at.desc(), other.id.desc())
+        .limit(1)
+        .correlate(Member)
+        .scalar_subquery()
+    )
+    wechat = Identity.channel == "wechat"
+    mass = false() if urgent else and_(wechat, mass_left(wechat_quota.month_of(now)))
+    window = and_(
+        wechat,
+        not_(mass),
+        Identity.last_seen_at > now - WINDOW,
+        or_(
+            WechatQuota.identity_id.is_(None),
+            WechatQuota.window_start.is_(None),
+            WechatQuota.window_start < Identity.last_seen_at,
+            WechatQuota.window_used < wechat_quota.WINDOW_SENDS,
+        ),
+    )
+    rest = and_(wechat, not_(mass), not_(window))
+    elsewhere = or_(Identity.id.is_(None), Identity.channel.not_in(["wechat", "telegram"]))
+    query = (
+        select(
+            func.count().filter(mass),
+            func.count().filter(window),
+            func.count().filter(rest),
+            func.count().filter(Identity.channel == "telegram"),
+            func.count().filter(elsewhere),
+        )
+        .select_from(Member)
+        .outerjoin(Identity, Identity.id == preferred)
+        .outerjoin(WechatQuota, WechatQuota.identity_id == Identity.id)
+        .where(condition)
+    )
+    found = (await session.execute(query)).one()
+    by_mass, by_window, others, telegram, rest_of_them = (int(n or 0) for n in found)
+    return Forecast(
+        mass=by_mass,
+        customer_service=by_window,
+        template=others if template else 0,
+        inbox=0 if template else others,
+        telegram=telegram,
+        other=rest_of_them,
+    )
