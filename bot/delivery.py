@@ -11,8 +11,10 @@ one pacer per channel. The console, which only ``unionbot chat`` runs, takes its
 The API, kept small for the services and channels that build on it:
 
 - :class:`MessageClass`: what a message is decides its priority (the sender drains
-  interactive messages before reminders before broadcasts) and whether the recipient's
-  quiet hours hold it (every class but ``REPLY``; ``urgent=True`` lifts them).
+  interactive messages before reminders before broadcasts), whether the recipient's
+  quiet hours hold it (every class but ``REPLY``; ``urgent=True`` lifts them, and marks
+  the rows urgent), and the notification kind of reminders and broadcasts
+  (``Outgoing.kind``, which picks a WeChat template; other messages say their own).
 - ``await outbox.write(session, messages, cls, now, *, broadcast=None, urgent=False)``:
   render each ``(member_id, build)`` in the member's language, hold it for their quiet
   hours by class, and add the rows to ``session``'s transaction.
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -49,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.base import Channel
 from bot.context import MessageBuilder
 from bot.i18n import Translations, Translator
-from bot.messages import Outgoing, from_json, storable, to_json
+from bot.messages import Notification, Outgoing, from_json, storable, to_json
 from bot.quiet import member_window, release_time
 from bot.settings import Settings
 from storage import members, outbox
@@ -64,6 +66,8 @@ class Kind:
     """Lower goes first."""
     quiet: bool
     """Held until the recipient's quiet hours end."""
+    notification: Notification | None = None
+    """The :class:`~bot.messages.Notification` of a message that does not say its own."""
 
 
 class MessageClass(Enum):
@@ -73,8 +77,8 @@ class MessageClass(Enum):
     """What one member's action causes for another: an introduction, a relay, a tally."""
     LIVE = Kind(0, quiet=False)
     """What happens now for those following it (a meeting's statements): followed live."""
-    REMINDER = Kind(1, quiet=True)
-    BROADCAST = Kind(2, quiet=True)
+    REMINDER = Kind(1, quiet=True, notification=Notification.REMINDER)
+    BROADCAST = Kind(2, quiet=True, notification=Notification.NOTICE)
 
 
 LiveRenderer = Callable[[AsyncSession, Translator, int, int], Awaitable[Outgoing | None]]
@@ -161,7 +165,8 @@ class Outbox:
             language, chosen = found[member_id]
             cache_key = (id(build), language)
             if cache_key not in rendered:
-                rendered[cache_key] = to_json(build(self._translations[language]))
+                message = build(self._translations[language])
+                rendered[cache_key] = to_json(_marked(message, cls, urgent))
             quiet = cls.value.quiet and not urgent
             window = member_window(self.settings, chosen) if quiet else None
             rows.append(
@@ -224,3 +229,12 @@ class Outbox:
                 if rendered is not None:
                     messages.append((external_id, from_json(rendered)))
         return messages
+
+
+def _marked(message: Outgoing, cls: MessageClass, urgent: bool) -> Outgoing:
+    """The message with its notification kind (its own, else its class's) and urgency, which
+    a channel with templates (WeChat) routes by."""
+    kind = message.kind or cls.value.notification
+    if kind == message.kind and urgent <= message.urgent:
+        return message
+    return replace(message, kind=kind, urgent=message.urgent or urgent)

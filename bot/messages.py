@@ -7,6 +7,7 @@ updates into an :class:`Incoming` and renders each :class:`Outgoing` back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 MAX_TEXT_LENGTH = 4096
 """Longest text the core accepts from a member: Telegram's own message limit."""
@@ -56,6 +57,17 @@ class Incoming:
     is_group: bool = False
 
 
+class Notification(StrEnum):
+    """What kind of service notification a message to another member is. A channel that
+    sends notifications by template (WeChat) picks the template by it."""
+
+    REMINDER = "reminder"
+    BALLOT_CLOSING = "ballot_closing"
+    MEETING_STARTING = "meeting_starting"
+    INTRODUCTION = "introduction"
+    NOTICE = "notice"
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """What the bot says: text, rows of buttons, an optional image (a file path).
@@ -65,6 +77,8 @@ class Outgoing:
     ``kept_as`` is the text to store instead of ``text`` when the message cannot leave now and
     must wait in the database (the outbox, the WeChat inbox): a vote's reply shows the
     voter's choice, which must never be written beside the voter.
+    ``kind`` says which :class:`Notification` a message to another member is; ``urgent``
+    marks one of an urgent broadcast (on WeChat: by template before anything else).
     """
 
     text: str
@@ -72,6 +86,8 @@ class Outgoing:
     image: str | None = None
     replaces_menu: bool = False
     kept_as: str | None = None
+    kind: Notification | None = None
+    urgent: bool = False
 
 
 def storable(message: Outgoing) -> dict[str, object]:
@@ -87,8 +103,9 @@ def rows(*rows_: list[Button] | tuple[Button, ...]) -> tuple[tuple[Button, ...],
 
 
 def to_json(message: Outgoing) -> dict[str, object]:
-    """The console's ``--json`` shape of a message (without ``to``), also how queued ones keep."""
-    return {
+    """The console's ``--json`` shape of a message (without ``to``), also how queued ones
+    keep; ``kind`` and ``urgent`` only when set."""
+    found: dict[str, object] = {
         "text": message.text,
         "buttons": [
             [
@@ -101,6 +118,11 @@ def to_json(message: Outgoing) -> dict[str, object]:
         ],
         "image": message.image,
     }
+    if message.kind is not None:
+        found["kind"] = str(message.kind)
+    if message.urgent:
+        found["urgent"] = True
+    return found
 
 
 def from_json(data: dict[str, object]) -> Outgoing:
@@ -113,4 +135,14 @@ def from_json(data: dict[str, object]) -> Outgoing:
             for row in buttons
         ),
         image=data.get("image"),  # type: ignore[arg-type]
+        kind=_notification(data.get("kind")),
+        urgent=data.get("urgent") is True,
     )
+
+
+def _notification(kind: object) -> Notification | None:
+    """A stored kind; one no longer known is none (the message still goes)."""
+    try:
+        return Notification(str(kind)) if kind is not None else None
+    except ValueError:
+        return None

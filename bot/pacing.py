@@ -6,15 +6,24 @@ evenly at the channel's rate and also checks a sliding one-second window, so no 
 one second ever holds more than the limit (python-telegram-bot's ``AIORateLimiter`` with
 its defaults let 59 messages out in the first second when measured here). A rate-limit
 answer pauses the whole channel for the time the platform asked.
+
+The slot is taken at the moment of the API call, not before the work that leads to it: a
+channel whose ``send`` reads or writes the database before it calls the platform (WeChat
+looks up the identity and saves the numbered options) calls :func:`take_slot` right before
+each request, and the sender runs ``send`` inside :func:`slots` for the recipient. Taking
+it earlier let 21 WeChat messages into one second at a limit of 20.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 WINDOW_MARGIN = 1.005
 """The window the pacer checks is 0.5 % longer than the platform's, so that the jitter
@@ -89,3 +98,41 @@ class Pacer:
         self._last_by_chat = {
             chat: at for chat, at in self._last_by_chat.items() if now - at < self.per_chat_gap
         }
+
+
+@dataclass
+class Slots:
+    """The pacer and recipient of the send under way in this task, and what it took."""
+
+    pacer: Pacer
+    chat: str
+    taken: int = 0
+    waited: float = 0.0
+    """Seconds spent waiting for slots (not the API's latency)."""
+
+
+_current: ContextVar[Slots | None] = ContextVar("unionbot_slots", default=None)
+
+
+@contextlib.contextmanager
+def slots(pacer: Pacer, chat: str) -> Iterator[Slots]:
+    """While inside (in this task), :func:`take_slot` takes ``pacer``'s slots for ``chat``."""
+    current = Slots(pacer, chat)
+    token = _current.set(current)
+    try:
+        yield current
+    finally:
+        _current.reset(token)
+
+
+async def take_slot() -> None:
+    """Call right before each API request that puts a message in front of a member. Inside
+    :func:`slots` it waits for a slot and takes it; elsewhere (a direct reply) it does
+    nothing."""
+    current = _current.get()
+    if current is None:
+        return
+    started = time.perf_counter()
+    await current.pacer.acquire(current.chat)
+    current.waited += time.perf_counter() - started
+    current.taken += 1

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FanOut = Callable[["App", AsyncSession, int], Awaitable[list[tuple[int, MessageBuilder]]]]
+UrgentOf = Callable[[AsyncSession, int], Awaitable[bool]]
 FIRE = "bot.reminders:fire"
 """The job's function, by reference: jobs never hold pickled objects."""
 
@@ -59,6 +60,9 @@ class Kind:
     """``thing_id`` is a notice's id: the broadcast is listed under that notice."""
     message_class: MessageClass = MessageClass.REMINDER
     """How the sender ranks and quiet hours hold what it sends (:mod:`bot.delivery`)."""
+    urgent_of: UrgentOf | None = None
+    """Asked of the thing when the kind is not always ``urgent`` (a notice an officer sent
+    as urgent)."""
 
 
 _app: App | None = None
@@ -96,6 +100,9 @@ async def fire(kind: str, thing_id: int, due: str) -> None:
     key = f"{kind}:{thing_id}" if spec.once_per_thing else f"{kind}:{thing_id}:{due}"
     async with app.sessions() as session, session.begin():
         recipients = await spec.fan_out(app, session, thing_id)
+        urgent = spec.urgent or (
+            spec.urgent_of is not None and await spec.urgent_of(session, thing_id)
+        )
         written = await publish(
             session,
             app.outbox,
@@ -104,7 +111,7 @@ async def fire(kind: str, thing_id: int, due: str) -> None:
             utcnow(),
             cls=spec.message_class,
             notice_id=thing_id if spec.about_notice else None,
-            urgent=spec.urgent,
+            urgent=urgent,
         )
     if written is None:
         log.info("reminder %s already sent; not again", key)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar, overload
 from bot.audience import Audience
 from bot.delivery import MessageClass
 from bot.payloads import Payload
-from bot.reminders import FanOut, Kind
+from bot.reminders import FanOut, Kind, UrgentOf
 from storage.models import Role
 
 if TYPE_CHECKING:
@@ -205,6 +205,7 @@ class Router:
         once_per_thing: bool = False,
         about_notice: bool = False,
         message_class: MessageClass = MessageClass.REMINDER,
+        urgent_of: UrgentOf | None = None,
     ) -> Callable[[FanOut], FanOut]:
         """Declare a reminder kind (:mod:`bot.reminders`) with the fan-out it runs when due
         (``message_class``: how the sender ranks what it sends, :mod:`bot.delivery`)."""
@@ -213,7 +214,7 @@ class Router:
 
         def register(fan_out: FanOut) -> FanOut:
             self.reminders[kind] = Kind(
-                fan_out, urgent, once_per_thing, about_notice, message_class
+                fan_out, urgent, once_per_thing, about_notice, message_class, urgent_of
             )
             return fan_out
 

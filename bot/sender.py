@@ -1,32 +1,49 @@
-"""The sender: works through the outbox (:mod:`bot.delivery`), paced to each channel's limits.
+"""The sender: works through the outbox (:mod:`bot.delivery`), each channel at its own pace.
 
 Only the leader runs it, and it is the only code that sends a member anything but a direct
-reply: one :class:`~bot.pacing.Pacer` per channel, here. It takes due rows by priority
-(interactive before reminders before broadcasts) for the members whose preferred identity
-is on a channel attached to ``app.outbox``; when new rows are written while it works
-through reminders or broadcasts it stops and looks again, so a member's introduction does
-not wait behind a broadcast. It is woken at once: in-process by
-:meth:`~bot.delivery.Outbox.wake`, from other processes by PostgreSQL ``NOTIFY`` (on SQLite
-it looks every ``UNIONBOT_SENDER_POLL_SECONDS``).
+reply. Each channel attached to ``app.outbox`` has its own loop (:class:`ChannelSender`)
+and its own :class:`~bot.pacing.Pacer`, and takes only the due rows of members whose
+preferred identity is on that channel, so a backlog or a slow API on one channel never
+delays another. One more loop fails the rows of members left with no active account.
 
-Per row it waits for the channel's pacer, claims the row (``sending``, committed; a live
-row is rendered then, with everything since it was written), sends, and records the
-outcome (committed). Outcomes: sent; ``RateLimited`` pauses the channel for
-``retry_after`` and puts the row back; ``TemporaryFailure`` and network errors retry with
-exponential backoff up to ``MAX_ATTEMPTS``; ``RecipientBlocked`` marks the row blocked and
-the identity inactive; anything else fails the row with its reason.
+A platform's API answers in tens or hundreds of milliseconds, so one send at a time reaches
+a fraction of its rate (0.18 of it at 100 ms). A loop keeps about rate × latency sends in
+flight (:func:`in_flight_limit`, from the latency it observes), and each send takes its
+pacer slot at the moment of the API call (:func:`bot.pacing.take_slot`), so however many
+are in flight no one-second window holds more than the limit. Two rows for one member are
+never in flight together, so a member's messages arrive in the order they were written.
+
+A round takes due rows by priority (interactive before reminders before broadcasts); when
+new rows are written while it works through reminders or broadcasts it stops and looks
+again, so a member's introduction does not wait behind a broadcast. Before its per-row
+sends a round awaits the channel's ``send_bulk(now)`` if it has one (WeChat's mass sends).
+A loop is woken at once: in-process by :meth:`~bot.delivery.Outbox.wake`, from other
+processes by PostgreSQL ``NOTIFY`` (on SQLite it looks every
+``UNIONBOT_SENDER_POLL_SECONDS``).
+
+Per row it claims the row (``sending``, committed; a live row is rendered then, with
+everything since it was written), sends, and records the outcome (committed). Outcomes:
+sent; ``RateLimited`` pauses the channel for ``retry_after`` and puts the row back;
+``TemporaryFailure`` and network errors retry with exponential backoff up to
+``MAX_ATTEMPTS``; ``RecipientBlocked`` marks the row blocked and the identity inactive;
+anything else fails the row with its reason.
 
 Exactly once? A crash between a send and the commit that records it leaves the row
 ``sending``; a new leader cannot know whether the message went out, so it marks such rows
-failed (``interrupted``) instead of sending again: no one is messaged twice. A lost database
-connection is not a crash: the outcome is recorded again until the database answers.
+failed (``interrupted``) instead of sending again: no one is messaged twice. At most the
+sends in flight (a handful per channel) are in doubt. A lost database connection is not a
+crash: the outcome is recorded again until the database answers. On stop, sends not yet
+claimed are left for the next leader and those claimed finish and are recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import math
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,9 +52,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import delivery, metrics
-from bot.channels.base import RateLimited, RecipientBlocked, Routed, TemporaryFailure
-from bot.messages import from_json
-from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer
+from bot.channels.base import Channel, RateLimited, RecipientBlocked, Routed, TemporaryFailure
+from bot.messages import Outgoing, from_json
+from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer, slots
 from storage import members, outbox
 from storage.models import Delivery, DeliveryStatus, Identity
 from storage.types import utcnow
@@ -54,6 +71,13 @@ TOP_PRIORITY = 0
 RECORD_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits between tries to record an outcome while the database is unreachable; the last
 is repeated until it answers."""
+FIRST_LATENCY_SECONDS = 0.25
+"""What a send is taken to last until sends have been timed."""
+LATENCY_WEIGHT = 0.1
+"""How much each timed send moves the observed latency (an exponential moving average)."""
+HEADROOM = 1.5
+MAX_IN_FLIGHT = 64
+UNPACED_IN_FLIGHT = 8
 
 
 def pacers_for(app: App) -> dict[str, Pacer]:
@@ -65,6 +89,15 @@ def pacers_for(app: App) -> dict[str, Pacer]:
         "telegram": Pacer(s.telegram_rate, per_chat_gap=PER_CHAT_GAP_SECONDS),
         "wechat": Pacer(s.wechat_rate, per_chat_gap=PER_CHAT_GAP_SECONDS),
     }
+
+
+def in_flight_limit(rate: float, latency: float) -> int:
+    """Sends to keep in flight to hold ``rate`` a second when each lasts ``latency``
+    seconds besides waiting for the pacer (Little's law), with headroom for jitter. More
+    would only wait for the pacer, claimed: in doubt after a crash."""
+    if not rate:
+        return UNPACED_IN_FLIGHT
+    return max(2, min(MAX_IN_FLIGHT, math.ceil(rate * latency * HEADROOM) + 1))
 
 
 def backoff(attempts: int) -> float:
@@ -80,6 +113,9 @@ class Stats:
 
 
 class Sender:
+    """A :class:`ChannelSender` for each channel attached to ``app.outbox`` (made as they
+    are first needed) and one for members with no account, run side by side."""
+
     def __init__(
         self,
         app: App,
@@ -90,79 +126,200 @@ class Sender:
         self.pacers = pacers if pacers is not None else pacers_for(app)
         self.clock = clock
         self.stats = Stats()
-        self._wake = asyncio.Event()
+        self.loops: dict[str, ChannelSender] = {}
+        self.writing: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if app.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
+        """SQLite takes one writer at a time: the sends in flight queue for it here, in
+        order, rather than in SQLite's busy loop, where a writer can wait while later
+        ones go first."""
         app.outbox.on_wake(self.wake)
 
     def wake(self) -> None:
-        self._wake.set()
+        for loop in self.loops.values():
+            loop.wake()
+
+    def channel_loops(self) -> list[ChannelSender]:
+        for name in [*self.app.outbox.channels, outbox.NO_CHANNEL]:
+            if name not in self.loops:
+                self.loops[name] = ChannelSender(self, name)
+        return list(self.loops.values())
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop`` is set; a send under way finishes and is recorded first."""
+        """Send until ``stop`` is set; sends under way finish and are recorded first."""
         async with self.app.sessions() as session, session.begin():
             interrupted = await outbox.settle_interrupted(session, self.clock())
         if interrupted:
             log.warning("%d deliveries were in flight when the last sender died", interrupted)
         async with outbox.listening(self.app.engine, self.wake):
-            while not stop.is_set():
-                self._wake.clear()
-                try:
-                    worked = await self.send_due(stop)
-                except Exception:
-                    log.exception("sender round failed")
-                    worked = 0
-                if worked == 0 and not stop.is_set() and not self._wake.is_set():
-                    await _first_of(self._wake, stop, self.app.settings.sender_poll_seconds)
-
-    async def send_due(self, stop: asyncio.Event | None = None) -> int:
-        """One round over the rows due now; returns how many were handled. A round of
-        reminders or broadcasts ends early when new rows are written, which may come first."""
-        now = self.clock()
-        channels = [*self.app.outbox.channels, outbox.NO_CHANNEL]
-        async with self.app.sessions() as session:
-            rows = await outbox.due(session, now, BATCH, channels)
-            identities = await outbox.preferred_identities(session, [r.member_id for r in rows])
-        self._wake.clear()
-        handled = 0
-        for row in rows:
-            if stop is not None and stop.is_set():
-                break
-            if handled and self._wake.is_set() and row.priority > TOP_PRIORITY:
-                break  # new rows may come first: look again
-            await self._deliver(row, identities.get(row.member_id))
-            handled += 1
-        if handled:
-            async with self.app.sessions() as session, session.begin():
-                await outbox.close_finished(session, self.clock())
-        return handled
+            await asyncio.gather(*(loop.run(stop) for loop in self.channel_loops()))
 
     async def send_all(self) -> None:
-        """Send everything due now (tests and benchmarks)."""
-        while await self.send_due():
-            pass
+        """Send everything due now, every channel side by side (tests and benchmarks)."""
+        running = asyncio.Event()
+        await asyncio.gather(*(loop.run(running, until_idle=True) for loop in self.channel_loops()))
 
-    async def _deliver(self, row: Delivery, identity: Identity | None) -> None:
+
+class ChannelSender:
+    """One channel's loop: its due rows, up to :func:`in_flight_limit` sends in flight."""
+
+    def __init__(self, sender: Sender, name: str) -> None:
+        self.sender = sender
+        self.app = sender.app
+        self.name = name
+        self.stats = sender.stats
+        self.pacer = sender.pacers.setdefault(name, Pacer(0))
+        self.latency = FIRST_LATENCY_SECONDS
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._members: set[int] = set()
+        """Members with a send in flight: their next row waits for it."""
+        self._done_lately: set[int] = set()
+        """Rows finished since the last look: the look may have read them before."""
+        self._settled = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def in_flight_limit(self) -> int:
+        return in_flight_limit(self.pacer.rate / self.pacer.window, self.latency)
+
+    async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> None:
+        """Rounds until ``stop`` is set (or, ``until_idle``, until nothing is due and
+        nothing in flight); the sends in flight finish first."""
+        poll = self.app.settings.sender_poll_seconds
+        try:
+            while not stop.is_set():
+                try:
+                    started, skipped = await self._round(stop)
+                except Exception:
+                    log.exception("sender round for %s failed", self.name or "no account")
+                    started, skipped = 0, False
+                if started or stop.is_set():
+                    continue
+                if self._in_flight:
+                    await self._pause(stop, poll, *self._in_flight.values())
+                elif not skipped and not self._wake.is_set():
+                    if until_idle:
+                        break
+                    await self._pause(stop, poll)
+        finally:
+            await self._drain()
+
+    async def _round(self, stop: asyncio.Event) -> tuple[int, bool]:
+        """Start sends for the rows due now. Returns how many rows were handled, and
+        whether due rows were passed over because of sends in flight."""
+        await self._close_finished()
+        now = self.sender.clock()
+        started = 0
+        bulk = getattr(self.app.outbox.channels.get(self.name), "send_bulk", None)
+        if bulk is not None:
+            try:
+                handled: int = await bulk(now)
+            except Exception:  # the rows it claims stay claimed; the others still go
+                log.exception("the bulk step for %s failed", self.name)
+                handled = 0
+            started += handled
+            self._settled += handled
+        self._done_lately.clear()
+        self._wake.clear()
+        async with self.app.sessions() as session:
+            rows = await outbox.due(session, now, BATCH, [self.name])
+            identities = await outbox.preferred_identities(session, [r.member_id for r in rows])
+        skipped = False
+        waiting = math.inf  # a row waits for its member's send: none of lower priority starts
+        for row in rows:
+            if row.id in self._in_flight or row.id in self._done_lately:
+                skipped = True
+                continue
+            if row.member_id in self._members:
+                skipped = True
+                waiting = min(waiting, row.priority)
+                continue
+            if row.priority > waiting:
+                break
+            await self._room()
+            if stop.is_set():
+                break
+            if started and self._wake.is_set() and row.priority > TOP_PRIORITY:
+                break  # new rows may come first: look again
+            self._start(row, identities.get(row.member_id), stop)
+            started += 1
+        return started, skipped
+
+    async def _room(self) -> None:
+        while len(self._in_flight) >= self.in_flight_limit():
+            await asyncio.wait(self._in_flight.values(), return_when=asyncio.FIRST_COMPLETED)
+
+    def _start(self, row: Delivery, identity: Identity | None, stop: asyncio.Event) -> None:
+        self._members.add(row.member_id)
+        self._in_flight[row.id] = asyncio.create_task(self._send_row(row, identity, stop))
+
+    async def _send_row(
+        self, row: Delivery, identity: Identity | None, stop: asyncio.Event
+    ) -> None:
+        try:
+            await self._deliver(row, identity, stop)
+        except Exception:
+            log.exception("delivery %s failed", row.id)
+        finally:
+            del self._in_flight[row.id]
+            self._members.discard(row.member_id)
+            self._done_lately.add(row.id)
+            self._settled += 1
+
+    async def _pause(self, stop: asyncio.Event, seconds: float, *tasks: asyncio.Task[None]) -> None:
+        """Until a wake, ``stop``, one of ``tasks`` finishing, or ``seconds``."""
+        waiters = [asyncio.ensure_future(event.wait()) for event in (self._wake, stop)]
+        try:
+            await asyncio.wait(
+                [*waiters, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _drain(self) -> None:
+        while self._in_flight:
+            await asyncio.wait(list(self._in_flight.values()))
+        await self._close_finished()
+
+    async def _close_finished(self) -> None:
+        if self._settled:
+            self._settled = 0
+            async with self._transaction() as session:
+                await outbox.close_finished(session, self.sender.clock())
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sender.writing, self.app.sessions() as session, session.begin():
+            yield session
+
+    async def _deliver(self, row: Delivery, identity: Identity | None, stop: asyncio.Event) -> None:
         if identity is None:
             await self._record([row.id], DeliveryStatus.FAILED, "no active account")
             return
         channel = self.app.outbox.channels.get(identity.channel)
-        if channel is None:
-            return  # the member moved to a channel this process does not send on
-        pacer = self.pacers.setdefault(identity.channel, Pacer(0))
-        await pacer.wait(identity.external_id)
-        async with self.app.sessions() as session, session.begin():
+        if channel is None or identity.channel != self.name:
+            return  # the member moved to a channel another loop, or no loop here, sends on
+        chat = identity.external_id
+        await self._slot_free(chat, stop)
+        if stop.is_set():
+            return
+        began = time.perf_counter()
+        async with self._transaction() as session:
             body = await self._claim(session, row)
         if body is None:
             return
         ids = [row.id]
         try:
-            await pacer.acquire(identity.external_id)
-            routed = await channel.send(identity.external_id, from_json(body))
+            routed, waited = await self._send(channel, chat, from_json(body))
         except RateLimited as limited:
-            pacer.hold(limited.retry_after)
+            self.pacer.hold(limited.retry_after)
             reason = f"rate limited {limited.retry_after}s"
             await self._retry(row, ids, reason, limited.retry_after)
         except RecipientBlocked:
-            async with self.app.sessions() as session, session.begin():
+            async with self._transaction() as session:
                 await members.mark_inactive(session, identity.id)
             await self._record(ids, DeliveryStatus.BLOCKED, "blocked the bot")
         except (TemporaryFailure, OSError, TimeoutError) as error:
@@ -173,6 +330,33 @@ class Sender:
             await self._record(ids, DeliveryStatus.FAILED, reason)
         else:
             await self._record(ids, DeliveryStatus.SENT, routed=routed)
+            busy = time.perf_counter() - began - waited
+            self.latency += LATENCY_WEIGHT * (busy - self.latency)
+
+    async def _slot_free(self, chat: str, stop: asyncio.Event) -> None:
+        """Wait until the pacer would let a send to ``chat`` go (without taking the slot),
+        so a row is claimed only when it can be sent soon; ``stop`` ends the wait."""
+        if self.pacer.delay(chat) <= 0:
+            return
+        waiting = asyncio.ensure_future(self.pacer.wait(chat))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([waiting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        stopping.cancel()
+
+    async def _send(
+        self, channel: Channel, chat: str, message: Outgoing
+    ) -> tuple[Routed | None, float]:
+        """Send, taking the pacer's slot at the API call; returns the route the channel
+        took and the seconds spent waiting for slots."""
+        if getattr(channel, "takes_slots", False):
+            with slots(self.pacer, chat) as taken:
+                routed = await channel.send(chat, message)
+            return routed, taken.waited
+        began = time.perf_counter()
+        await self.pacer.acquire(chat)
+        waited = time.perf_counter() - began
+        return await channel.send(chat, message), waited
 
     async def _claim(self, session: AsyncSession, row: Delivery) -> dict[str, Any] | None:
         """The row's message, claimed; a live row is rendered now, in the claim's
@@ -185,7 +369,8 @@ class Sender:
         language, _ = (await outbox.recipients(session, [row.member_id]))[row.member_id]
         rendered = await delivery.render(session, self.app.outbox.translator(language), body)
         if rendered is None:
-            await outbox.record(session, [row.id], DeliveryStatus.FAILED, self.clock(), "gone")
+            now = self.sender.clock()
+            await outbox.record(session, [row.id], DeliveryStatus.FAILED, now, "gone")
             return None
         await outbox.replace_body(session, row.id, rendered)
         return rendered
@@ -203,7 +388,7 @@ class Sender:
             ids,
             DeliveryStatus.PENDING,
             reason,
-            not_before=self.clock() + timedelta(seconds=wait),
+            not_before=self.sender.clock() + timedelta(seconds=wait),
         )
 
     async def _record(
@@ -220,10 +405,9 @@ class Sender:
         attempt = 0
         while True:
             try:
-                async with self.app.sessions() as session, session.begin():
-                    await outbox.record(
-                        session, ids, status, self.clock(), reason, not_before, *route
-                    )
+                async with self._transaction() as session:
+                    now = self.sender.clock()
+                    await outbox.record(session, ids, status, now, reason, not_before, *route)
                 break
             except (DBAPIError, OSError) as error:
                 wait = RECORD_RETRY_SECONDS[min(attempt, len(RECORD_RETRY_SECONDS) - 1)]
@@ -243,10 +427,3 @@ class Sender:
             self.stats.failed += len(ids)
         elif status is DeliveryStatus.BLOCKED:
             self.stats.blocked += len(ids)
-
-
-async def _first_of(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in (wake, stop)]
-    await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in waiters:
-        waiter.cancel()

@@ -18,6 +18,8 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.messages import Notification
+
 LANGUAGES = ("zh_CN", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
@@ -74,6 +76,10 @@ class Settings(BaseSettings):
     congress_majority: str = "1/2"
     wechat_reply_seconds: float = Field(default=4.0, gt=0, le=4.5)
     wechat_template_id: str | None = None
+    wechat_templates: dict[str, str] = Field(default_factory=dict)
+    """Notification kind -> template id; a kind without its own uses ``wechat_template_id``."""
+    wechat_template_quota: int = Field(default=100_000, ge=0)
+    """Template messages the account may send a day (WeChat's daily quota for it)."""
     wechat_qrcode_url: str = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
     redis_url: str | None = None
     quiet_hours: str = "22:00-07:30"
@@ -171,6 +177,19 @@ class Settings(BaseSettings):
         if len(value) != 43 or not value.isalnum():
             raise ValueError("must be the 43 letters and digits of the EncodingAESKey")
         return value
+
+    @field_validator("wechat_templates")
+    @classmethod
+    def _template_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(Notification))
+        if unknown:
+            known = ", ".join(Notification)
+            raise ValueError(f"unknown kind {', '.join(unknown)}; the kinds are {known}")
+        return {kind: template for kind, template in value.items() if template}
+
+    def wechat_template(self, kind: str | None) -> str | None:
+        """The template for messages of ``kind``: its own, else the default one."""
+        return self.wechat_templates.get(kind or "") or self.wechat_template_id
 
     @field_validator("quiet_hours")
     @classmethod

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.context import Context, MessageBuilder
 from bot.delivery import MessageClass, Outbox
 from bot.i18n import N_, Translator
-from bot.messages import Button, Outgoing, rows
+from bot.messages import Button, Notification, Outgoing, rows
 from bot.numbers import read_id, read_number, read_numbers
 from bot.payloads import Payload
 from bot.router import Router
@@ -315,6 +315,7 @@ async def publication(
         return Outgoing(
             "\n".join([header, *result_lines(t, ballot, receipts=True)]),
             rows([Button(t("ballots.button.web"), ResultsOnTheWeb(ballot_id).pack())]),
+            kind=Notification.BALLOT_CLOSING,
         )
 
     return [(member_id, build) for member_id in dict.fromkeys(audience)]
@@ -398,7 +399,11 @@ async def not_voted_fan_out(
     def build(t: Translator) -> Outgoing:
         invitation = ballot_invitation(t, ballot_id, kind, seats, closes, names)
         header = t("ballots.closing_soon", title=title, closes=closes)
-        return Outgoing(f"{header}\n\n{invitation.text}", invitation.buttons)
+        return Outgoing(
+            f"{header}\n\n{invitation.text}",
+            invitation.buttons,
+            kind=Notification.BALLOT_CLOSING,
+        )
 
     return [(member_id, build) for member_id in await store.reminder_recipients(session, ballot)]
 

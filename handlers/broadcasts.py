@@ -1,4 +1,5 @@
-"""``/broadcasts`` for officers: each broadcast's progress and final counts by status, and
+"""``/broadcasts`` for officers: each broadcast's progress and final counts by status, the
+settled rows by route (mass send, customer service, template, inbox...) and outcome, and
 what WeChat reported of its mass sends (``MASSSENDJOBFINISH``)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from bot.i18n import N_
 from bot.messages import Button, rows
 from bot.router import Router
 from storage import outbox, wechat_mass
-from storage.models import DeliveryStatus, Notice, Role
+from storage.models import DeliveryStatus, Notice, Role, Route
 from storage.types import utcnow
 
 router = Router("broadcasts")
@@ -23,6 +24,14 @@ STATUS_LABELS = {
     DeliveryStatus.SENDING: N_("broadcasts.status.sending"),
     DeliveryStatus.FAILED: N_("broadcasts.status.failed"),
     DeliveryStatus.BLOCKED: N_("broadcasts.status.blocked"),
+}
+ROUTE_LABELS = {
+    Route.MASS: N_("broadcasts.route.mass"),
+    Route.CUSTOMER_SERVICE: N_("broadcasts.route.customer_service"),
+    Route.TEMPLATE: N_("broadcasts.route.template"),
+    Route.INBOX: N_("broadcasts.route.inbox"),
+    Route.PASSIVE: N_("broadcasts.route.passive"),
+    "": N_("broadcasts.route.other"),
 }
 
 
@@ -41,6 +50,7 @@ async def show_broadcasts(ctx: Context) -> None:
     recent = await outbox.recent_broadcasts(ctx.session, SHOWN)
     counts = await outbox.counts(ctx.session, [b.id for b in recent])
     mass = await wechat_mass.reconciled(ctx.session, [b.id for b in recent])
+    by_route = await outbox.tallies(ctx.session, [b.id for b in recent])
     notice_ids = {b.notice_id for b in recent if b.notice_id}
     found = await ctx.session.execute(
         select(Notice.id, Notice.title).where(Notice.id.in_(notice_ids))
@@ -70,6 +80,8 @@ async def show_broadcasts(ctx: Context) -> None:
                 counts=ctx.t.join(parts) or "-",
             )
         )
+        if any(route for route, _ in by_route[broadcast.id]):
+            lines.append(_route_line(ctx, by_route[broadcast.id]))
         if broadcast.id in mass:
             lines.append(_mass_line(ctx, mass[broadcast.id]))
     if len(lines) == 1:
@@ -82,6 +94,25 @@ async def show_broadcasts(ctx: Context) -> None:
         ),
         replaces_menu=ctx.message.payload is not None,
     )
+
+
+def _route_line(ctx: Context, tallies: dict[tuple[str, str], int]) -> str:
+    """Settled rows by route, with the outcomes other than sent: "群发 5、客服消息 2（失败 1）"."""
+    parts = []
+    for route, label in ROUTE_LABELS.items():
+        outcomes = {status: n for (r, status), n in tallies.items() if r == route and n}
+        if not outcomes:
+            continue
+        part = f"{ctx.t(label)} {sum(outcomes.values())}"
+        others = [
+            f"{ctx.t(STATUS_LABELS[DeliveryStatus(status)])} {n}"
+            for status, n in outcomes.items()
+            if status != DeliveryStatus.SENT
+        ]
+        if others:
+            part += ctx.t("broadcasts.route_outcomes", outcomes=ctx.t.join(others))
+        parts.append(part)
+    return ctx.t("broadcasts.routes", routes=ctx.t.join(parts))
 
 
 def _mass_line(ctx: Context, figures: wechat_mass.Reconciled) -> str:

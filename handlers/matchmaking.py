@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
-from bot.messages import Button, Outgoing, rows
+from bot.messages import Button, Notification, Outgoing, rows
 from bot.numbers import read_id, read_number, read_numbers
 from bot.payloads import Payload
 from bot.router import Router
@@ -190,6 +190,7 @@ def invitation(intro_id: int, number: int, values: dict[str, object]) -> Message
                     Button(t("intro.button.decline"), IntroPress("n", intro_id).pack()),
                 ]
             ),
+            kind=Notification.INTRODUCTION,
         )
 
     return build

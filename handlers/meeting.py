@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import delivery, web_links
 from bot.context import Context, MessageBuilder
 from bot.i18n import N_, Translator
-from bot.messages import Button, Outgoing, rows
+from bot.messages import Button, Notification, Outgoing, rows
 from bot.numbers import read_number
 from bot.payloads import Payload
 from bot.router import FreeText, Router
@@ -153,6 +153,7 @@ async def starting_fan_out(
         return Outgoing(
             t("meeting.starting", title=title, when=shown),
             rows([Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())]),
+            kind=Notification.MEETING_STARTING,
         )
 
     audience = await member_settings.with_reminders_on(session, await audience_of(session, bs))
@@ -179,6 +180,7 @@ async def open_meeting(ctx: Context) -> None:
                 [Button(t("meeting.button.transcript"), TranscriptPage(session_id, 1).pack())],
                 [Button(t("meeting.button.web"), WatchOnTheWeb(session_id).pack())],
             ),
+            kind=Notification.MEETING_STARTING,
         ),
     )
 

@@ -22,7 +22,7 @@ from bot.context import Context, MessageBuilder
 from bot.delivery import MessageClass
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
 from bot.i18n import N_, Translator
-from bot.messages import Button, Outgoing, rows
+from bot.messages import Button, Notification, Outgoing, rows
 from bot.payloads import Payload
 from bot.router import Router
 from storage import notices
@@ -59,6 +59,9 @@ SEND_KIND = "notice"
 REMIND_BEFORE = (timedelta(hours=24), timedelta(hours=2))
 """A deadline reminder goes this long before the deadline (each still in the future)."""
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+URGENT_WORDS = ("urgent", "紧急")
+"""``/notice urgent``: the notice goes through quiet hours and, on WeChat, by template
+before customer service and never by mass send."""
 
 
 def local(when: datetime, ctx_zone: Any) -> str:
@@ -221,6 +224,7 @@ async def send_notice(
         [(member_id, build) for member_id in member_ids],
         now,
         notice_id=notice.id,
+        urgent=notice.urgent,
     )
     return None if written is None else len(member_ids)
 
@@ -236,8 +240,16 @@ async def scheduled_fan_out(
     return [(member_id, build) for member_id in ids]
 
 
+async def urgent_notice(session: AsyncSession, notice_id: int) -> bool:
+    return bool(await session.scalar(select(Notice.urgent).where(Notice.id == notice_id)))
+
+
 router.reminder(
-    SEND_KIND, once_per_thing=True, about_notice=True, message_class=MessageClass.BROADCAST
+    SEND_KIND,
+    once_per_thing=True,
+    about_notice=True,
+    message_class=MessageClass.BROADCAST,
+    urgent_of=urgent_notice,
 )(scheduled_fan_out)
 
 
@@ -290,6 +302,7 @@ def _draft(ctx: Context, data: dict[str, Any]) -> Notice:
         deadline=_to_utc(ctx, data.get("deadline")),
         audience=name,
         audience_value=value,
+        urgent=bool(data.get("urgent")),
     )
 
 
@@ -306,7 +319,9 @@ async def preview(ctx: Context, data: dict[str, Any]) -> str:
         count=count,
         when=send_at,
     )
-    routes = await _routes(ctx, audience.condition(name, value))
+    if draft.urgent:
+        summary += "\n" + ctx.t("notices.urgent_summary")
+    routes = await _routes(ctx, audience.condition(name, value), urgent=draft.urgent)
     return f"{summary}\n{routes}" if routes else summary
 
 
@@ -320,11 +335,19 @@ ROUTE_LABELS = (
 )
 
 
-async def _routes(ctx: Context, condition: ColumnElement[bool]) -> str:
+async def _routes(ctx: Context, condition: ColumnElement[bool], *, urgent: bool) -> str:
     """How the notice will travel, by route ("about 180,000 by mass send, ..."): counted
     by the database, as things stand now."""
     figures = await forecast(
-        ctx.session, condition, utcnow(), template=bool(ctx.settings.wechat_template_id)
+        ctx.session,
+        condition,
+        utcnow(),
+        template_quota=(
+            ctx.settings.wechat_template_quota
+            if ctx.settings.wechat_template(Notification.NOTICE)
+            else None
+        ),
+        urgent=urgent,
     )
     parts = [
         ctx.t(label, count=f"{getattr(figures, route):,}")
@@ -355,6 +378,7 @@ async def save_notice(ctx: Context, data: dict[str, Any]) -> None:
         author_id=ctx.member.id,
         created_at=now,
         send_at=send_at,
+        urgent=draft.urgent,
     )
     ctx.session.add(notice)
     await ctx.session.flush()
@@ -391,4 +415,6 @@ compose_form = router.form(
 @router.command("notice", help=N_("help.notice"), role=Role.OFFICER)
 @router.button("ncompose", role=Role.OFFICER)
 async def compose(ctx: Context) -> None:
-    await start_form(ctx, compose_form)
+    """``/notice urgent`` (或 ``/notice 紧急``) composes an urgent notice."""
+    urgent = ctx.args.strip().lower() in URGENT_WORDS
+    await start_form(ctx, compose_form, {"urgent": True} if urgent else None)

@@ -350,6 +350,24 @@ async def counts(session: AsyncSession, broadcast_ids: Sequence[int]) -> dict[in
     return found
 
 
+async def tallies(
+    session: AsyncSession, broadcast_ids: Sequence[int]
+) -> dict[int, dict[tuple[str, str], int]]:
+    """Each broadcast's settled rows by ``(route, status)`` (route "" when none)."""
+    settled = Delivery.status.in_([s for s in DeliveryStatus if s not in OPEN])
+    route = func.coalesce(Delivery.route, "")
+    rows = await session.execute(
+        select(Delivery.broadcast_id, route, Delivery.status, func.count())
+        .where(Delivery.broadcast_id.in_(broadcast_ids), settled)
+        .group_by(Delivery.broadcast_id, route, Delivery.status)
+    )
+    found: dict[int, dict[tuple[str, str], int]] = {id_: {} for id_ in broadcast_ids}
+    for broadcast_id, by_route, status, count in rows:
+        if broadcast_id is not None:
+            found[broadcast_id][by_route, status] = count
+    return found
+
+
 async def recent_broadcasts(session: AsyncSession, limit: int) -> list[Broadcast]:
     rows = await session.scalars(
         select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()).limit(limit)

@@ -113,13 +113,8 @@ def _eligible(now: datetime, priority: int) -> Any:
     )
 
 
-async def next_group(
-    session: AsyncSession,
-    now: datetime,
-    priority: int,
-    skip: Sequence[tuple[int, str]] = (),
-) -> tuple[int, str] | None:
-    """A (broadcast, language) with at least two rows a mass send may carry now."""
+async def groups(session: AsyncSession, now: datetime, priority: int) -> list[tuple[int, str]]:
+    """Each (broadcast, language) with at least two rows a mass send may carry now."""
     eligible = _eligible(now, priority).subquery()
     query = (
         select(eligible.c.broadcast_id, eligible.c.language)
@@ -127,10 +122,7 @@ async def next_group(
         .having(func.count() >= MASS_MIN)
         .order_by(eligible.c.broadcast_id, eligible.c.language)
     )
-    for broadcast_id, language in await session.execute(query):
-        if (broadcast_id, language) not in skip:
-            return int(broadcast_id), str(language)
-    return None
+    return [(int(b), str(language)) for b, language in await session.execute(query)]
 
 
 async def claim(
@@ -147,6 +139,8 @@ async def claim(
             .limit(MASS_MAX)
         )
     ).all()
+    if len(found) < MASS_MIN:
+        return None
     taken = set(await wechat_quota.take_mass(session, [r.identity_id for r in found], now))
     rows = [r for r in found if r.identity_id in taken]
     if len(rows) < MASS_MIN:

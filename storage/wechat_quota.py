@@ -102,7 +102,8 @@ async def ensure(session: AsyncSession, identity_ids: Sequence[int]) -> None:
     ids = sorted(set(identity_ids))
     for start in range(0, len(ids), BATCH):
         rows = [_blank(i) for i in ids[start : start + BATCH]]
-        await session.execute(_insert(session)(WechatQuota).values(rows).on_conflict_do_nothing())
+        # executemany: one statement compiled once, not a 9,000-parameter one per batch
+        await session.execute(_insert(session)(WechatQuota).on_conflict_do_nothing(), rows)
 
 
 def _newer_message(last_seen: datetime, now: datetime) -> ColumnElement[bool]:
@@ -138,25 +139,26 @@ async def open_event(
 
 
 async def take_customer_service(
-    session: AsyncSession, identity_id: int, last_seen: datetime, now: datetime
+    session: AsyncSession, identity_id: int, last_seen: datetime, now: datetime, count: int = 1
 ) -> Slot | None:
-    """Reserve one customer-service message, from the minute after an event first (it
-    expires soonest), else from the 48-hour window; None when neither has one left."""
+    """Reserve ``count`` customer-service messages (a long text in parts, its images), all
+    from the minute after an event (it expires soonest) or all from the 48-hour window;
+    None when neither has that many left."""
     await ensure(session, [identity_id])
     event = await session.execute(
         update(WechatQuota)
         .where(
             WechatQuota.identity_id == identity_id,
             WechatQuota.event_at > now - EVENT_WINDOW,
-            WechatQuota.event_used < EVENT_SENDS,
+            WechatQuota.event_used + count <= EVENT_SENDS,
         )
-        .values(event_used=WechatQuota.event_used + 1)
+        .values(event_used=WechatQuota.event_used + count)
         .returning(WechatQuota.event_at, WechatQuota.event_used)
     )
     found = event.one_or_none()
     if found is not None and found[0] is not None:
         return Slot("event", found[0], EVENT_SENDS - found[1])
-    newer = _newer_message(last_seen, now)
+    newer = _newer_message(last_seen, now) if count <= WINDOW_SENDS else false()
     window = await session.execute(
         update(WechatQuota)
         .where(
@@ -165,7 +167,7 @@ async def take_customer_service(
                 newer,
                 and_(
                     WechatQuota.window_start > now - WINDOW,
-                    WechatQuota.window_used < WINDOW_SENDS,
+                    WechatQuota.window_used + count <= WINDOW_SENDS,
                 ),
             ),
         )
@@ -173,7 +175,7 @@ async def take_customer_service(
             window_start=case(
                 (newer, literal(last_seen, UTCDateTime())), else_=WechatQuota.window_start
             ),
-            window_used=case((newer, 1), else_=WechatQuota.window_used + 1),
+            window_used=case((newer, count), else_=WechatQuota.window_used + count),
         )
         .returning(WechatQuota.window_start, WechatQuota.window_used)
     )
@@ -183,20 +185,30 @@ async def take_customer_service(
     return Slot("window", found[0], WINDOW_SENDS - found[1])
 
 
+async def why_not(session: AsyncSession, identity_id: int, now: datetime) -> str:
+    """Why :func:`take_customer_service` found nothing, in a few words for the record."""
+    row = await session.get(WechatQuota, identity_id, populate_existing=True)
+    if row is None or row.window_start is None or now - row.window_start >= WINDOW:
+        return "window closed"
+    return f"{row.window_used} of {WINDOW_SENDS} used in 48 h window"
+
+
 def _slot_columns(slot: Slot) -> tuple[Any, Any]:
     if slot.allowance == "event":
         return WechatQuota.event_at, WechatQuota.event_used
     return WechatQuota.window_start, WechatQuota.window_used
 
 
-async def give_back(session: AsyncSession, identity_id: int, slot: Slot) -> None:
-    """WeChat surely did not send the message of ``slot``: it is free again (unless its
-    allowance has been replaced by a newer one meanwhile)."""
+async def give_back(session: AsyncSession, identity_id: int, slot: Slot, count: int = 1) -> None:
+    """WeChat surely did not send ``count`` messages of ``slot``: they are free again (unless
+    its allowance has been replaced by a newer one meanwhile)."""
+    if count <= 0:
+        return
     opened, used = _slot_columns(slot)
     await session.execute(
         update(WechatQuota)
-        .where(WechatQuota.identity_id == identity_id, opened == slot.opened, used > 0)
-        .values({used: used - 1})
+        .where(WechatQuota.identity_id == identity_id, opened == slot.opened, used >= count)
+        .values({used: used - count})
     )
 
 

@@ -79,6 +79,60 @@ class FakeWeChat:
     refuse_once: dict[str, list[int]] = field(default_factory=dict)
     """openid -> errcodes the customer-service endpoint answers, one per call, before it
     takes messages for that user; an errcode of 500 answers HTTP 500 instead."""
+    refused_calls: list[tuple[str, str, int]] = field(default_factory=list)
+    """(``custom`` or ``template``, openid, errcode) of every call answered with an error."""
+
+    # -- customer-service and template quotas (w14quota) ----------------------------------
+    quotas: bool = False
+    """Enforce WeChat's quotas: customer-service messages only within 48 hours of the
+    member's last message (5 of them: 45015 outside, 45047 over) or within 1 minute of a
+    menu click, follow or scan (3); template messages up to ``template_quota`` a day
+    (45009). What the member does reaches the fake through :class:`WeChatServer`."""
+    template_quota: int = 100_000
+    clock: Callable[[], float] = time.time
+    windows: dict[str, list[float]] = field(default_factory=dict)
+    """openid -> [when the member last wrote, customer-service messages since]."""
+    events: dict[str, list[float]] = field(default_factory=dict)
+    """openid -> [the member's last click, follow or scan, customer-service messages since]."""
+    templates_today: int = 0
+
+    def member_wrote(self, openid: str) -> None:
+        self.windows[openid] = [self.clock(), 0]
+
+    def member_acted(self, openid: str) -> None:
+        """A menu click, a follow or a scan."""
+        self.events[openid] = [self.clock(), 0]
+
+    def age(self, openid: str, seconds: float) -> None:
+        """Move what ``openid`` did ``seconds`` into the past."""
+        for allowance in (self.windows.get(openid), self.events.get(openid)):
+            if allowance is not None:
+                allowance[0] -= seconds
+
+    def _customer_service_refusal(self, openid: str) -> int:
+        """0 when WeChat takes one more customer-service message for ``openid`` (counted)."""
+        if not self.quotas:
+            return 0
+        now = self.clock()
+        event = self.events.get(openid)
+        if event is not None and now - event[0] < 60 and event[1] < 3:
+            event[1] += 1
+            return 0
+        window = self.windows.get(openid)
+        if window is None or now - window[0] >= 48 * 3600:
+            return 45047 if event is not None and now - event[0] < 60 else 45015
+        if window[1] >= 5:
+            return 45047
+        window[1] += 1
+        return 0
+
+    def _template_refusal(self) -> int:
+        if self.quotas and self.templates_today >= self.template_quota:
+            return 45009
+        self.templates_today += 1
+        return 0
+
+    # -- endpoints ------------------------------------------------------------------------
     mass: FakeMassSend = field(default_factory=lambda: FakeMassSend())
 
     def app(self) -> Starlette:
@@ -116,9 +170,13 @@ class FakeWeChat:
             errcode = once.pop(0)
             if errcode == 500:
                 return JSONResponse({}, status_code=500)
+            self.refused_calls.append(("custom", body["touser"], errcode))
             return JSONResponse({"errcode": errcode, "errmsg": "refused once"})
-        errcode = self.refuse.get(body["touser"], 0)
+        errcode = self.refuse.get(body["touser"], 0) or self._customer_service_refusal(
+            body["touser"]
+        )
         if errcode:
+            self.refused_calls.append(("custom", body["touser"], errcode))
             return JSONResponse({"errcode": errcode, "errmsg": "refused"})
         self.sent.append(body)
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
@@ -126,8 +184,13 @@ class FakeWeChat:
     async def template_send(self, request: Request) -> JSONResponse:
         if not self._valid(request):
             return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
-        self.templates.append(await request.json())
-        return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": 1})
+        body = await request.json()
+        errcode = self._template_refusal()
+        if errcode:
+            self.refused_calls.append(("template", body["touser"], errcode))
+            return JSONResponse({"errcode": errcode, "errmsg": "reach max api daily quota limit"})
+        self.templates.append(body)
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": len(self.templates)})
 
     async def mass_send(self, request: Request) -> JSONResponse:
         if not self._valid(request):
@@ -342,10 +405,19 @@ def message_xml(openid: str, kind: str, created: int | None = None, **fields: st
 
 
 class WeChatServer:
-    """Posts to a webhook as WeChat does: signed, and encrypted unless ``plain``."""
+    """Posts to a webhook as WeChat does: signed, and encrypted unless ``plain``; tells
+    ``fake`` (if given) what the member did, for its quotas."""
 
-    def __init__(self, base_url: str, *, plain: bool = False, token: str = TOKEN) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        plain: bool = False,
+        token: str = TOKEN,
+        fake: FakeWeChat | None = None,
+    ) -> None:
         self.url = base_url + "/wechat"
+        self.fake = fake
         self.plain = plain
         self.token = token
         self.crypto = WeChatCrypto(token, AES_KEY, APP_ID)
@@ -399,6 +471,8 @@ class WeChatServer:
 
     async def text(self, openid: str, content: str, msg_id: int | None = None) -> httpx.Response:
         self._ids += 1
+        if self.fake is not None:
+            self.fake.member_wrote(openid)
         return await self.post(
             message_xml(openid, "text", Content=content, MsgId=str(msg_id or self._ids))
         )
@@ -409,6 +483,8 @@ class WeChatServer:
         fields = {"Event": event}
         if key:
             fields["EventKey"] = key
+        if self.fake is not None and event.lower() in ("subscribe", "scan", "click"):
+            self.fake.member_acted(openid)
         return await self.post(message_xml(openid, "event", created, **fields))
 
     async def says(self, openid: str, content: str) -> str | None:

@@ -43,7 +43,14 @@ class Routed:
 
 
 class Channel(Protocol):
-    """Anything that can deliver a message to one of its identities."""
+    """Anything that can deliver a message to one of its identities.
+
+    The sender takes the channel's pacer slot right before ``send``, unless the channel
+    says ``takes_slots = True``: then ``send`` calls :func:`bot.pacing.take_slot` itself
+    right before each API request, after any database work of its own. A channel may also
+    have ``async def send_bulk(self, now) -> int``, which the sender awaits before its
+    per-row sends in each round (how many rows it handled).
+    """
 
     name: str
 

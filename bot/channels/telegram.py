@@ -70,6 +70,7 @@ from bot.channels.base import RateLimited, RecipientBlocked, StartFailed, Tempor
 from bot.channels.limits import split_text
 from bot.dispatcher import Dispatcher
 from bot.messages import Button, Incoming, Location, Outgoing
+from bot.pacing import take_slot
 from bot.settings import LANGUAGES, Settings
 from storage import members
 
@@ -132,6 +133,8 @@ class PerChatOrder(BaseUpdateProcessor):
 
 class TelegramChannel:
     name = NAME
+    takes_slots = True
+    """Each request takes the sender's pacer slot itself (:mod:`bot.pacing`)."""
 
     def __init__(
         self,
@@ -524,13 +527,16 @@ class TelegramChannel:
 
 
 async def _retry_once(call: Callable[[], Awaitable[T]]) -> T:
-    """Honour a 429: wait the ``retry_after`` Telegram gave, then try once more."""
+    """Honour a 429: wait the ``retry_after`` Telegram gave, then try once more. Each try
+    takes the sender's pacer slot first (nothing outside the sender)."""
     try:
+        await take_slot()
         return await call()
     except RetryAfter as error:
         seconds = _seconds(error)
         log.info("Telegram asked to wait %.0f s before sending", seconds)
         await asyncio.sleep(seconds)
+        await take_slot()
         return await call()
 
 

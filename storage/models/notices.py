@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,6 +73,9 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     send_at: Mapped[datetime | None]
     """When it goes out to its audience; in the future for a notice sent later."""
+    urgent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Sent as urgent (``/notice urgent``): through quiet hours, on WeChat by template
+    before anything else."""
 
 
 class Broadcast(Base):

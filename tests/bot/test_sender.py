@@ -4,24 +4,34 @@ channels it does not run, and never sends again what a dead sender left in fligh
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.app import App
 from bot.broadcasting import publish
 from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
+from bot.channels.wechat import WeChatChannel
+from bot.channels.wechat.api import WeChatApi
+from bot.delivery import MessageClass
 from bot.i18n import Translator
 from bot.messages import Outgoing
-from bot.pacing import Pacer
+from bot.pacing import Pacer, take_slot
 from bot.sender import MAX_ATTEMPTS, Sender
 from bot.settings import Settings
 from storage import members, outbox
 from storage.models import Broadcast, Delivery, DeliveryStatus, Identity
+from storage.types import utcnow
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import FakeTelegram
+from tests.wechat_support import FakeWeChat, served, wechat_settings
+from unionbot.app import build_app
 
 NOON = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 NIGHT = datetime(2026, 11, 25, 15, 15, tzinfo=UTC)  # 23:15 in Shanghai
@@ -106,7 +116,7 @@ async def test_every_recipient_gets_one_message_and_the_broadcast_finishes(app: 
     await broadcast(app, ids, NOON)
     channel = Flaky()
     await sender(app, channel, Clock(NOON)).send_all()
-    assert channel.sent == ["a", "b", "c"]
+    assert sorted(channel.sent) == ["a", "b", "c"]  # several at a time, in no set order
     assert {s for s, _ in (await statuses(app)).values()} == {"sent"}
     async with app.sessions() as session:
         [written] = (await session.scalars(select(Broadcast))).all()
@@ -254,3 +264,170 @@ async def test_telegrams_rate_limit_pauses_the_row_and_it_is_then_sent_once(app:
     assert (await statuses(app))[member][0] == "sent"
     assert [e.text for e in fake.events_in(1001)] == ["您好！这里是职工服务平台，请选择："]
     assert len(fake.calls_of("sendMessage")) == 3
+
+
+# --- a loop per channel, several sends in flight --------------------------------------------
+
+
+class Held(Flaky):
+    """A channel whose API does not answer until the test lets it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.answer = asyncio.Event()
+        self.asked = 0
+
+    async def send(self, external_id: str, message: Outgoing) -> None:
+        self.asked += 1
+        await self.answer.wait()
+        self.sent.append(external_id)
+
+
+class Slow(Flaky):
+    """An API that takes ``latency`` seconds to answer; counts the calls under way, and
+    takes the pacer's slot at each call as the real channels do."""
+
+    takes_slots = True
+
+    def __init__(self, latency: float) -> None:
+        super().__init__()
+        self.latency = latency
+        self.under_way: dict[str, int] = {}
+        self.most_at_once = 0
+        self.most_for_one_chat = 0
+
+    async def send(self, external_id: str, message: Outgoing) -> None:
+        await take_slot()
+        self.under_way[external_id] = self.under_way.get(external_id, 0) + 1
+        self.most_at_once = max(self.most_at_once, sum(self.under_way.values()))
+        self.most_for_one_chat = max(self.most_for_one_chat, self.under_way[external_id])
+        await asyncio.sleep(self.latency)
+        self.under_way[external_id] -= 1
+        self.sent.append(f"{external_id}:{message.text}")
+
+
+async def until(condition: Callable[[], bool], seconds: float = 60) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 (the channels' lists are plain lists)
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("stuck", ["telegram", "wechat"])
+async def test_a_channel_whose_api_hangs_does_not_hold_up_the_other(app: App, stuck: str) -> None:
+    """The stuck channel's members come first in the outbox; the other's still get theirs
+    at once. On stop the stuck sends under way finish and are recorded, the rest wait."""
+    other = "wechat" if stuck == "telegram" else "telegram"
+    held = await recipients(app, *(f"h{n}" for n in range(30)), channel=stuck)
+    flowing = await recipients(app, *(f"f{n}" for n in range(10)), channel=other)
+    await broadcast(app, held + flowing, NOON)
+    hanging, answering = Held(stuck), Held(other)
+    answering.answer.set()
+    app.outbox.attach(hanging)
+    app.outbox.attach(answering)
+    stop = asyncio.Event()
+    sender = Sender(app, {stuck: Pacer(0), other: Pacer(0)}, clock=Clock(NOON))
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        await until(lambda: len(answering.sent) == 10 and hanging.asked > 0)
+        assert hanging.sent == []
+    finally:
+        stop.set()
+        hanging.answer.set()
+        await running
+    found = await statuses(app)
+    assert {found[m] for m in flowing} == {("sent", None)}
+    held_statuses = [found[m][0] for m in held]
+    assert held_statuses.count("sent") == len(hanging.sent) == hanging.asked
+    assert set(held_statuses) == {"sent", "pending"}, "the unclaimed ones wait for the next leader"
+
+
+async def test_sends_overlap_against_a_slow_api_and_one_member_gets_one_at_a_time(
+    app: App,
+) -> None:
+    """At 20 a second and 0.2 s an answer, one send at a time would reach 5 a second; the
+    sender keeps several under way, never two for one member, whose messages keep their
+    order."""
+    ids = await recipients(app, *(f"m{n}" for n in range(30)))
+    async with app.sessions() as session, session.begin():
+        for number in (1, 2, 3):
+            await app.outbox.write(
+                session,
+                [(ids[0], lambda t, n=number: Outgoing(f"#{n}"))],  # type: ignore[misc]
+                MessageClass.INTERACTIVE,
+                NOON,
+            )
+    await broadcast(app, ids, NOON)
+    channel = Slow(latency=0.2)
+    app.outbox.attach(channel)
+    await Sender(app, {"telegram": Pacer(20)}, clock=Clock(NOON)).send_all()
+    assert len(channel.sent) == 33
+    assert channel.most_at_once >= 3
+    assert channel.most_for_one_chat == 1
+    first = [sent for sent in channel.sent if sent.startswith("m0:")]
+    assert first == ["m0:#1", "m0:#2", "m0:#3", "m0:您好！这里是职工服务平台，请选择："]
+
+
+async def test_no_second_holds_more_than_the_limit_with_sends_in_flight(
+    settings: Settings,
+) -> None:
+    """Through the real WeChat channel, which reads and writes the database before each
+    call: the one-second windows of API requests, timed as each request leaves, never
+    hold more than ``UNIONBOT_WECHAT_RATE``."""
+    limit = 20
+    leaving: list[float] = []
+
+    async def timed(request: httpx.Request) -> None:
+        if request.url.path.endswith("/message/custom/send"):
+            leaving.append(time.monotonic())
+
+    async with served(FakeWeChat().app()) as api_url:
+        app = build_app(wechat_settings(settings, api_url, quiet_hours="", wechat_rate=limit))
+        client = httpx.AsyncClient(base_url=api_url, event_hooks={"request": [timed]})
+        channel = WeChatChannel(app, WeChatApi(app.settings, app.sessions, client))
+        app.outbox.attach(channel)
+        try:
+            ids = await recipients(app, *(f"o-{n}" for n in range(50)), channel="wechat")
+            async with app.sessions() as session, session.begin():
+                await app.outbox.write(
+                    session, [(i, hello) for i in ids], MessageClass.INTERACTIVE, utcnow()
+                )
+            sender = Sender(app)
+            await sender.send_all()
+        finally:
+            await channel.stop()
+            await app.close()
+    assert sender.stats.sent == 50
+    assert len(leaving) == 50
+    assert max_in_window(leaving) <= limit
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_a_channels_bulk_step_comes_first_and_its_failure_stops_no_other_send(
+    app: App,
+) -> None:
+    [a] = await recipients(app, "a")
+    await broadcast(app, [a], NOON)
+
+    class Bulky(Flaky):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sent_before_bulk: list[int] = []
+
+        async def send_bulk(self, now: datetime) -> int:
+            self.sent_before_bulk.append(len(self.sent))
+            raise ConnectionError("the mass endpoint is down")
+
+    channel = Bulky()
+    await sender(app, channel, Clock(NOON)).send_all()
+    assert channel.sent_before_bulk[0] == 0
+    assert channel.sent == ["a"]

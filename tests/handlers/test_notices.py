@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.settings import Settings
-from storage.models import Delivery, Enterprise, Member, Notice, ReminderSubscription
+from storage.models import Broadcast, Delivery, Enterprise, Member, Notice, ReminderSubscription
 from storage.seed import demo_files, import_file
 from storage.types import utcnow
 from tests.conftest import Chat, payloads
@@ -252,3 +252,44 @@ async def test_a_town_too_long_for_a_button_is_still_offered_by_its_number(app: 
     await officer.say(line.split(".")[0])
     _, _, confirm = await officer.say("跳过")
     assert f"{town}的会员（现在 1 人）" in confirm["text"]
+
+
+async def test_an_urgent_notice_says_so_and_its_rows_are_urgent(app: App) -> None:
+    await load_demo(app)
+    officer = Chat(app, "officer")
+    await officer.say("/notice 紧急")
+    for answer in [*STANDARD, {"press": "f:c:all:"}]:
+        await officer.say(answer)
+    _, _, confirm = await officer.say("跳过")
+    assert "⚠️ 紧急通知" in confirm["text"]
+    received = await officer.say({"press": "f:ok"})
+    async with app.sessions() as session:
+        notice = await session.scalar(select(Notice).where(Notice.title == STANDARD[0]))
+        broadcast = await session.scalar(select(Broadcast).where(Broadcast.notice_id == notice.id))
+        bodies = list(await session.scalars(select(Delivery.body)))
+    assert notice is not None and notice.urgent
+    assert broadcast is not None and broadcast.urgent
+    assert bodies and all(b["urgent"] is True and b["kind"] == "notice" for b in bodies)
+    assert any(m.get("to") == "xiaoli" for m in received)
+
+
+async def test_an_urgent_notice_sent_later_is_urgent_when_it_goes(app: App) -> None:
+    from bot.reminders import bind, fire
+
+    await load_demo(app)
+    officer = Chat(app, "officer")
+    await officer.say("/notice urgent")
+    for answer in [*STANDARD, {"press": "f:c:all:"}, "2030-12-01 09:00"]:
+        await officer.say(answer)
+    await officer.say({"press": "f:ok"})
+    async with app.sessions() as session:
+        notice_id = await session.scalar(select(Notice.id).where(Notice.title == STANDARD[0]))
+    assert notice_id is not None
+    bind(app)
+    try:
+        await fire("notice", notice_id, "20301201T010000Z")
+    finally:
+        bind(None)
+    async with app.sessions() as session:
+        broadcast = await session.scalar(select(Broadcast).where(Broadcast.notice_id == notice_id))
+    assert broadcast is not None and broadcast.urgent

@@ -222,7 +222,7 @@ async def test_outside_the_window_a_configured_template_is_sent(settings: Settin
 
 
 @pytest.mark.parametrize("errcode", [45015, 45047])
-async def test_refusals_are_recorded_per_message_and_never_crash(
+async def test_a_quota_refusal_is_recorded_and_wechat_not_asked_again(
     settings: Settings, errcode: int
 ) -> None:
     fake = FakeWeChat(refuse={"o-limited": errcode})
@@ -233,7 +233,8 @@ async def test_refusals_are_recorded_per_message_and_never_crash(
             await channel.send("o-limited", Outgoing(f"通知 {n}"))
         await channel.send("o-fine", Outgoing("通知"))
         kept = await inbox(app)
-    assert kept == [(str(errcode), f"通知 {n}") for n in range(3)]
+    assert kept == [(str(errcode), "通知 0"), ("window", "通知 1"), ("window", "通知 2")]
+    assert fake.refused_calls == [("custom", "o-limited", errcode)]
     assert fake.texts_to("o-fine") == ["通知"]
 
 

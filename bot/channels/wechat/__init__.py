@@ -4,9 +4,11 @@ WeChat's 5 seconds, and proactive messages through the HTTP API.
 A message is handled once however often WeChat retries it (``wechat_seen_messages``). The
 reply goes back passively when the handler finishes within ``UNIONBOT_WECHAT_REPLY_SECONDS``;
 otherwise WeChat gets ``success`` at once and the reply follows as a customer-service
-message. Messages to a member go as customer-service messages inside the 48 hours after
-their last message, else as the configured template message, else they wait in the
-member's inbox (``/inbox``) until the member writes again.
+message. Every other message takes the first route WeChat's quotas allow, counted in the
+ledger (:mod:`bot.channels.wechat.quota`): a customer-service message (5 in the 48 hours
+after the member's last message, 3 in the minute after a menu click, follow or scan), else
+the template message of its kind (the account's daily quota), else the member's inbox
+(``/inbox``) until the member writes again. An urgent message tries the template first.
 
 An image (``Outgoing.image``, a file path) is uploaded as temporary media and sent as a
 customer-service image message after the text: a passive reply holds one message only, and
@@ -23,25 +25,28 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from starlette import routing
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
+from bot.channels.base import RateLimited, RecipientBlocked, Routed, TemporaryFailure
 from bot.channels.wechat.api import (
     BLOCKED_ERRORS,
     BUSY_ERRORS,
     SLOW_DOWN_ERRORS,
+    TEMPLATE_QUOTA_ERRORS,
     WINDOW_ERRORS,
     WeChatApi,
     WeChatApiError,
 )
 from bot.channels.wechat.mass import MassSender
+from bot.channels.wechat.quota import Ledger, template_fields
 from bot.channels.wechat.render import Rendered, render
 from bot.channels.wechat.seen import DatabaseSeen, RedisSeen, SeenStore
 from bot.channels.wechat.webhook import MAX_BODY_BYTES, NAME, Received, Rejected, Verifier
@@ -49,7 +54,9 @@ from bot.i18n import Translator
 from bot.messages import Incoming, Outgoing, storable
 from bot.numbers import read_number
 from storage import members, places, wechat, wechat_mass
+from storage.models import Identity, Route
 from storage.types import utcnow
+from storage.wechat_quota import Slot
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -58,10 +65,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["NAME", "WeChatChannel"]
 
-WINDOW = timedelta(hours=48) - timedelta(minutes=10)
-"""Customer-service messages are allowed for 48 hours after the user's last message; the
-margin covers the last-seen time being refreshed only every few minutes."""
-TEMPLATE_TEXT_LIMIT = 180
 MEDIA_REUSE = timedelta(days=2)
 """An uploaded image's media_id is used again this long (WeChat keeps temporary media for
 3 days), so a broadcast with one image uploads it once per process."""
@@ -71,16 +74,31 @@ IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 """WeChat takes PNG, JPEG and GIF images up to 10 MB; nothing else is read off the disk and
 uploaded (a notice's image is a path an officer typed)."""
 SUCCESS = "success"
+EVENTS = frozenset({"start", "press"})
+"""What WeChat counts as a menu click, follow or scan: 3 messages in the minute after."""
+
+
+@dataclass(frozen=True)
+class Miss:
+    """Why a route did not take a message: ``short`` for the inbox row (an errcode,
+    ``window``...), ``why`` for the delivery's route reason."""
+
+    short: str
+    why: str
+    customer_service: bool = False
 
 
 class WeChatChannel:
     name = NAME
+    takes_slots = True
+    """Each message request takes the sender's pacer slot itself (:mod:`bot.pacing`)."""
 
     def __init__(self, app: App, api: WeChatApi | None = None) -> None:
         self.app = app
         self.settings = app.settings
         self.verifier = Verifier(app.settings)
         self.api = api or WeChatApi(app.settings, app.sessions)
+        self.ledger = Ledger(app.sessions, app.settings.wechat_template_quota)
         self.seen: SeenStore = (
             RedisSeen(app.settings.redis_url)
             if app.settings.redis_url
@@ -109,8 +127,8 @@ class WeChatChannel:
         await self.api.close()
         await self.seen.close()
 
-    def routes(self) -> list[BaseRoute]:
-        return [Route("/wechat", self.webhook, methods=["GET", "POST"])]
+    def routes(self) -> list[routing.BaseRoute]:
+        return [routing.Route("/wechat", self.webhook, methods=["GET", "POST"])]
 
     async def idle(self) -> None:
         """Wait until replies still being worked on have gone out (tests, shutdown)."""
@@ -157,11 +175,12 @@ class WeChatChannel:
 
     async def _answer(self, received: Received) -> str | None:
         """The passive reply's text, or None when the reply will follow through the API."""
+        wrote_at = None if received.kind in EVENTS else utcnow()
         work = self._spawn(self._handle(received))
         done, _ = await asyncio.wait({work}, timeout=self.settings.wechat_reply_seconds)
         if not done:
             log.info("WeChat handler for %s is slow; its reply will be pushed", received.key)
-            self._spawn(self._push_when_done(received.openid, work))
+            self._spawn(self._push_when_done(received.openid, work, wrote_at))
             return None
         if work.exception() is not None:
             return None
@@ -172,7 +191,7 @@ class WeChatChannel:
         first, rest = rendered.parts[0], rendered.parts[1:]
         images = [reply.image for reply in replies if reply.image]
         if rest or images:
-            self._spawn(self._push_rest(received.openid, rest, images))
+            self._spawn(self._push_rest(received.openid, rest, images, wrote_at))
         return first or None
 
     async def _handle(self, received: Received) -> list[Outgoing]:
@@ -202,7 +221,25 @@ class WeChatChannel:
             return []
         if received.incoming is None:
             return []
-        return await dispatcher.handle(await self._pressed(received.incoming))
+        opened = received.kind in EVENTS and await self._open_event(received.openid)
+        replies = await dispatcher.handle(await self._pressed(received.incoming))
+        if received.kind in EVENTS and not opened:
+            await self._open_event(received.openid, follower=True)
+        return replies
+
+    async def _open_event(self, openid: str, *, follower: bool = False) -> bool:
+        """A menu click, follow or scan opens the minute of 3 customer-service messages:
+        recorded before the handler refreshes ``last_seen_at`` (a new follower's, after the
+        handler made the member). False when there is no such member yet."""
+        async with self.app.sessions() as session:
+            identity = await wechat.identity(session, openid)
+        if identity is None:
+            return False
+        if follower:
+            await self.ledger.opened_by_new_follower(identity.id)
+        else:
+            await self.ledger.open_event(identity)
+        return True
 
     async def _reconcile(self, received: Received) -> None:
         """WeChat's counts for one of our mass sends, kept with it (``/broadcasts``)."""
@@ -235,23 +272,38 @@ class WeChatChannel:
             return incoming
         return Incoming(NAME, incoming.user_id, incoming.chat_id, payload=payload)
 
-    async def _push_when_done(self, openid: str, work: asyncio.Task[list[Outgoing]]) -> None:
+    async def _push_when_done(
+        self, openid: str, work: asyncio.Task[list[Outgoing]], wrote_at: datetime | None
+    ) -> None:
         try:
             replies = await work
         except Exception:
             return
         if replies:
-            await self._send_or_keep(openid, replies, inbox_hint=True)
+            await self._send_or_keep(openid, replies, inbox_hint=True, wrote_at=wrote_at)
 
-    async def _push_rest(self, openid: str, parts: Sequence[str], images: Sequence[str]) -> None:
-        """After a passive reply: the rest of a long text, then the images."""
+    async def _push_rest(
+        self, openid: str, parts: Sequence[str], images: Sequence[str], wrote_at: datetime | None
+    ) -> None:
+        """After a passive reply: the rest of a long text, then the images, as
+        customer-service messages if the quota allows them all; else they wait in the inbox."""
+        async with self.app.sessions() as session:
+            identity = await wechat.identity(session, openid)
+        if identity is None:
+            return
+        slot = await self.ledger.customer_service(identity, len(parts) + len(images), wrote_at)
+        if isinstance(slot, str):
+            log.info("the rest of a WeChat reply to %s waits in the inbox: %s", openid, slot)
+            rest = [Outgoing(part) for part in parts] + [Outgoing("", image=i) for i in images]
+            await self._keep_whole(identity, rest, "window")
+            return
         try:
-            for part in parts:
-                await self.api.send_text(openid, part)
+            refused = await self._push(identity, slot, parts, len(images))
         except Exception:
             log.exception("pushing the rest of a long WeChat reply to %s failed", openid)
             return
-        await self._push_images(openid, images)
+        if refused is None:
+            await self._push_images(openid, images)
 
     async def _push_images(self, openid: str, images: Sequence[str]) -> None:
         """Upload each image and send it as a customer-service message. The text has gone
@@ -296,17 +348,16 @@ class WeChatChannel:
         """The sender's bulk step, before its per-member sends: broadcasts by mass send."""
         return await self.mass.send_bulk(now)
 
-    async def send(self, external_id: str, message: Outgoing) -> None:
-        """Deliver ``message`` for the sender.
+    async def send(self, external_id: str, message: Outgoing) -> Routed | None:
+        """Deliver ``message`` for the sender; returns the route it took and why.
 
         Raises :class:`RecipientBlocked` for an unsubscribed or blacklisted user,
         :class:`TemporaryFailure` when WeChat is unreachable or busy and
-        :class:`RateLimited` over its per-minute quota (so it is tried again). What WeChat
-        refuses until the member writes again goes by template or waits in the inbox, and
-        counts as delivered. A message sent in parts that fails after its first part is
-        sent whole when tried again.
+        :class:`RateLimited` over its per-minute quota (so it is tried again). A message
+        no quota allows now waits in the inbox and counts as delivered. A message sent in
+        parts that fails after its first part is sent whole when tried again.
         """
-        await self._send_or_keep(external_id, [message], raise_failures=True)
+        return await self._send_or_keep(external_id, [message], raise_failures=True)
 
     async def _send_or_keep(
         self,
@@ -315,74 +366,152 @@ class WeChatChannel:
         *,
         raise_failures: bool = False,
         inbox_hint: bool = False,
-    ) -> None:
-        """Customer-service message inside the window, else template, else the inbox.
+        wrote_at: datetime | None = None,
+    ) -> Routed | None:
+        """By the first route WeChat's quotas allow (customer service, then the template of
+        the message's kind; the template first for an urgent message), else the inbox.
 
-        WeChat's refusals (45015 outside the window, 45047 over the per-user limit...) are
-        recorded with the message in the inbox. A network failure or WeChat being busy
-        (-1) raises :class:`TemporaryFailure` for :meth:`send`, so the sender tries again
-        later; a late reply to the member's own message waits in the
-        inbox instead. An unsubscribed user raises :class:`RecipientBlocked` from
-        :meth:`send` and is marked inactive otherwise.
+        A network failure or WeChat being busy (-1) raises :class:`TemporaryFailure` for
+        :meth:`send`, so the sender tries again later; a late reply to the member's own
+        message waits in the inbox instead. An unsubscribed user raises
+        :class:`RecipientBlocked` from :meth:`send` and is marked inactive otherwise.
+        ``wrote_at`` is when the member's message this answers arrived, if it was one.
         """
         async with self.app.sessions() as session:
             identity = await wechat.identity(session, openid)
         if identity is None:
             log.warning("no WeChat identity %s; message dropped", openid)
-            return
+            return None
         try:
-            reason = await self._try_push(openid, messages, identity.last_seen_at, inbox_hint)
+            return await self._route(identity, messages, inbox_hint, wrote_at)
         except (TemporaryFailure, RateLimited) as failure:
             if raise_failures:
                 raise
             log.warning("WeChat could not take a reply to %s: %s", openid, failure)
-            reason = "busy" if isinstance(failure.__cause__, WeChatApiError) else "network"
+            why = "busy" if isinstance(failure.__cause__, WeChatApiError) else "network"
+            return await self._keep(identity, messages, Miss(why, f"WeChat {why}"))
         except RecipientBlocked:
             if raise_failures:
                 raise
             async with self.app.sessions() as session, session.begin():
                 await members.mark_inactive(session, identity.id)
-            return
-        if reason is None:
-            return
-        log.info("WeChat message for %s kept in the inbox: %s", openid, reason)
+            return None
+
+    async def _route(
+        self,
+        identity: Identity,
+        messages: list[Outgoing],
+        inbox_hint: bool,
+        wrote_at: datetime | None,
+    ) -> Routed:
+        """Raises :class:`RecipientBlocked`, or :class:`TemporaryFailure` or
+        :class:`RateLimited` when worth retrying."""
+        urgent = any(m.urgent for m in messages)
+        order = (Route.TEMPLATE, Route.CUSTOMER_SERVICE)
+        misses: list[Miss] = []
+        for route in order if urgent else reversed(order):
+            if route is Route.TEMPLATE:
+                outcome = await self._by_template(identity, messages)
+            else:
+                outcome = await self._by_customer_service(identity, messages, inbox_hint, wrote_at)
+            if isinstance(outcome, Routed):
+                return outcome
+            misses.append(outcome)
+        return await self._keep(identity, messages, *misses)
+
+    async def _by_customer_service(
+        self,
+        identity: Identity,
+        messages: list[Outgoing],
+        inbox_hint: bool,
+        wrote_at: datetime | None,
+    ) -> Routed | Miss:
+        openid = identity.external_id
+        rendered = await self._render(openid, messages, inbox_hint=inbox_hint)
+        parts = [part for part in rendered.parts if part]
+        images = [m.image for m in messages if m.image]
+        slot = await self.ledger.customer_service(identity, len(parts) + len(images), wrote_at)
+        if isinstance(slot, str):
+            return Miss("window", slot, customer_service=True)
+        refused = await self._push(identity, slot, parts, len(images))
+        if refused is not None:
+            return refused
+        await self._push_images(openid, images)
+        return Routed(Route.CUSTOMER_SERVICE, f"customer_service: {slot.reason}")
+
+    async def _push(
+        self, identity: Identity, slot: Slot, parts: Sequence[str], after: int
+    ) -> Miss | None:
+        """Send ``parts`` on ``slot`` (reserved for them and ``after`` images); a refusal
+        is returned, a failure raised, and what surely did not go out is given back."""
+        sent = 0
+        try:
+            for part in parts:
+                await _call(self.api.send_text(identity.external_id, part))
+                sent += 1
+        except WeChatApiError as error:
+            log.warning("WeChat refused a message to %s: %s", identity.external_id, error)
+            if error.errcode in WINDOW_ERRORS:
+                await self.ledger.spend_all(identity, slot)
+            else:
+                await self.ledger.give_back(identity, slot, len(parts) - sent + after)
+            why = f"customer service refused ({error.errcode})"
+            return Miss(str(error.errcode), why, customer_service=True)
+        except (TemporaryFailure, RateLimited, RecipientBlocked) as failure:
+            unknown = isinstance(failure, TemporaryFailure) and not isinstance(
+                failure.__cause__, WeChatApiError
+            )
+            await self.ledger.give_back(identity, slot, len(parts) - sent - unknown + after)
+            raise
+        return None
+
+    async def _by_template(self, identity: Identity, messages: list[Outgoing]) -> Routed | Miss:
+        kind = next((str(m.kind) for m in messages if m.kind), None)
+        named = f"kind {kind}" if kind else "this message"
+        template = self.settings.wechat_template(kind)
+        carried = template_fields(messages)
+        if not template or carried is None:
+            return Miss("window", f"no template for {named}")
+        left = await self.ledger.template(identity)
+        if left is None:
+            return Miss("template quota", "template quota used up today")
+        openid = identity.external_id
+        try:
+            await _call(self.api.send_template(openid, template, carried.fields, carried.url))
+        except WeChatApiError as error:
+            log.warning("WeChat refused a template message to %s: %s", openid, error)
+            if error.errcode in TEMPLATE_QUOTA_ERRORS:
+                await self.ledger.templates_spent()
+            else:
+                await self.ledger.give_back_template(identity)
+            return Miss(f"template {error.errcode}", f"template refused ({error.errcode})")
+        except (TemporaryFailure, RateLimited, RecipientBlocked) as failure:
+            if not isinstance(failure, TemporaryFailure) or isinstance(
+                failure.__cause__, WeChatApiError
+            ):
+                await self.ledger.give_back_template(identity)
+            raise
+        reason = f"template: {kind or 'default'} template, {left} left today"
+        if not carried.complete:
+            await self._keep_whole(identity, messages, "template")
+            reason += "; whole message in /inbox"
+        return Routed(Route.TEMPLATE, reason)
+
+    async def _keep(
+        self, identity: Identity, messages: Sequence[Outgoing], *misses: Miss
+    ) -> Routed:
+        """Into the inbox, saying why no route took the messages."""
+        short = next((m.short for m in misses if m.customer_service), misses[0].short)
+        log.info("WeChat message for %s kept in the inbox: %s", identity.external_id, short)
+        await self._keep_whole(identity, messages, short)
+        return Routed(Route.INBOX, "inbox: " + ", ".join(m.why for m in misses))
+
+    async def _keep_whole(
+        self, identity: Identity, messages: Sequence[Outgoing], reason: str
+    ) -> None:
         async with self.app.sessions() as session, session.begin():
             for message in messages:
                 await wechat.keep_in_inbox(session, identity.id, storable(message), reason)
-
-    async def _try_push(
-        self, openid: str, messages: list[Outgoing], last_seen: Any, inbox_hint: bool
-    ) -> str | None:
-        """Push the messages; None when delivered, else why they must wait in the inbox.
-        Raises :class:`RecipientBlocked`, or :class:`TemporaryFailure` or
-        :class:`RateLimited` when worth retrying."""
-        reason = "window"
-        if utcnow() - last_seen < WINDOW:
-            rendered = await self._render(openid, messages, inbox_hint=inbox_hint)
-            try:
-                for part in rendered.parts:
-                    if part:
-                        await _call(self.api.send_text(openid, part))
-            except WeChatApiError as error:
-                log.warning("WeChat refused a message to %s: %s", openid, error)
-                reason = str(error.errcode)
-                if error.errcode not in WINDOW_ERRORS:
-                    return reason
-            else:
-                await self._push_images(openid, [m.image for m in messages if m.image])
-                return None
-        template = self.settings.wechat_template_id
-        text = "\n".join(m.text for m in messages)
-        if not template or not text.strip():
-            return reason
-        short = text if len(text) <= TEMPLATE_TEXT_LIMIT else text[: TEMPLATE_TEXT_LIMIT - 1] + "…"
-        try:
-            await _call(self.api.send_template(openid, template, short))
-        except WeChatApiError as error:
-            log.warning("WeChat refused a template message to %s: %s", openid, error)
-            return f"template {error.errcode}"
-        complete = short == text and not any(m.buttons or m.image for m in messages)
-        return None if complete else "template"
 
     async def _render(
         self, openid: str, messages: Sequence[Outgoing], *, inbox_hint: bool = False

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.pacing import take_slot
 from bot.settings import Settings
 from storage import wechat
 from storage.types import utcnow
@@ -37,6 +38,9 @@ WINDOW_ERRORS = frozenset({45015, 45047})
 """Customer-service messages refused until the user writes again: outside the 48-hour
 window (45015), or over the number allowed since their last message (45047). Retrying
 later does not help; a template message or the inbox does."""
+TEMPLATE_QUOTA_ERRORS = frozenset({45009})
+"""The account's daily quota of the API (template messages) is reached: none until
+midnight in Beijing."""
 MASS_MAX = 10_000
 MASS_MIN = 2
 """``message/mass/send`` takes 2 to 10,000 OpenIDs per call."""
@@ -150,24 +154,41 @@ class WeChatApi:
 
     async def send_image(self, openid: str, media_id: str) -> None:
         """An image as a customer-service message (the same 48-hour window as text)."""
-        await self.call(
+        await self._send(
             "/cgi-bin/message/custom/send",
             {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}},
         )
 
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service message: only within 48 hours of the user's last message."""
-        await self.call(
+        await self._send(
             "/cgi-bin/message/custom/send",
             {"touser": openid, "msgtype": "text", "text": {"content": text}},
         )
 
-    async def send_template(self, openid: str, template_id: str, text: str) -> None:
-        """A template message whose template has one field, ``{{content.DATA}}``."""
-        await self.call(
-            "/cgi-bin/message/template/send",
-            {"touser": openid, "template_id": template_id, "data": {"content": {"value": text}}},
-        )
+    async def send_template(
+        self, openid: str, template_id: str, fields: dict[str, str], url: str | None = None
+    ) -> None:
+        """A template message: ``fields`` fill its ``{{name.DATA}}`` placeholders; ``url``
+        is opened when the member taps it."""
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {name: {"value": value} for name, value in fields.items()},
+        }
+        if url:
+            body["url"] = url
+        await self._send("/cgi-bin/message/template/send", body)
+
+    async def _send(self, path: str, body: dict[str, Any]) -> None:
+        """A message to a member: the sender's pacer slot (:func:`bot.pacing.take_slot`) is
+        taken right before each request, once the token is at hand."""
+
+        async def paced(token: str) -> dict[str, Any]:
+            await take_slot()
+            return await self._post(path, token, body)
+
+        await self._with_token(paced)
 
     async def send_mass_text(self, openids: Sequence[str], text: str, clientmsgid: str) -> int:
         """A mass text message to 2 to 10,000 followers; returns WeChat's msg_id, which

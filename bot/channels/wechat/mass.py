@@ -69,21 +69,18 @@ class MassSender:
             if not await self._hand_over(batch, now):
                 return handled
             handled += len(batch.delivery_ids)
-        skip: list[tuple[int, str]] = []
-        while True:
-            async with self.app.sessions() as session, session.begin():
-                group = await wechat_mass.next_group(session, now, PRIORITY, skip)
-                claimed = None
-                if group is not None:
+        async with self.app.sessions() as session:
+            due = await wechat_mass.groups(session, now, PRIORITY)
+        for group in due:
+            while True:
+                async with self.app.sessions() as session, session.begin():
                     claimed = await wechat_mass.claim(session, now, PRIORITY, group)
-            if group is None:
-                return handled
-            if claimed is None:
-                skip.append(group)
-                continue
-            if not await self._hand_over(claimed, now):
-                return handled
-            handled += len(claimed.delivery_ids)
+                if claimed is None:
+                    break
+                if not await self._hand_over(claimed, now):
+                    return handled
+                handled += len(claimed.delivery_ids)
+        return handled
 
     async def _hand_over(self, batch: Batch, now: datetime) -> bool:
         """One mass/send call for ``batch`` and its outcome recorded; False when it must
