@@ -104,9 +104,9 @@ class Broadcast(Base):
     recipe: Mapped[dict[str, Any] | None]
     """What the leader expands (:func:`bot.broadcasting.start`); None for rows written
     directly."""
-    total: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0, server_default="0")
     """Rows written so far."""
-    expanded_to: Mapped[int] = mapped_column(default=0)
+    expanded_to: Mapped[int] = mapped_column(default=0, server_default="0")
     """The last member id whose row is written: where expansion resumes."""
     expanded_at: Mapped[datetime | None]
 

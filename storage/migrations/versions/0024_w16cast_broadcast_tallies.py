@@ -20,21 +20,20 @@ down_revision: str | None = "0023_w14quota"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-OWN_TABLE = {"resolve_fks": False}
-"""As in 0019: reflect ``broadcasts`` alone."""
+COLUMNS = ("expanded_at", "expanded_to", "total", "recipe")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("broadcasts", schema=None, reflect_kwargs=OWN_TABLE) as batch_op:
-        batch_op.add_column(sa.Column("recipe", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("total", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(
-            sa.Column("expanded_to", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(sa.Column("expanded_at", sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("broadcasts", schema=None, reflect_kwargs=OWN_TABLE) as batch_op:
-        batch_op.alter_column("total", existing_type=sa.Integer(), server_default=None)
-        batch_op.alter_column("expanded_to", existing_type=sa.Integer(), server_default=None)
+    # Plain ADD COLUMN, never SQLite's batch mode: recreating ``broadcasts`` would drop the
+    # table its deliveries belong to, and ON DELETE CASCADE would take them with it.
+    op.add_column("broadcasts", sa.Column("recipe", sa.JSON(), nullable=True))
+    op.add_column(
+        "broadcasts", sa.Column("total", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column(
+        "broadcasts", sa.Column("expanded_to", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column("broadcasts", sa.Column("expanded_at", sa.DateTime(timezone=True)))
     op.create_table(
         "broadcast_tallies",
         sa.Column("broadcast_id", sa.Integer(), nullable=False),
@@ -65,8 +64,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("broadcast_tallies")
-    with op.batch_alter_table("broadcasts", schema=None, reflect_kwargs=OWN_TABLE) as batch_op:
-        batch_op.drop_column("expanded_at")
-        batch_op.drop_column("expanded_to")
-        batch_op.drop_column("total")
-        batch_op.drop_column("recipe")
+    for column in COLUMNS:
+        op.execute(f"ALTER TABLE broadcasts DROP COLUMN {column}")
