@@ -1,6 +1,10 @@
 """What a handler is given: the message, the member, their roles and language, a database
 session, and ways to reply or to message another member.
 
+The session is opened when a handler first touches :attr:`Context.session`, in the
+message's own transaction: most messages (a form's next step, the menu) need none, and the
+ORM costs more than the rest of the message (:mod:`storage.message_state`).
+
 Replies are collected here and sent once the message's transaction commits; messages to
 others become outbox rows in that same transaction (:mod:`bot.delivery`), so a failed
 handler sends nothing it did not save, and a crash after the commit loses nothing.
@@ -21,7 +25,8 @@ from bot.messages import Button, Incoming, Outgoing
 from bot.payloads import Payload
 from bot.settings import Settings
 from storage import members
-from storage.models import DialogState, Identity, Member, Role
+from storage.message_state import Dialog
+from storage.models import Identity, Member, Role
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -55,13 +60,14 @@ class Roles:
 @dataclass
 class Context:
     message: Incoming
-    session: AsyncSession
+    open_session: Callable[[], AsyncSession] = field(repr=False)
     member: Member
     identity: Identity
     settings: Settings
     t: Translator
     dispatcher: Dispatcher
-    dialog: DialogState | None = None
+    dialog: Dialog | None = None
+    """This chat's open form, stored by the dispatcher when the message commits."""
     args: str = ""
     press: Payload | None = None
     """The pressed button's or followed link's payload, read for a route of a payload kind."""
@@ -70,6 +76,24 @@ class Context:
     scheduled: list[tuple[str, int, datetime]] = field(default_factory=list)
     cancelled: list[tuple[str, int]] = field(default_factory=list)
     _roles: Roles | None = None
+    _session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session, in this message's transaction, holding :attr:`member` and
+        :attr:`identity`; opened on first use."""
+        if self._session is None:
+            self._session = self.open_session()
+            self._session.add_all([self.identity, self.member])
+        return self._session
+
+    @property
+    def has_session(self) -> bool:
+        return self._session is not None
+
+    def forget_session(self) -> None:
+        """Forget the session (closed, its transaction rolled back)."""
+        self._session = None
 
     async def roles(self) -> Roles:
         if self._roles is None:

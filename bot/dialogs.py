@@ -1,8 +1,9 @@
 """Multi-step forms: ask, validate, re-ask with the reason, confirm, save.
 
 A form's progress lives in ``dialog_states`` (one row per member and channel chat), so a
-restart or another process carries on the same conversation. Field values are kept as JSON,
-so parsers return plain values (str, int, list...).
+restart or another process carries on the same conversation: it is ``ctx.dialog`` here,
+and the dispatcher stores what became of it with the rest of the message. Field values are
+kept as JSON, so parsers return plain values (str, int, list...).
 
 Inside a form a member answers with text; choice fields also take a pressed button or the
 option's number. Form buttons carry ``f:`` payloads, which only the form engine reads.
@@ -18,7 +19,7 @@ from bot.context import Context
 from bot.i18n import Translator
 from bot.messages import MAX_PAYLOAD_BYTES, Button, rows
 from bot.numbers import read_number
-from storage.models import DialogState
+from storage.message_state import Dialog
 from storage.types import utcnow
 
 FORM_PAYLOAD = "f"
@@ -136,24 +137,17 @@ async def start_form(ctx: Context, form: Form, initial: dict[str, Any] | None = 
     await _ask(ctx, form, _open(ctx, form, 0, dict(initial or {})))
 
 
-def _open(ctx: Context, form: Form, step: int, data: dict[str, Any]) -> DialogState:
-    state = ctx.dialog
-    if state is None:
-        state = DialogState(
-            member_id=ctx.member.id, channel=ctx.message.channel, chat_id=ctx.message.chat_id
-        )
-        ctx.session.add(state)
-        ctx.dialog = state
-    _save(state, form.name, step, data)
-    return state
+def _open(ctx: Context, form: Form, step: int, data: dict[str, Any]) -> Dialog:
+    if ctx.dialog is None:
+        ctx.dialog = Dialog(form.name, step, data, utcnow())
+    _save(ctx.dialog, form.name, step, data)
+    return ctx.dialog
 
 
 async def cancel_form(ctx: Context) -> bool:
     """Leave the open form, if any; returns whether there was one."""
     if ctx.dialog is None:
         return False
-    await ctx.session.delete(ctx.dialog)
-    await ctx.session.flush()
     ctx.dialog = None
     return True
 
@@ -236,7 +230,7 @@ async def _pick(ctx: Context, field: Field) -> str:
     raise Invalid("form.pick_a_number", maximum=len(choices))
 
 
-async def _ask(ctx: Context, form: Form, state: DialogState) -> None:
+async def _ask(ctx: Context, form: Form, state: Dialog) -> None:
     if state.step >= len(form.fields):
         if form.summary is None:
             await _finish(ctx, form, state)
@@ -269,7 +263,7 @@ async def _ask(ctx: Context, form: Form, state: DialogState) -> None:
     ctx.reply(text, rows(*buttons))
 
 
-async def _confirm_answer(ctx: Context, form: Form, state: DialogState) -> None:
+async def _confirm_answer(ctx: Context, form: Form, state: Dialog) -> None:
     answer = (ctx.message.text or "").strip().lower()
     if ctx.message.payload == CONFIRM_PAYLOAD or answer in YES_WORDS:
         await _finish(ctx, form, state)
@@ -281,7 +275,7 @@ async def _confirm_answer(ctx: Context, form: Form, state: DialogState) -> None:
         await _ask(ctx, form, state)
 
 
-async def _finish(ctx: Context, form: Form, state: DialogState) -> None:
+async def _finish(ctx: Context, form: Form, state: Dialog) -> None:
     """Save through ``on_done``; if it refuses, nothing it wrote stays and the form waits."""
     data = dict(state.data)
     await cancel_form(ctx)
@@ -293,7 +287,7 @@ async def _finish(ctx: Context, form: Form, state: DialogState) -> None:
         await _ask(ctx, form, _open(ctx, form, len(form.fields), data))
 
 
-def _save(state: DialogState, form: str, step: int, data: dict[str, Any]) -> None:
+def _save(state: Dialog, form: str, step: int, data: dict[str, Any]) -> None:
     state.form = form
     state.step = step
     state.data = data

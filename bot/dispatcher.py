@@ -1,16 +1,21 @@
 """The core's one entry point: an incoming message in, the replies out.
 
-Each message is handled in one database transaction: the member and the chat's dialog
-state are read, the matching route runs, and everything commits together. A handler that
-fails leaves nothing written; the member gets an apology with a short reference that is
-also in the log. Messages to other members are outbox rows written in that transaction
-(:mod:`bot.delivery`); the replies go back to the channel after the commit.
+Each message is handled on one database connection, in at most one transaction: the
+member, their roles and the chat's dialog state are read in one round trip
+(:mod:`storage.message_state`), the matching route runs, and what changed commits together.
+A handler opens the ORM session only by using it; a message that changes nothing (a menu,
+a refused button) writes nothing and opens no transaction, and one that changes only the
+dialog state (a form's next step) writes that one row. A handler that fails leaves nothing
+written; the member gets an apology with a short reference that is also in the log.
+Messages to other members are outbox rows written in that transaction (:mod:`bot.delivery`);
+the replies go back to the channel after the commit.
 
 A rule that says no (:class:`storage.refusals.Refused`, raised by a query or a handler) is
-answered here with its reason: the route runs under a savepoint, so what it wrote before
-refusing is rolled back, along with the replies, messages and jobs it had collected, while
-the rest of the transaction (the member's last-seen time, a new member) stands. A button or
-deep link whose payload does not read as its route's kind gets the stale-button answer.
+answered here with its reason: what the route wrote before refusing is rolled back, along
+with its changes to the dialog state, the member, and the replies, messages and jobs it had
+collected, while the rest of the message (the member's last-seen time, a new member) stands.
+A button or deep link whose payload does not read as its route's kind gets the stale-button
+answer.
 """
 
 from __future__ import annotations
@@ -18,14 +23,15 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import audience, dialogs, metrics
-from bot.context import Context
+from bot.context import Context, Roles
 from bot.delivery import MessageClass, Outbox
 from bot.i18n import Translations, Translator
 from bot.messages import MAX_TEXT_LENGTH, Button, Incoming, Outgoing, rows
@@ -35,6 +41,8 @@ from bot.router import CommandInfo, MenuItem, Route, Router, TextRoute
 from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
+from storage.message_state import Dialog, Found, MessageState
+from storage.models import Identity, Member
 from storage.refusals import MessageId, Refused
 from storage.types import utcnow
 
@@ -60,6 +68,8 @@ class Dispatcher:
         self.settings = settings
         self.jobs = jobs or Jobs(settings)
         self.sessions = sessions
+        self.engine: AsyncEngine = sessions.kw["bind"]
+        self.state = MessageState(self.engine.dialect)
         self.translations = translations
         self.outbox = outbox
         self.routers = list(routers)
@@ -104,10 +114,14 @@ class Dispatcher:
             ]
         ctx: Context | None = None
         try:
-            async with self.sessions() as session, session.begin():
-                ctx = await self._context(session, message)
-                await self._route_or_refuse(ctx)
-                await self._write_outbox(ctx)
+            async with self.engine.connect() as connection:
+                try:
+                    ctx, loaded = await self._context(connection, message)
+                    await self._route_or_refuse(ctx, loaded)
+                    await self._commit(connection, ctx, loaded)
+                finally:
+                    if ctx is not None and ctx.has_session:
+                        await ctx.session.close()
         except Exception:
             reference = secrets.token_hex(4)
             metrics.FAILURES.labels(message.channel).inc()
@@ -119,13 +133,33 @@ class Dispatcher:
             )
             t = ctx.t if ctx is not None else self._translator(message.language)
             return [Outgoing(t("error.apology", reference=reference))]
-        if self.outbox.written(ctx.session):
+        if ctx.has_session and self.outbox.written(ctx.session):
             self.outbox.wake()
         try:
             await self.jobs.apply(ctx.scheduled, ctx.cancelled)
         except Exception:
             log.exception("scheduling after message from %s failed", message.user_id)
         return ctx.replies
+
+    async def _commit(self, connection: AsyncConnection, ctx: Context, loaded: _Loaded) -> None:
+        """Store what the message changed, together: the handler's session, what it sent
+        others, the last-seen time and the dialog state."""
+        if ctx.outbox:
+            await self._write_outbox(ctx)
+        if not ctx.has_session and (inspect(ctx.member).modified or inspect(ctx.identity).modified):
+            ctx.session  # noqa: B018  (takes the member and identity into a session)
+        if ctx.has_session:
+            await ctx.session.flush()
+        statements = [loaded.refresh] if loaded.refresh else []
+        message = ctx.message
+        dialog = self.state.dialog_write(
+            loaded.dialog, ctx.dialog, ctx.member.id, message.channel, message.chat_id
+        )
+        if dialog is not None:
+            statements.append(dialog)
+        await self.state.write(connection, statements)
+        if ctx.has_session:
+            await ctx.session.commit()
 
     async def _write_outbox(self, ctx: Context) -> None:
         """What the handler sent others, as rows in its transaction."""
@@ -142,12 +176,18 @@ class Dispatcher:
             language = self.settings.default_language
         return self.translations[language]
 
-    async def _context(self, session: AsyncSession, message: Incoming) -> Context:
+    async def _context(
+        self, connection: AsyncConnection, message: Incoming
+    ) -> tuple[Context, _Loaded]:
         now = utcnow()
-        found = await members.find_identity(
-            session, message.channel, message.user_id, message.chat_id
-        )
+
+        def open_session() -> AsyncSession:
+            return self.sessions(bind=connection)
+
+        found = await self.state.read(connection, message.channel, message.user_id, message.chat_id)
+        loaded = _Loaded(found)
         if found is None:
+            session = open_session()
             identity, member = await members.create_member(
                 session,
                 message.channel,
@@ -155,34 +195,58 @@ class Dispatcher:
                 message.display_name or message.user_id,
                 self._translator(message.language).language,
             )
-            dialog = None
-        else:
-            identity, member, dialog = found
-            if not identity.active or now - identity.last_seen_at > LAST_SEEN_PRECISION:
-                identity.active = True
-                identity.last_seen_at = now
+            ctx = self._new_context(message, identity, member, lambda: session, [])
+            ctx.session  # noqa: B018  (the new member's session is this message's)
+            return ctx, loaded
+        identity = found.identity
+        if not identity.active or now - identity.last_seen_at > LAST_SEEN_PRECISION:
+            loaded.refresh = self.state.refreshed(identity.id, now)
+        ctx = self._new_context(message, identity, found.member, open_session, found.grants)
+        ctx.dialog = found.dialog.copy() if found.dialog else None
+        idle = timedelta(minutes=self.settings.form_idle_minutes)
+        if ctx.dialog is not None and now - ctx.dialog.updated_at > idle:
+            await dialogs.cancel_form(ctx)
+            ctx.reply(ctx.t("form.expired"))
+        return ctx, loaded
+
+    def _new_context(
+        self,
+        message: Incoming,
+        identity: Identity,
+        member: Member,
+        open_session: Callable[[], AsyncSession],
+        grants: list[tuple[str, str]],
+    ) -> Context:
         ctx = Context(
             message=message,
-            session=session,
+            open_session=open_session,
             member=member,
             identity=identity,
             settings=self.settings,
             t=self.translations[member.language],
             dispatcher=self,
-            dialog=dialog,
+            _roles=Roles(grants),
         )
-        idle = timedelta(minutes=self.settings.form_idle_minutes)
-        if dialog is not None and now - dialog.updated_at > idle:
-            await dialogs.cancel_form(ctx)
-            ctx.reply(ctx.t("form.expired"))
         return ctx
 
-    async def _route_or_refuse(self, ctx: Context) -> None:
+    async def _route_or_refuse(self, ctx: Context, loaded: _Loaded) -> None:
         kept = len(ctx.replies), len(ctx.outbox), len(ctx.scheduled), len(ctx.cancelled)
+        dialog = ctx.dialog.copy() if ctx.dialog else None
+        had_session = ctx.has_session
         try:
-            async with ctx.session.begin_nested():
+            if had_session:
+                async with ctx.session.begin_nested():
+                    await self._route(ctx)
+            else:
                 await self._route(ctx)
         except Refused as refused:
+            if not had_session and ctx.has_session:
+                await ctx.session.close()
+                ctx.forget_session()
+            if loaded.found is not None:
+                rebuilt = self.state.found(loaded.found.row)
+                ctx.identity, ctx.member = rebuilt.identity, rebuilt.member
+            ctx.dialog = dialog
             del ctx.replies[kept[0] :], ctx.outbox[kept[1] :]
             del ctx.scheduled[kept[2] :], ctx.cancelled[kept[3] :]
             values = {
@@ -293,6 +357,16 @@ class Dispatcher:
     async def commands_for(self, ctx: Context) -> list[CommandInfo]:
         roles = await ctx.roles()
         return [c for c in self.command_help if c.role is None or roles.has(c.role)]
+
+
+class _Loaded:
+    """What the message found stored, to tell what it changed."""
+
+    def __init__(self, found: Found | None) -> None:
+        self.found = found
+        self.dialog: Dialog | None = found.dialog if found else None
+        self.refresh: tuple[str, tuple[Any, ...]] | None = None
+        """The identity's last-seen update, when one is due."""
 
 
 def _find(table: dict[str, Route], payload: str, separator: str) -> tuple[Route, str] | None:

@@ -342,7 +342,11 @@ async def _routes(ctx: Context, condition: ColumnElement[bool], *, urgent: bool)
         ctx.session,
         condition,
         utcnow(),
-        template=bool(ctx.settings.wechat_template(Notification.NOTICE)),
+        template_quota=(
+            ctx.settings.wechat_template_quota
+            if ctx.settings.wechat_template(Notification.NOTICE)
+            else None
+        ),
         urgent=urgent,
     )
     parts = [

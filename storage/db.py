@@ -32,6 +32,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     would otherwise carry a member's contact or dialog data into the log."""
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
@@ -39,6 +40,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "do_connect", lambda *_: _create_private(database))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "reset", _end_open_transaction)
         return engine
     return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs)
 
@@ -79,6 +81,14 @@ def _begin_immediate(connection: Any) -> None:
     processes both read and then try to write; an immediate one waits for the lock instead.
     """
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _end_open_transaction(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+    """Roll back a connection given back to the pool only if a transaction is still open:
+    with aiosqlite every rollback is a hop to the connection's thread, and most messages
+    read and write without one (:mod:`storage.message_state`)."""
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

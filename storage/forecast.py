@@ -2,10 +2,12 @@
 
 Each member of the audience is counted under the route their message would take now: on
 WeChat by mass send while they have one left this month, else by customer-service message
-inside the 48 hours after their last message, else by template (when one is configured),
-else into their inbox; Telegram; any other channel (the console) or none. One query of
-``COUNT`` s, whatever the audience's size; no member id is read. It is a forecast
-("about"): a member may write, or move, before the message goes.
+inside the 48 hours after their last message, else by template (when one is configured,
+while the day's template quota lasts), else into their inbox; an urgent notice skips the
+mass send and tries the template first. Then Telegram, and any other channel (the
+console) or none. One query of ``COUNT`` s, whatever the audience's size; no member id is
+read. It is a forecast ("about"): a member may write, or move, before the message goes,
+and which members an urgent notice's templates run out on is not known before.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from storage import wechat_quota
 from storage.models import Identity, Member
-from storage.models.wechat_quota import WechatQuota
+from storage.models.wechat_quota import WechatQuota, WechatTemplateDay
 from storage.wechat_mass import mass_left
 
 WINDOW = timedelta(hours=48) - timedelta(minutes=10)
@@ -41,12 +43,12 @@ async def forecast(
     condition: ColumnElement[bool],
     now: datetime,
     *,
-    template: bool,
+    template_quota: int | None,
     urgent: bool = False,
 ) -> Forecast:
     """The members matching ``condition`` by the route a broadcast would take now;
-    ``template``: a template message is configured; an ``urgent`` broadcast skips the
-    mass send."""
+    ``template_quota``: the account's daily template quota, None when no template is
+    configured."""
     other = aliased(Identity)
     preferred = (
         select(other.id)
@@ -86,11 +88,19 @@ async def forecast(
     )
     found = (await session.execute(query)).one()
     by_mass, by_window, others, telegram, rest_of_them = (int(n or 0) for n in found)
-    return Forecast(
-        mass=by_mass,
-        customer_service=by_window,
-        template=others if template else 0,
-        inbox=0 if template else others,
-        telegram=telegram,
-        other=rest_of_them,
-    )
+    left = 0
+    if template_quota is not None:
+        used = await session.scalar(
+            select(WechatTemplateDay.used).where(WechatTemplateDay.day == wechat_quota.day_of(now))
+        )
+        left = max(0, template_quota - (used or 0))
+    if not urgent:
+        by_template = min(others, left)
+        return Forecast(
+            by_mass, by_window, by_template, others - by_template, telegram, rest_of_them
+        )
+    on_wechat = by_window + others
+    by_template = min(on_wechat, left)
+    after = on_wechat - by_template
+    in_window = round(after * by_window / on_wechat) if on_wechat else 0
+    return Forecast(0, in_window, by_template, after - in_window, telegram, rest_of_them)

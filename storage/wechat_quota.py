@@ -102,7 +102,8 @@ async def ensure(session: AsyncSession, identity_ids: Sequence[int]) -> None:
     ids = sorted(set(identity_ids))
     for start in range(0, len(ids), BATCH):
         rows = [_blank(i) for i in ids[start : start + BATCH]]
-        await session.execute(_insert(session)(WechatQuota).values(rows).on_conflict_do_nothing())
+        # executemany: one statement compiled once, not a 9,000-parameter one per batch
+        await session.execute(_insert(session)(WechatQuota).on_conflict_do_nothing(), rows)
 
 
 def _newer_message(last_seen: datetime, now: datetime) -> ColumnElement[bool]:

@@ -1,7 +1,8 @@
-"""A notice to many WeChat followers goes by mass send, through the real channel against the
-fake WeChat API: batches of one language and at most 10,000, at most 4 a month per
-follower (the 5th goes per member and is never refused), a call that timed out after
-WeChat took it is never sent twice, and the finish event brings WeChat's counts back."""
+"""A notice to many WeChat followers goes by mass send, through the leader's sender and the
+real channel against the fake WeChat API: batches of one language and at most 10,000, at
+most 4 a month per follower (the 5th goes per member and is never refused), a call that
+timed out after WeChat took it is never sent twice, and the finish event brings WeChat's
+counts back; the officer sees the routes before confirming and in /broadcasts."""
 
 from __future__ import annotations
 
@@ -65,6 +66,11 @@ async def notify(app: App, title: str, now: datetime = NOON) -> int:
         return broadcast[0].id
 
 
+async def deliver(app: App, now: datetime = NOON) -> None:
+    """The leader's sender, unpaced: each channel's bulk step, then per-member sends."""
+    await Sender(app, {"wechat": Pacer(0)}, clock=lambda: now).send_all()
+
+
 async def statuses(app: App, broadcast_id: int) -> dict[str, int]:
     async with app.sessions() as session:
         return (await outbox.counts(session, [broadcast_id]))[broadcast_id]
@@ -80,11 +86,11 @@ async def test_a_notice_goes_by_mass_send_in_batches_of_one_language(
 ) -> None:
     monkeypatch.setattr(wechat_mass, "MASS_MAX", 3)
     fake = fake_wechat()
-    async with wechat_bot(settings, fake) as (app, channel, _, _):
+    async with wechat_bot(settings, fake) as (app, _, _, _):
         chinese = await followers(app, 5)
         english_ids = await followers(app, 2, "en")
         broadcast = await notify(app, "坎墩街道工会冬季送温暖")
-        assert await channel.send_bulk(NOON) == 7
+        await deliver(app)
         counts = await statuses(app, broadcast)
         sent = await batches(app)
         async with app.sessions() as session:
@@ -110,12 +116,11 @@ async def test_a_notice_goes_by_mass_send_in_batches_of_one_language(
 
 async def test_a_follower_alone_in_their_language_goes_per_member(settings: Settings) -> None:
     fake = fake_wechat()
-    async with wechat_bot(settings, fake) as (app, channel, _, _):
+    async with wechat_bot(settings, fake) as (app, _, _, _):
         await followers(app, 3)
         lone = await followers(app, 1, "en")
         await notify(app, "职工疗休养报名")
-        assert await channel.send_bulk(NOON) == 3
-        await Sender(app, {"wechat": Pacer(0)}, clock=lambda: NOON).send_all()
+        await deliver(app)
         async with app.sessions() as session:
             kept = await session.scalar(select(func.count()).select_from(WechatInboxMessage))
     assert [sorted(j["body"]["touser"]) for j in fake.mass.jobs] == [
@@ -129,20 +134,16 @@ async def test_the_fifth_mass_send_in_a_month_goes_per_member_and_is_never_refus
     settings: Settings,
 ) -> None:
     fake = fake_wechat()
-    async with wechat_bot(settings, fake) as (app, channel, _, _):
+    async with wechat_bot(settings, fake) as (app, _, _, _):
         openids = await followers(app, 3)
-        sender = Sender(app, {"wechat": Pacer(0)}, clock=lambda: NOON)
-        handed = []
         for n in range(5):
             await notify(app, f"第{n + 1}期工会通知")
-            handed.append(await channel.send_bulk(NOON))
-            await sender.send_all()
+            await deliver(app)
         async with app.sessions() as session:
             kept = await session.scalar(select(func.count()).select_from(WechatInboxMessage))
             unsent = await session.scalar(
                 select(func.count()).select_from(Delivery).where(Delivery.status != "sent")
             )
-    assert handed == [3, 3, 3, 3, 0]
     assert len(fake.mass.calls) == len(fake.mass.jobs) == 4  # none refused (45028)
     for openid in openids:
         assert len(fake.mass.texts_to(openid)) == 4
@@ -153,16 +154,17 @@ async def test_the_fifth_mass_send_in_a_month_goes_per_member_and_is_never_refus
 
 async def test_the_allowance_is_counted_in_the_month_of_shanghai(settings: Settings) -> None:
     fake = fake_wechat()
-    async with wechat_bot(settings, fake) as (app, channel, _, _):
-        await followers(app, 2)
+    async with wechat_bot(settings, fake) as (app, _, _, _):
+        openids = await followers(app, 2)
         for n in range(4):
             await notify(app, f"十一月通知{n}")
-            await channel.send_bulk(NOON)
+            await deliver(app)
         december = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 00:00 on 1 December there
         fake.mass.clock = december.timestamp
         await notify(app, "十二月通知", december)
-        assert await channel.send_bulk(december) == 2
+        await deliver(app, december)
     assert len(fake.mass.jobs) == 5
+    assert sorted(fake.mass.jobs[4]["body"]["touser"]) == openids
 
 
 async def test_a_mass_send_that_timed_out_after_wechat_took_it_is_not_sent_twice(
@@ -181,10 +183,12 @@ async def test_a_mass_send_that_timed_out_after_wechat_took_it_is_not_sent_twice
             assert await outbox.settle_interrupted(session, NOON) == 0
         assert await channel.send_bulk(NOON + timedelta(seconds=30)) == 0  # waits a minute
         restarted = WeChatChannel(app)  # a new leader, without that memory
+        app.outbox.attach(restarted)
         fake.mass.clock = lambda: NOON.timestamp() + 30
-        assert await restarted.send_bulk(NOON + timedelta(seconds=30)) == 0  # 45066: too soon
+        await deliver(app, NOON + timedelta(seconds=30))  # 45066: too soon
+        assert await statuses(app, broadcast) == {"sending": 4}
         fake.mass.clock = lambda: NOON.timestamp() + 61
-        assert await restarted.send_bulk(NOON + timedelta(seconds=91)) == 4  # 45065
+        await deliver(app, NOON + timedelta(seconds=91))  # 45065: taken before
         counts = await statuses(app, broadcast)
         (sent,) = await batches(app)
         await restarted.api.close()
@@ -208,8 +212,7 @@ async def test_a_refused_mass_send_falls_back_per_member_with_the_allowance_back
         broadcast = await notify(app, "职工书屋开放")
         assert await channel.send_bulk(NOON) == 2
         assert await statuses(app, broadcast) == {"pending": 2}
-        await Sender(app, {"wechat": Pacer(0)}, clock=lambda: NOON).send_all()
-        assert await channel.send_bulk(NOON) == 0
+        await deliver(app)
         (refused,) = await batches(app)
         counts = await statuses(app, broadcast)
         async with app.sessions() as session:
@@ -321,12 +324,31 @@ async def test_broadcasts_show_what_wechat_reported_of_the_mass_send(settings: S
 
 async def test_broadcasts_count_the_rows_by_route_and_outcome(settings: Settings) -> None:
     fake = fake_wechat()
-    async with wechat_bot(settings, fake) as (app, channel, _, _):
+    async with wechat_bot(settings, fake) as (app, _, _, _):
         await load_demo(app)
         await followers(app, 3)
         await followers(app, 1, "en")
         await notify(app, "职工疗休养报名")
-        await channel.send_bulk(NOON)
-        await Sender(app, {"wechat": Pacer(0)}, clock=lambda: NOON).send_all()
+        await deliver(app)
         shown = await Chat(app, "officer").text_of("/broadcasts")
     assert "送达方式：群发 3、收件箱 1\n" in shown
+
+
+async def test_an_urgent_notice_is_forecast_by_template_within_the_days_quota(
+    settings: Settings,
+) -> None:
+    async with wechat_bot(
+        settings, fake_wechat(), wechat_template_id="TPL", wechat_template_quota=5
+    ) as (app, _, _, _):
+        await load_demo(app)
+        await followers(app, 6)
+        officer = Chat(app, "officer")
+        await officer.say("/notice urgent")
+        for answer in [*STANDARD, {"press": "f:c:all:"}]:
+            await officer.say(answer)
+        *_, urgent = await officer.say("跳过")
+        await officer.say("/cancel")
+        await compose(officer, [*STANDARD, {"press": "f:c:all:"}])
+        *_, ordinary = await officer.say("跳过")
+    assert "预计送达：约 5 人模板消息、1 人进收件箱、" in urgent["text"]
+    assert "预计送达：约 6 人群发、" in ordinary["text"]

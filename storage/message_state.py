@@ -1,0 +1,225 @@
+"""What every message reads and writes, with the database driver itself.
+
+Every message needs its sender's identity and member, their roles and this chat's dialog
+state; most write nothing else, or only the dialog state. Through the ORM those few rows
+cost most of a message (``bench/dispatch.py``), so they are read here in one round trip
+(one thread hop on SQLite) and written back only when they changed: a message that
+changes nothing opens no transaction. Values go through the columns' own types, so they
+are stored and read exactly as the ORM would; the identity and member come back as ORM
+objects outside any session, which :class:`bot.context.Context` attaches to a session
+only when a handler opens one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Dialect, Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import make_transient_to_detached
+
+from storage.models import DialogState, Identity, Member, RoleGrant
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass
+class Dialog:
+    """Where a member is in a form in one chat (a ``dialog_states`` row); ``id`` is None
+    until it is stored."""
+
+    form: str
+    step: int
+    data: dict[str, Any]
+    updated_at: datetime
+    id: int | None = None
+
+    def copy(self) -> Dialog:
+        return replace(self, data=copy.deepcopy(self.data))
+
+
+@dataclass
+class Found:
+    identity: Identity
+    member: Member
+    grants: list[tuple[str, str]]
+    dialog: Dialog | None
+    row: Sequence[Any] = field(repr=False)
+    """The row as read, to rebuild the identity and member when a handler's changes to
+    them are rolled back."""
+
+
+_DIALOG_COLUMNS = ("id", "form", "step", "data", "updated_at")
+_ROLES = {
+    "postgresql": "json_agg(json_build_array(g.role, g.scope))",
+    "sqlite": "json_group_array(json_array(g.role, g.scope))",
+}
+
+
+class MessageState:
+    """The statements for one database, written once for its dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.postgres = dialect.name == "postgresql"
+        self._identity = _columns(Identity.__table__, dialect)
+        self._member = _columns(Member.__table__, dialect)
+        dialogs = DialogState.__table__
+        self._dialog = [c for c in _columns(dialogs, dialect) if c[0] in _DIALOG_COLUMNS]
+        self._all = [*self._identity, *self._member, *self._dialog]
+        self._bind = {c.name: _bind(c, dialect) for t in (Identity, DialogState) for c in _cols(t)}
+        """Bind processors by column name (the two tables' same names are the same type)."""
+        p = self._placeholders
+        select = ", ".join(
+            [f"i.{n}" for n, _ in self._identity]
+            + [f"m.{n}" for n, _ in self._member]
+            + [f"d.{n}" for n, _ in self._dialog]
+        )
+        self._read = (
+            f"SELECT {select}, "
+            f"(SELECT {_ROLES[dialect.name]} FROM {RoleGrant.__tablename__} g"
+            " WHERE g.member_id = m.id) "
+            "FROM identities i JOIN members m ON m.id = i.member_id "
+            "LEFT JOIN dialog_states d ON d.member_id = i.member_id "
+            f"AND d.channel = i.channel AND d.chat_id = {p(1)} "
+            f"WHERE i.channel = {p(2)} AND i.external_id = {p(3)}"
+        )
+        self._seen = (
+            f"UPDATE identities SET active = {p(1)}, last_seen_at = {p(2)} WHERE id = {p(3)}"
+        )
+        self._insert = (
+            "INSERT INTO dialog_states (form, step, data, updated_at, member_id, channel, chat_id)"
+            f" VALUES ({', '.join(p(n) for n in range(1, 8))})"
+        )
+        self._update = (
+            f"UPDATE dialog_states SET form = {p(1)}, step = {p(2)}, data = {p(3)},"
+            f" updated_at = {p(4)} WHERE id = {p(5)}"
+        )
+        self._delete = f"DELETE FROM dialog_states WHERE id = {p(1)}"
+
+    def _placeholders(self, number: int) -> str:
+        """The driver's placeholder for parameter ``number`` (SQLite's ``?`` take the
+        parameters in the order they appear, so every statement numbers them so)."""
+        return f"${number}" if self.postgres else "?"
+
+    async def read(
+        self, connection: AsyncConnection, channel: str, external_id: str, chat_id: str
+    ) -> Found | None:
+        """The identity, member, roles and dialog state of this chat, in one round trip."""
+        driver = await _driver(connection)
+        if self.postgres:
+            row = await driver.fetchrow(self._read, chat_id, channel, external_id)
+        else:
+            rows = await driver.execute_fetchall(self._read, (chat_id, channel, external_id))
+            row = rows[0] if rows else None
+        return None if row is None else self.found(row)
+
+    def found(self, row: Sequence[Any]) -> Found:
+        values = [
+            process(v) if process else v
+            for (_, process), v in zip(self._all, row[:-1], strict=True)
+        ]
+        identity_end = len(self._identity)
+        member_end = identity_end + len(self._member)
+        identity = _detached(Identity, self._identity, values[:identity_end])
+        member = _detached(Member, self._member, values[identity_end:member_end])
+        dialog_values = {
+            name: v for (name, _), v in zip(self._dialog, values[member_end:], strict=True)
+        }
+        dialog = None if dialog_values["id"] is None else Dialog(**dialog_values)
+        grants = row[-1]
+        if isinstance(grants, str):
+            grants = json.loads(grants)
+        return Found(identity, member, [(r, s) for r, s in grants or ()], dialog, row)
+
+    def refreshed(self, identity_id: int, now: datetime) -> tuple[str, tuple[Any, ...]]:
+        """The identity is active and was seen ``now``."""
+        params = self._params(("active", True), ("last_seen_at", now), ("id", identity_id))
+        return self._seen, params
+
+    def dialog_write(
+        self,
+        before: Dialog | None,
+        after: Dialog | None,
+        member_id: int,
+        channel: str,
+        chat_id: str,
+    ) -> tuple[str, tuple[Any, ...]] | None:
+        """The statement that stores ``after`` where ``before`` was; None if unchanged."""
+        if after == before:
+            return None
+        if after is None:
+            assert before is not None and before.id is not None
+            return self._delete, (before.id,)
+        changed = (
+            ("form", after.form),
+            ("step", after.step),
+            ("data", after.data),
+            ("updated_at", after.updated_at),
+        )
+        if before is None:
+            where = (("member_id", member_id), ("channel", channel), ("chat_id", chat_id))
+            return self._insert, self._params(*changed, *where)
+        return self._update, self._params(*changed, ("id", before.id))
+
+    def _params(self, *values: tuple[str, Any]) -> tuple[Any, ...]:
+        processed = []
+        for name, value in values:
+            process = self._bind[name]
+            processed.append(process(value) if process else value)
+        return tuple(processed)
+
+    async def write(
+        self, connection: AsyncConnection, statements: list[tuple[str, tuple[Any, ...]]]
+    ) -> None:
+        """Run ``statements`` together: one alone with the driver (it commits by itself),
+        several in a transaction; in the transaction already open, if there is one."""
+        if connection.in_transaction():
+            for sql, params in statements:
+                await connection.exec_driver_sql(sql, params)
+        elif len(statements) == 1:
+            driver = await _driver(connection)
+            sql, params = statements[0]
+            if self.postgres:
+                await driver.execute(sql, *params)
+            else:
+                await driver.execute_fetchall(sql, params)
+        elif statements:
+            async with connection.begin():
+                for sql, params in statements:
+                    await connection.exec_driver_sql(sql, params)
+
+
+async def _driver(connection: AsyncConnection) -> Any:
+    """The driver's own connection (asyncpg's, or aiosqlite's) under ``connection``."""
+    return (await connection.get_raw_connection()).driver_connection
+
+
+def _cols(model: type[Any]) -> list[Column[Any]]:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return list(table.columns)
+
+
+def _columns(table: Any, dialect: Dialect) -> list[tuple[str, Processor]]:
+    return [
+        (c.name, c.type.dialect_impl(dialect).result_processor(dialect, None))
+        for c in table.columns
+    ]
+
+
+def _bind(column: Column[Any], dialect: Dialect) -> Processor:
+    processor: Processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
+
+
+def _detached(model: type[Any], columns: list[tuple[str, Processor]], values: list[Any]) -> Any:
+    """An ORM object for a row, as if loaded by a session since closed."""
+    instance = model(**{name: value for (name, _), value in zip(columns, values, strict=True)})
+    make_transient_to_detached(instance)
+    return instance
