@@ -69,7 +69,7 @@ class Dispatcher:
         self.jobs = jobs or Jobs(settings)
         self.sessions = sessions
         self.engine: AsyncEngine = sessions.kw["bind"]
-        self.state = MessageState(self.engine.dialect)
+        self.state = MessageState(self.engine)
         self.translations = translations
         self.outbox = outbox
         self.routers = list(routers)
