@@ -13,12 +13,11 @@ would; the identity and member come back as ORM objects outside any session, whi
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -47,18 +46,32 @@ class Dialog:
     id: int | None = None
 
     def copy(self) -> Dialog:
-        return replace(self, data=copy.deepcopy(self.data))
+        return replace(self, data=json.loads(json.dumps(self.data)))
 
 
-@dataclass
 class Found:
-    identity: Identity
-    member: Member
-    grants: list[tuple[str, str]]
-    dialog: Dialog | None
-    row: Sequence[Any] = field(repr=False)
-    """The row as read, to rebuild the identity and member when a handler's changes to
-    them are rolled back."""
+    """A message's stored rows. The identity and member become ORM objects only when asked
+    for (most messages only need the member's id and language)."""
+
+    def __init__(
+        self,
+        identity: dict[str, Any],
+        member: dict[str, Any],
+        grants: list[tuple[str, str]],
+        dialog: Dialog | None,
+    ) -> None:
+        self.identity_values = identity
+        self.member_values = member
+        self.grants = grants
+        self.dialog = dialog
+
+    def identity(self) -> Identity:
+        identity: Identity = _detached(Identity, self.identity_values)
+        return identity
+
+    def member(self) -> Member:
+        member: Member = _detached(Member, self.member_values)
+        return member
 
 
 _DIALOG_COLUMNS = ("id", "form", "step", "data", "updated_at")
@@ -138,16 +151,14 @@ class MessageState:
         ]
         identity_end = len(self._identity)
         member_end = identity_end + len(self._member)
-        identity = _detached(Identity, self._identity, values[:identity_end])
-        member = _detached(Member, self._member, values[identity_end:member_end])
-        dialog_values = {
-            name: v for (name, _), v in zip(self._dialog, values[member_end:], strict=True)
-        }
-        dialog = None if dialog_values["id"] is None else Dialog(**dialog_values)
+        identity = _named(self._identity, values[:identity_end])
+        member = _named(self._member, values[identity_end:member_end])
+        dialog = _named(self._dialog, values[member_end:])
         grants = row[-1]
         if isinstance(grants, str):
             grants = json.loads(grants)
-        return Found(identity, member, [(r, s) for r, s in grants or ()], dialog, row)
+        stored = None if dialog["id"] is None else Dialog(**dialog)
+        return Found(identity, member, [(r, s) for r, s in grants or ()], stored)
 
     def refreshed(self, identity_id: int, now: datetime) -> tuple[str, tuple[Any, ...]]:
         """The identity is active and was seen ``now``."""
@@ -270,12 +281,14 @@ def _bind(column: Column[Any], dialect: Dialect) -> Processor:
     return processor
 
 
-def _detached(model: type[Any], columns: list[tuple[str, Processor]], values: list[Any]) -> Any:
+def _named(columns: list[tuple[str, Processor]], values: list[Any]) -> dict[str, Any]:
+    return {name: value for (name, _), value in zip(columns, values, strict=True)}
+
+
+def _detached(model: type[Any], values: dict[str, Any]) -> Any:
     """An ORM object for a row, as if loaded by a session since closed: its values set as
     loaded ones (as a query sets them), not as changes to save."""
     instance = manager_of_class(model).new_instance()
-    instance_dict(instance).update(
-        (name, value) for (name, _), value in zip(columns, values, strict=True)
-    )
+    instance_dict(instance).update(values)
     make_transient_to_detached(instance)
     return instance
