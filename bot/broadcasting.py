@@ -169,7 +169,7 @@ async def expand_batch(
             await outbox.notify(session)
         if upto is None:
             await outbox.close_finished(session, now)
-    log.debug("broadcast %s: %d rows written up to member %s", broadcast.id, written, upto)
+            log.info("broadcast %s: all %d rows written", broadcast.id, broadcast.total + written)
     if written:
         app.outbox.wake()
     return True
