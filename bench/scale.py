@@ -16,7 +16,11 @@ the two databases interleaved (empty, full, empty, full, ...), and the median is
 for both with their ratio: a member's /menu, /events and its pages, signing up and
 cancelling, /myevents and /notices; a matchmaker's /pairs; an officer's /bg_index,
 /broadcasts and a notice's audience question, enterprise search and preview (cancelled
-before sending). Last, the reminder job store: 100,000 reminders scheduled in bulk (on
+before sending). Then a notice to everyone, confirmed for real: the confirming answer's
+time, the leader's expansion of it into one outbox row per member (time, and the
+process's resident memory sampled from ``/proc/self/status`` against idle), and a
+member's /menu p50 and p99 while it runs against the same before it. Last, the reminder
+job store: 100,000 reminders scheduled in bulk (on
 PostgreSQL and on SQLite), one thing's reminders cancelled among them, and ``unionbot
 jobs`` listing them (time and the process's peak memory). The machine is shared, so the
 figures move between runs; the ratios within one run are what to read.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -38,11 +43,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bench.dispatch import Discard, postgres_database
 from bot.app import App
+from bot.broadcasting import expand_pending
 from bot.channels.console import ConsoleChannel
+from bot.messages import Incoming
 from bot.settings import Settings
 from storage.migrate import upgrade
+from storage.models import Delivery
 from storage.types import utcnow
 from unionbot.app import build_app
 
@@ -54,6 +64,7 @@ TOWNS = [
 GOAL_SECONDS = 1.0
 REPEATS = 3
 REMINDERS = 100_000
+PROBES = 200
 
 
 @dataclass(frozen=True)
@@ -130,12 +141,16 @@ def fill(size: Size) -> list[str]:
         FROM bargaining_sessions s, generate_series(1, 10) k""",
         """INSERT INTO notices (title, body, audience, audience_value, created_at)
         SELECT '通知' || g, '内容', 'all', '', now() FROM generate_series(1, 12) g""",
-        """INSERT INTO broadcasts (key, notice_id, urgent, created_at, finished_at)
-        VALUES ('notice:1', 1, false, now(), now())""",
-        f"""INSERT INTO deliveries (broadcast_id, member_id, status, attempts, not_before, body)
-        SELECT 1, g, (ARRAY['sent', 'sent', 'sent', 'queued', 'failed'])[1 + g % 5], 1, now(),
+        f"""INSERT INTO broadcasts (key, notice_id, urgent, created_at, finished_at, total,
+            expanded_to, expanded_at)
+        VALUES ('notice:1', 1, false, now(), now(), {m}, {m}, now())""",
+        f"""INSERT INTO deliveries (broadcast_id, member_id, status, attempts, priority,
+            not_before, body)
+        SELECT 1, g, (ARRAY['sent', 'sent', 'sent', 'blocked', 'failed'])[1 + g % 5], 1, 2, now(),
             '{{"text": "通知", "buttons": [], "image": null}}'::json
         FROM generate_series(1, {m}) g""",
+        """INSERT INTO broadcast_tallies (broadcast_id, route, status, count)
+        SELECT 1, '', status, count(*) FROM deliveries GROUP BY status""",
     ] + [
         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
         for table in ("enterprises", "members")
@@ -243,6 +258,86 @@ async def timed(console: ConsoleChannel, answer: Answer) -> float:
     return elapsed
 
 
+def rss_mb() -> float:
+    """The process's resident memory now (VmRSS), not a high-water mark."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+async def latencies(app: App, until: asyncio.Event | None) -> list[float]:
+    """A member's /menu, again and again (:data:`PROBES` times, or until ``until``), as a
+    webhook request has it answered: through the dispatcher, not the console, which would
+    also take the console members' outbox rows."""
+    found: list[float] = []
+    menu = Incoming("console", "m3", "m3", text="/menu")
+    while (until is None and len(found) < PROBES) or (until is not None and not until.is_set()):
+        started = time.perf_counter()
+        await app.dispatcher.handle(menu)
+        found.append(time.perf_counter() - started)
+    return found
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
+
+
+async def notice_to_everyone(app: App, members: int) -> None:
+    """Confirm a notice to everyone, then expand it (as the leader does) while a member
+    asks for /menu and resident memory is sampled."""
+    gc.collect()
+    officer = ConsoleChannel(app.dispatcher, "m1", Discard(), json_mode=True)
+    idle_latencies = await latencies(app, None)
+    for line in ("/notice", "全体会员大会", "12月20日召开。", "跳过", "跳过", "跳过"):
+        await say("m1", line)(officer)
+    await say("m1", {"press": "f:c:all:"})(officer)
+    await say("m1", "跳过")(officer)
+    started = time.perf_counter()
+    await say("m1", {"press": "f:ok"})(officer)
+    confirm = time.perf_counter() - started
+    idle = rss_mb()
+    done = asyncio.Event()
+    peak = idle
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_mb())
+            await asyncio.sleep(0.02)
+
+    async def expand() -> tuple[int, float]:
+        started = time.perf_counter()
+        try:
+            return await expand_pending(app), time.perf_counter() - started
+        finally:
+            done.set()
+
+    sampling = asyncio.create_task(sample())
+    (batches, seconds), busy = await asyncio.gather(expand(), latencies(app, done))
+    await sampling
+    async with app.sessions() as session:
+        written = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.broadcast_id != 1)
+        )
+    print(
+        f"notice to everyone ({members:,} members): confirmed in {confirm * 1000:.0f} ms; "
+        f"{written:,} rows written by the leader in {seconds:.1f} s ({batches} batches, "
+        f"{(written or 0) / seconds:,.0f} rows/s)"
+    )
+    print(
+        f"resident memory: idle {idle:.0f} MB, peak while expanding {peak:.0f} MB "
+        f"(+{peak - idle:.0f} MB; goal within 50 MB)"
+    )
+    print(
+        f"member /menu: idle p50 {statistics.median(idle_latencies) * 1000:.0f} ms, "
+        f"p99 {p99(idle_latencies) * 1000:.0f} ms ({len(idle_latencies)} asked); while "
+        f"expanding p50 {statistics.median(busy) * 1000:.0f} ms, p99 {p99(busy) * 1000:.0f} ms "
+        f"({len(busy)} asked)"
+    )
+
+
 async def reminder_store(app: App) -> tuple[float, float]:
     """Seconds to schedule :data:`REMINDERS` reminders in bulk, and to cancel one thing's."""
     when = utcnow() + timedelta(days=30)
@@ -281,6 +376,7 @@ def list_jobs(url: str) -> tuple[float, int, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--broadcast-only", action="store_true", help="only the notice to everyone")
     args = parser.parse_args()
     full = Size(
         members=args.members,
@@ -302,6 +398,9 @@ async def main() -> None:
             "empty": ConsoleChannel(empty.dispatcher, "m1", Discard(), json_mode=True),
             "full": ConsoleChannel(big.dispatcher, "m1", Discard(), json_mode=True),
         }
+        if args.broadcast_only:
+            await notice_to_everyone(big, full.members)
+            return
         members = f"{full.members:,} members"
         print(f"{'answer':<34} {'empty':>9} {members:>17} {'ratio':>6}  goal < 1 s")
         for answer_empty, answer_full in zip(answers(EMPTY), answers(full), strict=True):
@@ -315,6 +414,8 @@ async def main() -> None:
                 f"{answer_full.label:<34} {small * 1000:6.0f} ms {large * 1000:14.0f} ms "
                 f"{large / small:6.1f}  {verdict}"
             )
+        print()
+        await notice_to_everyone(big, full.members)
         print()
         schedule, cancel = await reminder_store(big)
         print(

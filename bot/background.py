@@ -2,8 +2,9 @@
 
 Every serving process (``run``, ``serve``, ``chat``, ``demo``) starts a
 :class:`Background`; it competes for leadership (:mod:`bot.leader`) and, while it leads,
-resumes the scheduler, wakes it periodically and runs the sender over the channels
-attached to ``app.outbox``. When it stops leading, or stops, the sender finishes the
+resumes the scheduler, wakes it periodically, expands recorded broadcasts into outbox rows
+(:class:`~bot.broadcasting.Expander`) and runs the sender over the channels attached to
+``app.outbox``. When it stops leading, or stops, the sender finishes the
 send under way first.
 """
 
@@ -15,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot import reminders
+from bot.broadcasting import Expander
 from bot.leader import Leadership, lock_for
 from bot.sender import Sender
 
@@ -30,6 +32,7 @@ class Background:
     def __init__(self, app: App) -> None:
         self.app = app
         self.sender = Sender(app)
+        self.expander = Expander(app)
         self.leadership = Leadership(
             lock_for(app.settings.database_url), app.settings.leader_check_seconds
         )
@@ -48,6 +51,7 @@ class Background:
             reminders.bind(self.app)
             self.app.jobs.lead()
             sending = asyncio.create_task(self.sender.run(stop))
+            expanding = asyncio.create_task(self.expander.run(stop))
             try:
                 while not self.leadership.deposed.is_set():
                     with contextlib.suppress(TimeoutError):
@@ -59,8 +63,11 @@ class Background:
             finally:
                 stop.set()
                 self.sender.wake()
+                self.expander.wake()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(sending), STOP_TIMEOUT_SECONDS)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(expanding), STOP_TIMEOUT_SECONDS)
                 self.app.jobs.follow()
 
     async def stop(self) -> None:

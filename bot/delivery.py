@@ -53,7 +53,7 @@ from bot.context import MessageBuilder
 from bot.i18n import Translations, Translator
 from bot.messages import Notification, Outgoing, from_json, storable, to_json
 from bot.quiet import member_window, release_time
-from bot.settings import Settings
+from bot.settings import LANGUAGES, Settings
 from storage import members, outbox
 from storage.types import utcnow
 
@@ -180,6 +180,16 @@ class Outbox:
         await outbox.add(session, rows, broadcast)
         session.info[WRITTEN] = True
         return len(rows)
+
+    def rendered(
+        self, build: MessageBuilder, cls: MessageClass, urgent: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The message's body in each language, as :meth:`write` renders it: what a
+        broadcast recorded for the leader to expand carries (:mod:`bot.broadcasting`)."""
+        return {
+            language: to_json(_marked(build(self._translations[language]), cls, urgent))
+            for language in LANGUAGES
+        }
 
     async def write_live(
         self,

@@ -6,7 +6,9 @@ Services call this small API (events, ballots, bargaining and notices alike):
   ``async def fan_out(app, session, thing_id) -> list[(member_id, MessageBuilder)]``,
   which says who gets what when the reminder fires (read in the same transaction that
   writes the outbox; return ``[]`` when the thing is gone or cancelled); the dispatcher
-  collects the kinds of the routers it includes;
+  collects the kinds of the routers it includes. A kind whose audience may be large
+  (a notice to everyone) returns a :class:`~bot.broadcasting.Streamed` instead: who as
+  SQL and one message, which the leader expands in batches (:mod:`bot.broadcasting`);
 - in a handler, ``ctx.schedule(kind, thing_id, when)`` (applied after the message
   commits, so a rolled-back message schedules nothing) and
   ``ctx.cancel_reminders(kind, thing_id)``;
@@ -30,7 +32,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,10 +42,13 @@ from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.broadcasting import Streamed
 
 log = logging.getLogger(__name__)
 
-FanOut = Callable[["App", AsyncSession, int], Awaitable[list[tuple[int, MessageBuilder]]]]
+FanOut = Callable[
+    ["App", AsyncSession, int], Awaitable["list[tuple[int, MessageBuilder]] | Streamed"]
+]
 UrgentOf = Callable[[AsyncSession, int], Awaitable[bool]]
 FIRE = "bot.reminders:fire"
 """The job's function, by reference: jobs never hold pickled objects."""
@@ -95,26 +100,24 @@ async def fire(kind: str, thing_id: int, due: str) -> None:
         )
         await app.jobs.keep_paused(kind, thing_id, due)
         return
-    from bot.broadcasting import publish
+    from bot.broadcasting import Streamed, publish, start
 
     key = f"{kind}:{thing_id}" if spec.once_per_thing else f"{kind}:{thing_id}:{due}"
+    how: dict[str, Any] = {
+        "cls": spec.message_class,
+        "notice_id": thing_id if spec.about_notice else None,
+    }
     async with app.sessions() as session, session.begin():
-        recipients = await spec.fan_out(app, session, thing_id)
-        urgent = spec.urgent or (
+        found = await spec.fan_out(app, session, thing_id)
+        how["urgent"] = spec.urgent or (
             spec.urgent_of is not None and await spec.urgent_of(session, thing_id)
         )
-        written = await publish(
-            session,
-            app.outbox,
-            key,
-            recipients,
-            utcnow(),
-            cls=spec.message_class,
-            notice_id=thing_id if spec.about_notice else None,
-            urgent=urgent,
-        )
+        if isinstance(found, Streamed):
+            written = await start(session, app.outbox, key, found.to, found.build, utcnow(), **how)
+        else:
+            written = await publish(session, app.outbox, key, found, utcnow(), **how)
     if written is None:
         log.info("reminder %s already sent; not again", key)
         return
-    log.info("reminder %s: %d recipients", key, len(recipients))
+    log.info("reminder %s: %d recipients written", key, written.total)
     app.outbox.wake()

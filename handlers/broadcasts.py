@@ -1,6 +1,7 @@
 """``/broadcasts`` for officers: each broadcast's progress and final counts by status, the
 settled rows by route (mass send, customer service, template, inbox...) and outcome, and
-what WeChat reported of its mass sends (``MASSSENDJOBFINISH``)."""
+what WeChat reported of its mass sends (``MASSSENDJOBFINISH``). Counts are read from the
+broadcasts' counters (:mod:`storage.broadcasts`), never by counting the outbox."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, rows
 from bot.router import Router
-from storage import outbox, wechat_mass
+from storage import broadcasts, wechat_mass
 from storage.models import DeliveryStatus, Notice, Role, Route
 from storage.types import utcnow
 
@@ -21,7 +22,6 @@ SHOWN = 10
 STATUS_LABELS = {
     DeliveryStatus.SENT: N_("broadcasts.status.sent"),
     DeliveryStatus.PENDING: N_("broadcasts.status.pending"),
-    DeliveryStatus.SENDING: N_("broadcasts.status.sending"),
     DeliveryStatus.FAILED: N_("broadcasts.status.failed"),
     DeliveryStatus.BLOCKED: N_("broadcasts.status.blocked"),
 }
@@ -47,10 +47,10 @@ async def show_broadcasts(ctx: Context) -> None:
         assert notice.send_at is not None
         when = notice.send_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         lines.append(ctx.t("broadcasts.waiting", title=notice.title, when=when))
-    recent = await outbox.recent_broadcasts(ctx.session, SHOWN)
-    counts = await outbox.counts(ctx.session, [b.id for b in recent])
+    recent = await broadcasts.recent_broadcasts(ctx.session, SHOWN)
+    by_route = await broadcasts.tallies(ctx.session, [b.id for b in recent])
+    counts = broadcasts.by_status(recent, by_route)
     mass = await wechat_mass.reconciled(ctx.session, [b.id for b in recent])
-    by_route = await outbox.tallies(ctx.session, [b.id for b in recent])
     notice_ids = {b.notice_id for b in recent if b.notice_id}
     found = await ctx.session.execute(
         select(Notice.id, Notice.title).where(Notice.id.in_(notice_ids))
@@ -58,7 +58,6 @@ async def show_broadcasts(ctx: Context) -> None:
     titles = {notice_id: title for notice_id, title in found}
     for broadcast in recent:
         by_status = counts[broadcast.id]
-        total = sum(by_status.values())
         parts = [
             f"{ctx.t(label)} {by_status[status]}"
             for status, label in STATUS_LABELS.items()
@@ -67,7 +66,13 @@ async def show_broadcasts(ctx: Context) -> None:
         title = titles.get(broadcast.notice_id or 0, broadcast.key)
         if broadcast.key.startswith("notice_deadline:"):
             title = ctx.t("broadcasts.reminder_of", title=title)
-        state = ctx.t("broadcasts.done" if broadcast.finished_at else "broadcasts.ongoing")
+        state = ctx.t(
+            "broadcasts.done"
+            if broadcast.finished_at
+            else "broadcasts.ongoing"
+            if broadcast.expanded_at
+            else "broadcasts.preparing"
+        )
         when = broadcast.created_at.astimezone(zone).strftime("%m-%d %H:%M")
         lines.append(
             ctx.t(
@@ -76,7 +81,7 @@ async def show_broadcasts(ctx: Context) -> None:
                 when=when,
                 title=title,
                 state=state,
-                total=total,
+                total=broadcast.total,
                 counts=ctx.t.join(parts) or "-",
             )
         )

@@ -2,8 +2,9 @@
 reminder before a deadline ("remind me").
 
 A notice goes to an audience (:mod:`bot.audience`) now or at a chosen time; either way it
-is written to the durable outbox once (batch key ``notice:ID``) and the leader's sender
-delivers it. The deadline reminder is the first reminder kind (:mod:`bot.reminders`):
+is recorded as a broadcast once (key ``notice:ID``) and the officer is answered at once:
+the leader writes its outbox rows in batches (:mod:`bot.broadcasting`) and its sender
+delivers them. The deadline reminder is the first reminder kind (:mod:`bot.reminders`):
 one job per notice and lead time, fanning out to whoever pressed "remind me".
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audience
-from bot.broadcasting import publish
+from bot.broadcasting import Recipients, Streamed, start
 from bot.context import Context, MessageBuilder
 from bot.delivery import MessageClass
 from bot.dialogs import Choice, Field, Form, Invalid, choice_field, start_form, text_field
@@ -183,7 +184,8 @@ async def remind_me(ctx: Context, press: RemindMe) -> None:
 
 async def deadline_fan_out(
     app: App, session: AsyncSession, notice_id: int
-) -> list[tuple[int, MessageBuilder]]:
+) -> list[tuple[int, MessageBuilder]] | Streamed:
+    """Whoever pressed "remind me" and is still in the notice's audience."""
     notice = await session.get(Notice, notice_id)
     if notice is None or notice.deadline is None:
         return []
@@ -196,13 +198,8 @@ async def deadline_fan_out(
             rows([Button(t("notices.button.open"), OpenNotice(notice_id).pack())]),
         )
 
-    still_addressed = audience.condition(notice.audience, notice.audience_value)
-    return [
-        (member_id, build)
-        for member_id in await notices.subscribers(
-            session, DEADLINE_KIND, notice_id, still_addressed
-        )
-    ]
+    reminded = (DEADLINE_KIND, notice_id)
+    return Streamed(Recipients(notice.audience, notice.audience_value, reminded), build)
 
 
 router.reminder(DEADLINE_KIND, about_notice=True)(deadline_fan_out)
@@ -214,30 +211,34 @@ router.reminder(DEADLINE_KIND, about_notice=True)(deadline_fan_out)
 async def send_notice(
     session: AsyncSession, app_like: Context | App, notice: Notice, now: datetime
 ) -> int | None:
-    """Write the notice's broadcast to its audience; None when it went out before."""
-    member_ids = await audience.resolve(session, notice.audience, notice.audience_value)
+    """Record the notice's broadcast to its audience, for the leader to write; how many
+    members the audience has now (counted), or None when it went out before."""
     build = notice_builder(notice, app_like.settings.zone, now)
-    written = await publish(
+    to = Recipients(notice.audience, notice.audience_value)
+    key = f"{SEND_KIND}:{notice.id}"
+    started = await start(
         session,
         app_like.dispatcher.outbox,
-        f"{SEND_KIND}:{notice.id}",
-        [(member_id, build) for member_id in member_ids],
+        key,
+        to,
+        build,
         now,
         notice_id=notice.id,
         urgent=notice.urgent,
     )
-    return None if written is None else len(member_ids)
+    if started is None:
+        return None
+    return await audience.count(session, notice.audience, notice.audience_value)
 
 
 async def scheduled_fan_out(
     app: App, session: AsyncSession, notice_id: int
-) -> list[tuple[int, MessageBuilder]]:
+) -> list[tuple[int, MessageBuilder]] | Streamed:
     notice = await session.get(Notice, notice_id)
     if notice is None:
         return []
     build = notice_builder(notice, app.settings.zone, utcnow())
-    ids = await audience.resolve(session, notice.audience, notice.audience_value)
-    return [(member_id, build) for member_id in ids]
+    return Streamed(Recipients(notice.audience, notice.audience_value), build)
 
 
 async def urgent_notice(session: AsyncSession, notice_id: int) -> bool:

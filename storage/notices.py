@@ -17,6 +17,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Member, MemberSettings, Notice, ReminderSubscription
 
@@ -80,24 +81,16 @@ async def unsubscribe(session: AsyncSession, kind: str, thing_id: int, member_id
     )
 
 
-async def subscribers(
-    session: AsyncSession, kind: str, thing_id: int, among: ColumnElement[bool]
-) -> list[int]:
-    """Members who asked to be reminded of this thing, are still ``among`` those it is for
-    (a condition on :class:`Member`) and have not switched reminders off."""
-    rows = await session.scalars(
-        select(ReminderSubscription.member_id)
-        .join(Member, Member.id == ReminderSubscription.member_id)
-        .outerjoin(MemberSettings, MemberSettings.member_id == ReminderSubscription.member_id)
-        .where(
-            ReminderSubscription.kind == kind,
-            ReminderSubscription.thing_id == thing_id,
-            MemberSettings.reminders.is_not(False),
-            among,
-        )
-        .order_by(ReminderSubscription.member_id)
+def asked_reminder(kind: str, thing_id: int) -> ColumnElement[bool]:
+    """On the :class:`Member` row: the member asked to be reminded of this thing and has
+    not switched reminders off."""
+    off = aliased(MemberSettings)
+    asked = exists().where(
+        ReminderSubscription.member_id == Member.id,
+        ReminderSubscription.kind == kind,
+        ReminderSubscription.thing_id == thing_id,
     )
-    return list(rows)
+    return asked & ~exists().where(off.member_id == Member.id, off.reminders.is_(False))
 
 
 async def members_where(session: AsyncSession, condition: ColumnElement[bool]) -> list[int]:

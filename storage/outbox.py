@@ -16,13 +16,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     ScalarSelect,
     Select,
     exists,
@@ -37,8 +39,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from storage import broadcasts
 from storage.models import (
     Broadcast,
+    BroadcastTally,
     Delivery,
     DeliveryStatus,
     Identity,
@@ -50,7 +54,6 @@ from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
-OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 NOTIFY_CHANNEL = "unionbot_outbox"
 """PostgreSQL ``LISTEN``/``NOTIFY`` channel: a transaction that adds rows notifies the
 leader's sender at commit."""
@@ -65,18 +68,6 @@ class Row:
     not_before: datetime
     priority: int
     coalesce_key: str | None = None
-
-
-async def create_broadcast(
-    session: AsyncSession, key: str, notice_id: int | None, urgent: bool, now: datetime
-) -> Broadcast | None:
-    """A new broadcast, or None when one with this key was already written."""
-    if await session.scalar(select(Broadcast.id).where(Broadcast.key == key)) is not None:
-        return None
-    broadcast = Broadcast(key=key, notice_id=notice_id, urgent=urgent, created_at=now)
-    session.add(broadcast)
-    await session.flush()
-    return broadcast
 
 
 async def recipients(
@@ -112,7 +103,13 @@ async def add(session: AsyncSession, rows: Sequence[Row], broadcast_id: int | No
     ]
     for start in range(0, len(values), 1000):
         await session.execute(insert(Delivery), values[start : start + 1000])
-    if values and session.get_bind().dialect.name == "postgresql":
+    if values:
+        await notify(session)
+
+
+async def notify(session: AsyncSession) -> None:
+    """On PostgreSQL, wake the leader (in any process) when this transaction commits."""
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
@@ -163,18 +160,30 @@ def _preferred_channel() -> ScalarSelect[str]:
     )  # type: ignore[return-value]
 
 
+def still_written(broadcast_id: Any) -> ColumnElement[bool]:
+    """SQL: the row belongs to a broadcast, not urgent, whose rows are still being written."""
+    return exists().where(
+        Broadcast.id == broadcast_id,
+        Broadcast.expanded_at.is_(None),
+        Broadcast.urgent.is_(False),
+    )
+
+
 async def due(
     session: AsyncSession, now: datetime, limit: int, channels: Collection[str]
 ) -> list[Delivery]:
     """Pending rows whose time has come, for members whose preferred identity is on one of
     ``channels`` (include :data:`NO_CHANNEL` for those who have none), by priority, then
-    oldest first."""
+    oldest first. A broadcast that is not urgent waits until all its rows are written, so
+    that WeChat's mass sends carry whole batches of up to 10,000 (:mod:`storage.wechat_mass`)
+    and no row of it goes per member only because the bulk step had not seen it yet."""
     rows = await session.scalars(
         select(Delivery)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.not_before <= now,
             _preferred_channel().in_(list(channels)),
+            ~still_written(Delivery.broadcast_id),
         )
         .order_by(Delivery.priority, Delivery.not_before, Delivery.id)
         .limit(limit)
@@ -265,8 +274,7 @@ async def add_live(
         .on_conflict_do_nothing(index_elements=["member_id", "coalesce_key"], index_where=WAITING)
     )
     await session.execute(adding)
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    await notify(session)
 
 
 async def record(
@@ -280,7 +288,23 @@ async def record(
     route_reason: str | None = None,
 ) -> None:
     """The outcome of a send: sent, failed, blocked, or pending again for a retry; with the
-    route it took (:class:`~storage.models.Route`) where the channel has routes."""
+    route it took (:class:`~storage.models.Route`) where the channel has routes. The one
+    place outcomes are written, so it also keeps the broadcasts' counters: each row of a
+    broadcast whose outcome changes moves from its old settled count (if any) to the new."""
+    ids = list(delivery_ids)
+    before = await session.execute(
+        select(Delivery.broadcast_id, Delivery.status, Delivery.route)
+        .where(Delivery.id.in_(ids), Delivery.broadcast_id.is_not(None))
+        .with_for_update()
+    )
+    changes: Counter[tuple[int, str, str]] = Counter()
+    for broadcast_id, old, old_route in before:
+        assert broadcast_id is not None
+        new_route = old_route if route is None else route
+        if old in broadcasts.SETTLED:
+            changes[broadcast_id, old_route or "", old] -= 1
+        if status in broadcasts.SETTLED:
+            changes[broadcast_id, new_route or "", status] += 1
     values: dict[str, Any] = {"status": status, "reason": reason}
     if route is not None:
         values["route"], values["route_reason"] = route, route_reason
@@ -288,9 +312,15 @@ async def record(
         values["sent_at"] = now
     if not_before is not None:
         values["not_before"] = not_before
-    await session.execute(
-        update(Delivery).where(Delivery.id.in_(list(delivery_ids))).values(**values)
-    )
+    await session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
+    await broadcasts.tally(session, changes)
+
+
+def _settled(
+    status: str, rows: Iterable[tuple[int | None, str | None]]
+) -> Counter[tuple[int, str, str]]:
+    """Counter changes for rows ``(broadcast_id, route)`` newly settled as ``status``."""
+    return Counter((b, route or "", status) for b, route in rows if b is not None)
 
 
 async def take(
@@ -306,11 +336,14 @@ async def take(
         update(Delivery)
         .where(Delivery.id.in_([r.id for r in rows]), Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENT, sent_at=now, attempts=Delivery.attempts + 1)
-        .returning(Delivery.id, Delivery.member_id, Delivery.body)
+        .returning(
+            Delivery.id, Delivery.member_id, Delivery.body, Delivery.broadcast_id, Delivery.route
+        )
     )
     found = sorted(taken.all(), key=lambda r: int(r[0]))
+    await broadcasts.tally(session, _settled(DeliveryStatus.SENT, ((r[3], r[4]) for r in found)))
     await close_finished(session, now)
-    return [(member_id, identities[member_id].external_id, body) for _, member_id, body in found]
+    return [(r[1], identities[r[1]].external_id, r[2]) for r in found]
 
 
 async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
@@ -321,55 +354,28 @@ async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.SENDING, Delivery.mass_send_id.is_(None))
         .values(status=DeliveryStatus.FAILED, reason="interrupted", sent_at=now)
+        .returning(Delivery.broadcast_id, Delivery.route)
     )
-    return int(getattr(result, "rowcount", 0))
+    settled = [(b, route) for b, route in result]
+    await broadcasts.tally(session, _settled(DeliveryStatus.FAILED, settled))
+    return len(settled)
 
 
 async def close_finished(session: AsyncSession, now: datetime) -> None:
-    """Stamp broadcasts whose every row is settled."""
-    still_open = exists().where(Delivery.broadcast_id == Broadcast.id, Delivery.status.in_(OPEN))
+    """Stamp broadcasts whose rows are all written and all settled, by their counters."""
+    settled = (
+        select(func.coalesce(func.sum(BroadcastTally.count), 0))
+        .where(BroadcastTally.broadcast_id == Broadcast.id)
+        .correlate(Broadcast)
+        .scalar_subquery()
+    )
     await session.execute(
         update(Broadcast)
-        .where(Broadcast.finished_at.is_(None), ~still_open)
+        .where(
+            Broadcast.finished_at.is_(None),
+            Broadcast.expanded_at.is_not(None),
+            settled >= Broadcast.total,
+        )
         .values(finished_at=now)
         .execution_options(synchronize_session=False)
     )
-
-
-async def counts(session: AsyncSession, broadcast_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """How many rows of each broadcast are in each status."""
-    rows = await session.execute(
-        select(Delivery.broadcast_id, Delivery.status, func.count())
-        .where(Delivery.broadcast_id.in_(broadcast_ids))
-        .group_by(Delivery.broadcast_id, Delivery.status)
-    )
-    found: dict[int, dict[str, int]] = {id_: {} for id_ in broadcast_ids}
-    for broadcast_id, status, count in rows:
-        if broadcast_id is not None:
-            found[broadcast_id][status] = count
-    return found
-
-
-async def tallies(
-    session: AsyncSession, broadcast_ids: Sequence[int]
-) -> dict[int, dict[tuple[str, str], int]]:
-    """Each broadcast's settled rows by ``(route, status)`` (route "" when none)."""
-    settled = Delivery.status.in_([s for s in DeliveryStatus if s not in OPEN])
-    route = func.coalesce(Delivery.route, "")
-    rows = await session.execute(
-        select(Delivery.broadcast_id, route, Delivery.status, func.count())
-        .where(Delivery.broadcast_id.in_(broadcast_ids), settled)
-        .group_by(Delivery.broadcast_id, route, Delivery.status)
-    )
-    found: dict[int, dict[tuple[str, str], int]] = {id_: {} for id_ in broadcast_ids}
-    for broadcast_id, by_route, status, count in rows:
-        if broadcast_id is not None:
-            found[broadcast_id][by_route, status] = count
-    return found
-
-
-async def recent_broadcasts(session: AsyncSession, limit: int) -> list[Broadcast]:
-    rows = await session.scalars(
-        select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()).limit(limit)
-    )
-    return list(rows)

@@ -1,8 +1,8 @@
 """Real ``unionbot run`` processes sending through the Telegram stand-in: a broadcast
-interrupted by killing the sending process completes after a restart with no one messaged
-twice; of two processes on one database only the leader sends, and when it is killed the
-other takes over; SIGTERM stops a process in order (the send under way is recorded,
-leadership released) and it exits 0."""
+recorded by another process is expanded by the leader; interrupted by killing the sending
+process, it completes after a restart with no one messaged twice; of two processes on one
+database only the leader sends, and when it is killed the other takes over; SIGTERM stops a
+process in order (the send under way is recorded, leadership released) and it exits 0."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import func, select
 
-from bot.broadcasting import publish
+from bot.broadcasting import Recipients, start
 from bot.i18n import Translator
 from bot.messages import Outgoing
 from bot.settings import Settings
@@ -106,18 +106,10 @@ async def write_broadcast(url: str) -> None:
     app = build_app(Settings(database_url=url, quiet_hours="", _env_file=None))  # type: ignore[call-arg]
     try:
         async with app.sessions() as session, session.begin():
-            ids = []
             for n in range(RECIPIENTS):
                 chat = str(FIRST_CHAT + n)
-                _, member = await members.create_member(session, "telegram", chat, chat, "zh_CN")
-                ids.append(member.id)
-            await publish(
-                session,
-                app.outbox,
-                "test:kill",
-                [(member_id, notice) for member_id in ids],
-                utcnow(),
-            )
+                await members.create_member(session, "telegram", chat, chat, "zh_CN")
+            await start(session, app.outbox, "test:kill", Recipients("all"), notice, utcnow())
     finally:
         await app.close()
 
@@ -143,7 +135,11 @@ def received(fake: FakeTelegram) -> Counter[int]:
 
 async def settled(url: str) -> bool:
     counts = await outcome(url)
-    return not counts.get(DeliveryStatus.PENDING) and not counts.get(DeliveryStatus.SENDING)
+    return (
+        sum(counts.values()) == RECIPIENTS
+        and not counts.get(DeliveryStatus.PENDING)
+        and not counts.get(DeliveryStatus.SENDING)
+    )
 
 
 async def wait_settled(bot: Bot, url: str) -> None:

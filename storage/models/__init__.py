@@ -15,6 +15,7 @@ from storage.models.core import (
 )
 from storage.models.notices import (
     Broadcast,
+    BroadcastTally,
     Delivery,
     DeliveryStatus,
     MemberSettings,
@@ -27,6 +28,7 @@ __all__ = [
     "SCOPED_ROLES",
     "Base",
     "Broadcast",
+    "BroadcastTally",
     "Delivery",
     "DeliveryStatus",
     "DialogState",

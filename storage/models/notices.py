@@ -83,6 +83,12 @@ class Broadcast(Base):
 
     ``key`` names what caused it (``notice:7``, ``notice_deadline:7:20261201T0100Z``) and is
     unique, so a job that runs again after a crash finds its batch already written.
+
+    A broadcast to an audience is recorded first with its ``recipe`` (who, as data the
+    leader turns back into SQL, and the message rendered once per language); the leader
+    then writes its rows in batches by member id (:mod:`bot.broadcasting`), committing
+    ``expanded_to`` with each batch, so after a crash it carries on where it stopped.
+    ``expanded_at`` is set when every row is written (at once for rows written directly).
     """
 
     __tablename__ = "broadcasts"
@@ -95,6 +101,29 @@ class Broadcast(Base):
     urgent: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    recipe: Mapped[dict[str, Any] | None]
+    """What the leader expands (:func:`bot.broadcasting.start`); None for rows written
+    directly."""
+    total: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Rows written so far."""
+    expanded_to: Mapped[int] = mapped_column(default=0, server_default="0")
+    """The last member id whose row is written: where expansion resumes."""
+    expanded_at: Mapped[datetime | None]
+
+
+class BroadcastTally(Base):
+    """How many of a broadcast's rows settled with each status by each route: counters kept
+    by :func:`storage.outbox.record`, so progress is read without scanning the outbox
+    (pending = ``total`` - settled). ``route`` is "" when the sender did not name one."""
+
+    __tablename__ = "broadcast_tallies"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    route: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 WAITING = text("status = 'pending' AND coalesce_key IS NOT NULL")

@@ -16,7 +16,7 @@ from bot.messages import Incoming, Outgoing
 from bot.router import Route
 from bot.scheduler import create_scheduler
 from bot.sender import Sender
-from storage import members, outbox
+from storage import broadcasts, members, outbox
 from storage.schema import SCHEDULER_TABLE
 from storage.types import utcnow
 from tests.conftest import Chat
@@ -73,7 +73,7 @@ async def test_outbox_rows_by_status_channel_and_kind_and_send_outcomes(
     async with app.sessions() as session, session.begin():
         member = await members.find_member(session, "telegram:7")
         assert member is not None
-        broadcast = await outbox.create_broadcast(session, "metrics:1", None, True, now)
+        broadcast = await broadcasts.create_broadcast(session, "metrics:1", None, True, now)
         assert broadcast is not None
         body = {"text": "通知", "buttons": [], "image": None}
         await outbox.add(session, [outbox.Row(member.id, body, now, 2)], broadcast.id)

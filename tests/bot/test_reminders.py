@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import reminders
 from bot.app import App
+from bot.broadcasting import expand_pending
 from bot.context import Context, MessageBuilder
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming
@@ -125,6 +126,7 @@ async def test_a_reminder_survives_a_restart_and_fires_once(settings: Settings) 
                 return await count(app, Broadcast) >= 1
 
             await wait_for(fired)
+            await expand_pending(app)
             await member.channel.deliver_waiting()
             received = [m for m in member._take() if m["to"] == "xiaoli"]
             if _ == 0:
@@ -146,7 +148,9 @@ async def test_a_job_run_again_does_not_send_again(app: App) -> None:
     await Chat(app, "amy").say({"press": "set:rem"})
     reminders.bind(app)
     await reminders.fire("notice_deadline", notice.id, "20261201T000000Z")
+    await expand_pending(app)
     await reminders.fire("notice_deadline", notice.id, "20261201T000000Z")
+    await expand_pending(app)
     assert await count(app, Broadcast) == 1
     assert await count(app, Delivery) == 1  # amy switched reminders off
 
@@ -239,7 +243,9 @@ async def test_a_notice_scheduled_for_later_goes_to_its_audience_once(app: App) 
         session.add(notice)
     reminders.bind(app)
     await reminders.fire("notice", notice.id, "20261126T010000Z")
+    await expand_pending(app)
     await reminders.fire("notice", notice.id, "20261127T010000Z")
+    await expand_pending(app)
     assert await count(app, Broadcast) == 1
     assert await count(app, Delivery) == 2
 

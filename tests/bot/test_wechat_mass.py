@@ -13,14 +13,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import App
+from bot.broadcasting import expand_batch, expand_pending
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wechat.api import WeChatApi, WeChatApiError
 from bot.pacing import Pacer
 from bot.sender import Sender
 from bot.settings import Settings
 from handlers.notices import send_notice
-from storage import members, outbox, wechat_mass, wechat_quota
-from storage.models import Delivery, Identity, Member, Notice
+from storage import broadcasts, members, outbox, wechat_mass, wechat_quota
+from storage.models import Broadcast, Delivery, Identity, Member, Notice
 from storage.models.wechat import WechatInboxMessage, WechatMassSend
 from storage.models.wechat_quota import WechatQuota
 from storage.types import utcnow
@@ -49,8 +50,9 @@ async def followers(app: App, count: int, language: str = "zh_CN", prefix: str =
     return openids
 
 
-async def notify(app: App, title: str, now: datetime = NOON) -> int:
-    """A notice to everyone, written to the outbox; returns its broadcast's id."""
+async def notify(app: App, title: str, now: datetime = NOON, *, written: bool = True) -> int:
+    """A notice to everyone, written to the outbox by the leader; returns its broadcast's
+    id."""
     async with app.sessions() as session, session.begin():
         notice = Notice(
             title=title,
@@ -62,8 +64,10 @@ async def notify(app: App, title: str, now: datetime = NOON) -> int:
         session.add(notice)
         await session.flush()
         assert await send_notice(session, app, notice, now)
-        broadcast = await outbox.recent_broadcasts(session, 1)
-        return broadcast[0].id
+        broadcast = await broadcasts.recent_broadcasts(session, 1)
+    if written:
+        await expand_pending(app, clock=lambda: now)
+    return broadcast[0].id
 
 
 async def deliver(app: App, now: datetime = NOON) -> None:
@@ -72,8 +76,23 @@ async def deliver(app: App, now: datetime = NOON) -> None:
 
 
 async def statuses(app: App, broadcast_id: int) -> dict[str, int]:
+    """The broadcast's rows by status in the outbox, checked against its counters (which
+    count a row ``sending`` as pending)."""
     async with app.sessions() as session:
-        return (await outbox.counts(session, [broadcast_id]))[broadcast_id]
+        rows = await session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.broadcast_id == broadcast_id)
+            .group_by(Delivery.status)
+        )
+        in_outbox = {status: n for status, n in rows}
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast is not None
+        tallied = await broadcasts.tallies(session, [broadcast_id])
+        counted = broadcasts.by_status([broadcast], tallied)[broadcast_id]
+    open_rows = in_outbox.get("pending", 0) + in_outbox.get("sending", 0)
+    settled = {s: n for s, n in in_outbox.items() if s not in ("pending", "sending")}
+    assert counted == settled | ({"pending": open_rows} if open_rows else {})
+    return in_outbox
 
 
 async def batches(app: App) -> list[WechatMassSend]:
@@ -112,6 +131,24 @@ async def test_a_notice_goes_by_mass_send_in_batches_of_one_language(
     ]
     assert len({b.clientmsgid for b in sent}) == 3
     assert fake.sent == [] and fake.templates == []
+
+
+async def test_a_notice_waits_until_all_its_rows_are_written_then_goes_in_one_batch(
+    settings: Settings,
+) -> None:
+    fake = fake_wechat()
+    async with wechat_bot(settings, fake) as (app, _, _, _):
+        await followers(app, 5)
+        broadcast = await notify(app, "职工运动会报名", written=False)
+        assert await expand_batch(app, size=3, clock=lambda: NOON)
+        await deliver(app)
+        halfway = await statuses(app, broadcast)
+        await expand_pending(app, size=3, clock=lambda: NOON)
+        await deliver(app)
+        done = await statuses(app, broadcast)
+    assert halfway == {"pending": 3}
+    assert [len(job["body"]["touser"]) for job in fake.mass.jobs] == [5]
+    assert done == {"sent": 5}
 
 
 async def test_a_follower_alone_in_their_language_goes_per_member(settings: Settings) -> None:

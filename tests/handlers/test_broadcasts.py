@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.broadcasting import expand_pending
 from bot.channels.base import RecipientBlocked
 from bot.messages import Outgoing
 from bot.sender import Sender
 from handlers.notices import send_notice
-from storage import members
-from storage.models import Member, Notice
+from storage import broadcasts, members
+from storage.models import Delivery, Member, Notice
 from tests.conftest import Chat
 from tests.handlers.test_notices import load_demo, settings  # noqa: F401
 
@@ -38,6 +39,9 @@ async def test_an_officer_sees_progress_then_final_counts(app: App) -> None:
         assert everyone is not None and everyone > 1
         assert await send_notice(session, app, notice, NOON) == everyone
         assert await send_notice(session, app, notice, NOON) is None
+    recorded = await officer.text_of("/broadcasts")
+    assert "建德青荷对对联谊活动：准备名单中，共 0 人（-）" in recorded
+    await expand_pending(app, clock=lambda: NOON)
     progress = await officer.text_of("/broadcasts")
     assert f"建德青荷对对联谊活动：发送中，共 {everyone} 人（待发送 {everyone}）" in progress
     app.outbox.attach(Telegram())
@@ -48,6 +52,23 @@ async def test_an_officer_sees_progress_then_final_counts(app: App) -> None:
     assert (
         f"建德青荷对对联谊活动：已完成，共 {everyone} 人（已送达 {on_console}、已屏蔽 1）" in final
     )
+    assert await counted(app) == {"sent": on_console, "blocked": 1}
+
+
+async def counted(app: App) -> dict[str, int]:
+    """The one broadcast's counts from its counters, checked against the outbox itself."""
+    async with app.sessions() as session:
+        [broadcast] = await broadcasts.recent_broadcasts(session, 2)
+        tallied = await broadcasts.tallies(session, [broadcast.id])
+        from_counters = broadcasts.by_status([broadcast], tallied)[broadcast.id]
+        rows = await session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.broadcast_id == broadcast.id)
+            .group_by(Delivery.status)
+        )
+        in_outbox = {status: n for status, n in rows}
+    assert from_counters == in_outbox
+    return from_counters
 
 
 async def test_members_may_not_see_broadcasts(app: App) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from bot import reminders
 from bot.app import App
+from bot.broadcasting import expand_pending
 from bot.settings import Settings
 from storage.models import Role
 from storage.models.benefits import ModelWorker
@@ -135,16 +136,19 @@ async def test_the_reminder_is_in_the_members_language_and_local_time(app: App, 
     assert f"When: {local}" in message["text"]
 
 
-async def send_notice_to(chat: Chat, choice: str) -> tuple[str, list[dict[str, Any]]]:
+async def send_notice_to(app: App, chat: Chat, choice: str) -> tuple[str, list[dict[str, Any]]]:
     """The officer composes a notice for ``choice`` and sends it now; returns the summary
-    and what the console printed on sending (the notice to console members too)."""
+    and what the console printed once the leader wrote its rows (the notice to console
+    members too)."""
     for line in ["/notice", "活动通知", "请提前十分钟到场。", "跳过", "跳过", "跳过"]:
         said = await chat.say({"as": "officer", "text": line})
     assert choice in payloads(said[-1])
     await chat.say({"as": "officer", "press": choice})
     *_, confirm = await chat.say({"as": "officer", "text": "跳过"})
-    sent = await chat.say({"as": "officer", "press": "f:ok"})
-    return str(confirm["text"]), sent
+    await chat.say({"as": "officer", "press": "f:ok"})
+    await expand_pending(app)
+    await chat.channel.deliver_waiting()
+    return str(confirm["text"]), chat._take()
 
 
 async def test_a_notice_to_event_participants_reaches_only_them(app: App, chat: Chat) -> None:
@@ -153,7 +157,7 @@ async def test_a_notice_to_event_participants_reaches_only_them(app: App, chat: 
     await ensure_member(app, "officer", Role.OFFICER)
     await ensure_member(app, "bystander")
     chat._take()
-    summary, sent = await send_notice_to(chat, f"f:c:event:{event}")
+    summary, sent = await send_notice_to(app, chat, f"f:c:event:{event}")
     assert "活动“青荷对对·潮韵新安 冬日联谊”的报名者（现在 3 人）" in summary
     assert sorted(received(sent, sender="officer")) == ["a", "b", "quiet"]
 
@@ -181,6 +185,6 @@ async def test_a_notice_to_model_workers_reaches_only_verified_unrevoked_ones(
                 )
             )
     chat._take()
-    summary, sent = await send_notice_to(chat, "f:c:model_workers:")
+    summary, sent = await send_notice_to(app, chat, "f:c:model_workers:")
     assert "已认证的劳模（现在 1 人）" in summary
     assert sorted(received(sent, sender="officer")) == ["verified"]

@@ -8,10 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot import audience
+from bot import audience, reminders
 from bot.app import App
-from handlers.notices import deadline_fan_out
-from storage.models import Enterprise, Member, Notice
+from bot.broadcasting import expand_pending
+from handlers.notices import DEADLINE_KIND
+from storage.models import Broadcast, Delivery, Enterprise, Member, Notice
 from storage.models.benefits import ModelWorker
 from storage.models.events import Event
 from storage.types import utcnow
@@ -104,12 +105,25 @@ async def test_the_deadline_reminder_skips_a_subscriber_who_left_the_audience(ap
     notice = await add_notice(app, "坎墩街道送温暖", "town", "坎墩街道")
     assert "remind you" in await Chat(app, "amy").text_of({"press": f"nrem:{notice}"})
     amy = await member_id(app, "amy")
-    async with app.sessions() as session:
-        assert [m for m, _ in await deadline_fan_out(app, session, notice)] == [amy]
+    assert await reminded(app, notice, "first") == [amy]
     async with app.sessions() as session, session.begin():
         await session.execute(update(Member).where(Member.id == amy).values(town="逍林镇"))
+    assert await reminded(app, notice, "second") == []
+
+
+async def reminded(app: App, notice: int, due: str) -> list[int]:
+    """Who the notice's deadline reminder is written for when it fires (at ``due``)."""
+    reminders.bind(app)
+    await reminders.fire(DEADLINE_KIND, notice, due)
+    await expand_pending(app)
     async with app.sessions() as session:
-        assert await deadline_fan_out(app, session, notice) == []
+        return list(
+            await session.scalars(
+                select(Delivery.member_id)
+                .join(Broadcast, Broadcast.id == Delivery.broadcast_id)
+                .where(Broadcast.key == f"{DEADLINE_KIND}:{notice}:{due}")
+            )
+        )
 
 
 async def test_every_audience_answers_membership_as_it_resolves_recipients(app: App) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.broadcasting import expand_pending
 from bot.settings import Settings
 from storage.models import Broadcast, Delivery, Enterprise, Member, Notice, ReminderSubscription
 from storage.seed import demo_files, import_file
@@ -40,6 +41,13 @@ async def compose(officer: Chat, answers: list[str | dict[str, Any]]) -> list[di
     return said
 
 
+async def expanded(app: App, chat: Chat) -> list[dict[str, Any]]:
+    """What the console prints once the leader has written the broadcasts' rows."""
+    await expand_pending(app)
+    await chat.channel.deliver_waiting()
+    return chat._take()
+
+
 STANDARD = [
     "坎墩街道工会冬季送温暖",
     "12月5日上午在街道文化站发放慰问品，请带好工会会员证。",
@@ -61,8 +69,11 @@ async def test_an_officer_sends_to_a_town_and_only_its_members_receive_it(app: A
     assert "预览" in intro["text"]
     assert preview["text"].startswith("📢 坎墩街道工会冬季送温暖")
     assert "坎墩街道的会员（现在 1 人）" in confirm["text"] and "马上" in confirm["text"]
-    *received, done = await officer.say({"press": "f:ok"})
-    assert "1 位会员" in done["text"]
+    [done] = await officer.say({"press": "f:ok"})
+    assert "正在发送给约 1 位会员" in done["text"]
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count(Delivery.id))) == 0, "answered at once"
+    received = await expanded(app, officer)
     assert [m["to"] for m in received] == ["amy"]
     assert received[0]["text"] == preview["text"].replace(
         "坎墩街道工会冬季送温暖", "坎墩街道工会冬季送温暖"
@@ -76,7 +87,8 @@ async def test_each_member_gets_the_notice_in_their_language_and_the_preview_mat
     officer = Chat(app, "officer")
     await compose(officer, [*STANDARD, {"press": "f:c:all:"}])
     _, preview, _ = await officer.say("跳过")
-    received = {m["to"]: m for m in await officer.say("1")}
+    await officer.say("1")
+    received = {m["to"]: m for m in await expanded(app, officer)}
     assert set(received) >= {"xiaoli", "xiaozhang", "amy", "chair", "officer"}
     assert received["xiaoli"]["text"] == preview["text"]
     assert received["xiaoli"]["buttons"] == preview["buttons"]
@@ -262,7 +274,8 @@ async def test_an_urgent_notice_says_so_and_its_rows_are_urgent(app: App) -> Non
         await officer.say(answer)
     _, _, confirm = await officer.say("跳过")
     assert "⚠️ 紧急通知" in confirm["text"]
-    received = await officer.say({"press": "f:ok"})
+    await officer.say({"press": "f:ok"})
+    received = await expanded(app, officer)
     async with app.sessions() as session:
         notice = await session.scalar(select(Notice).where(Notice.title == STANDARD[0]))
         broadcast = await session.scalar(select(Broadcast).where(Broadcast.notice_id == notice.id))

@@ -363,3 +363,31 @@ async def test_an_officers_urgent_notice_reaches_wechat_members_by_template(
     assert {t["template_id"] for t in fake.templates} == {"TPL-NOTICE"}
     assert fake.texts_to(WORKER) == [] and fake.texts_to(OTHER) == []
     assert fake.refused_calls == []
+
+
+async def test_the_rest_of_a_long_reply_counts_against_the_window(settings: Settings) -> None:
+    from bot.context import Context
+    from bot.router import Router
+
+    router = Router("test-long")
+
+    @router.command("long")
+    async def long(ctx: Context) -> None:
+        ctx.reply("\n".join(f"第 {n} 行：职工服务平台为您服务" for n in range(150)))
+
+    fake = quota_fake()
+    async with wechat_bot(settings, fake, [router]) as (app, channel, base, _):
+        wechat = WeChatServer(base, fake=fake)
+        first = await wechat.says(WORKER, "/long")
+        await channel.idle()
+        rest = len(fake.texts_to(WORKER))
+        await write(app, WORKER, *(text(f"通知 {n}") for n in range(5 - rest + 1)))
+        await send_all(app)
+        recorded = await routes(app)
+        await wechat.close()
+    assert first is not None and 1 <= rest < 5
+    assert [route for _, route, _ in recorded] == [
+        *["customer_service"] * (5 - rest),
+        "inbox",
+    ]
+    assert fake.refused_calls == []

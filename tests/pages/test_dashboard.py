@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from bot.app import App
-from storage import members, outbox
+from storage import broadcasts, members, outbox
 from storage.models import RoleGrant
 from storage.models.bargaining import BargainingSession
 from storage.models.events import Event, SignUp, SignUpStatus
@@ -54,7 +54,7 @@ async def busy_federation(app: App, chat: Chat) -> None:
             .where(BargainingSession.id == bs.id)
             .values(step_started_at=now - timedelta(days=30), title='=HYPERLINK("http://x")')
         )
-        broadcast = await outbox.create_broadcast(session, "notice:99", None, False, now)
+        broadcast = await broadcasts.create_broadcast(session, "notice:99", None, False, now)
         assert broadcast is not None
         found = [await members.find_member(session, n) for n in ("xiaozhang", "xiaowang", "xiaoli")]
         ids = [m.id for m in found if m]

@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 
 from bot import audience
 from bot.app import App
-from storage import events, matchmaking, outbox
+from storage import broadcasts, events, matchmaking
 from storage.bargaining_index import bargaining_indexes
 from storage.models import Enterprise, Member
 from storage.models.bargaining import BargainingSession
@@ -118,11 +118,18 @@ async def test_the_audience_question_hops_through_the_town_index(app: App) -> No
     )
 
 
-async def test_broadcast_counts_are_read_by_index(app: App) -> None:
+async def test_broadcast_counts_are_read_from_their_counters_by_index(app: App) -> None:
     served(
-        await plans(app, lambda session: outbox.counts(session, [1, 2])),
-        "ix_deliveries_counts",
+        await plans(app, lambda session: broadcasts.tallies(session, [1, 2])),
+        "pk_broadcast_tallies",
     )
+
+
+async def test_each_expansion_batch_is_found_by_member_id(app: App) -> None:
+    async def next_batch(session: Any) -> object:
+        return await broadcasts.batch_end(session, audience.condition("all", ""), 5000, 10000)
+
+    served(await plans(app, next_batch), "pk_members")
 
 
 async def test_cancelling_a_things_reminders_reads_only_its_jobs(app: App) -> None:

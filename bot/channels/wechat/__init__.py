@@ -76,6 +76,8 @@ uploaded (a notice's image is a path an officer typed)."""
 SUCCESS = "success"
 EVENTS = frozenset({"start", "press"})
 """What WeChat counts as a menu click, follow or scan: 3 messages in the minute after."""
+MESSAGES = frozenset({"text", "location", "media"})
+"""What a member sends: 5 messages in the 48 hours after."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ class WeChatChannel:
 
     async def _answer(self, received: Received) -> str | None:
         """The passive reply's text, or None when the reply will follow through the API."""
-        wrote_at = None if received.kind in EVENTS else utcnow()
+        wrote_at = utcnow() if received.kind in MESSAGES else None
         work = self._spawn(self._handle(received))
         done, _ = await asyncio.wait({work}, timeout=self.settings.wechat_reply_seconds)
         if not done:
