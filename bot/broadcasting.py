@@ -48,8 +48,6 @@ a minute, small enough that each transaction is short (a tenth of a second or so
 SQLITE_BATCH = 2_000
 """On SQLite, where a batch holds the one write lock every message waits for: 10 ms a
 batch instead of 100 (100,000 members take a second either way)."""
-
-
 MAX_QUIET_CHOICES = 500
 """Distinct quiet-hours settings one batch's ``not_before`` expression may spell out (four
 bound values each); a batch with more is halved until it has fewer."""
