@@ -322,7 +322,7 @@ async def preview(ctx: Context, data: dict[str, Any]) -> str:
     )
     if draft.urgent:
         summary += "\n" + ctx.t("notices.urgent_summary")
-    routes = await _routes(ctx, audience.condition(name, value), urgent=draft.urgent)
+    routes = await _routes(ctx, audience.condition(name, value), count, urgent=draft.urgent)
     return f"{summary}\n{routes}" if routes else summary
 
 
@@ -336,12 +336,13 @@ ROUTE_LABELS = (
 )
 
 
-async def _routes(ctx: Context, condition: ColumnElement[bool], *, urgent: bool) -> str:
+async def _routes(ctx: Context, condition: ColumnElement[bool], count: int, *, urgent: bool) -> str:
     """How the notice will travel, by route ("about 180,000 by mass send, ..."): counted
     by the database, as things stand now."""
     figures = await forecast(
         ctx.session,
         condition,
+        count,
         utcnow(),
         template_quota=(
             ctx.settings.wechat_template_quota

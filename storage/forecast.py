@@ -5,9 +5,13 @@ WeChat by mass send while they have one left this month, else by customer-servic
 inside the 48 hours after their last message, else by template (when one is configured,
 while the day's template quota lasts), else into their inbox; an urgent notice skips the
 mass send and tries the template first. Then Telegram, and any other channel (the
-console) or none. One query of ``COUNT`` s, whatever the audience's size; no member id is
-read. It is a forecast ("about"): a member may write, or move, before the message goes,
-and which members an urgent notice's templates run out on is not known before.
+console) or none. One query of ``COUNT`` s; no member id is read. It is a forecast
+("about"): a member may write, or move, before the message goes, and which members an
+urgent notice's templates run out on is not known before.
+
+Finding each member's preferred identity costs an index probe per member (8.5 s for
+1,000,000 on PostgreSQL), so an audience larger than :data:`SAMPLE` is forecast from every
+k-th member by id and scaled to its size; the officer's count of recipients stays exact.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from storage.wechat_mass import mass_left
 
 WINDOW = timedelta(hours=48) - timedelta(minutes=10)
 """As the WeChat channel counts the customer-service window."""
+SAMPLE = 20_000
+"""Audiences up to this size are counted member by member; larger ones are sampled."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +47,18 @@ class Forecast:
 async def forecast(
     session: AsyncSession,
     condition: ColumnElement[bool],
+    size: int,
     now: datetime,
     *,
     template_quota: int | None,
     urgent: bool = False,
 ) -> Forecast:
-    """The members matching ``condition`` by the route a broadcast would take now;
-    ``template_quota``: the account's daily template quota, None when no template is
-    configured."""
+    """The ``size`` members matching ``condition`` by the route a broadcast would take
+    now; ``template_quota``: the account's daily template quota, None when no template
+    is configured."""
+    step = -(-size // SAMPLE)
+    if step > 1:
+        condition = and_(condition, Member.id % step == 0)
     other = aliased(Identity)
     preferred = (
         select(other.id)
@@ -86,8 +96,11 @@ async def forecast(
         .outerjoin(WechatQuota, WechatQuota.identity_id == Identity.id)
         .where(condition)
     )
-    found = (await session.execute(query)).one()
-    by_mass, by_window, others, telegram, rest_of_them = (int(n or 0) for n in found)
+    found = [int(n or 0) for n in (await session.execute(query)).one()]
+    counted = sum(found)
+    if step > 1 and counted:
+        found = [round(n * size / counted) for n in found]
+    by_mass, by_window, others, telegram, rest_of_them = found
     left = 0
     if template_quota is not None:
         used = await session.scalar(
