@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     true,
@@ -54,6 +55,7 @@ from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 NOTIFY_CHANNEL = "unionbot_outbox"
 """PostgreSQL ``LISTEN``/``NOTIFY`` channel: a transaction that adds rows notifies the
 leader's sender at commit."""
@@ -362,19 +364,24 @@ async def settle_interrupted(session: AsyncSession, now: datetime) -> int:
 
 
 async def close_finished(session: AsyncSession, now: datetime) -> None:
-    """Stamp broadcasts whose rows are all written and all settled, by their counters."""
+    """Stamp broadcasts whose rows are all written and all settled: by their counters, or
+    when no row is open any more (a ``/link`` merge drops a member's second row of a
+    broadcast, which the total still counts; the probe is served by ``ix_deliveries_counts``)."""
     settled = (
         select(func.coalesce(func.sum(BroadcastTally.count), 0))
         .where(BroadcastTally.broadcast_id == Broadcast.id)
         .correlate(Broadcast)
         .scalar_subquery()
     )
+    still_open = exists().where(
+        Delivery.broadcast_id == Broadcast.id, Delivery.status.in_(OPEN_STATUSES)
+    )
     await session.execute(
         update(Broadcast)
         .where(
             Broadcast.finished_at.is_(None),
             Broadcast.expanded_at.is_not(None),
-            settled >= Broadcast.total,
+            or_(settled >= Broadcast.total, ~still_open),
         )
         .values(finished_at=now)
         .execution_options(synchronize_session=False)

@@ -227,6 +227,22 @@ async def test_every_way_an_outcome_is_written_keeps_the_counters_true(app: App)
     assert (await the_broadcast(app, broadcast_id)).finished_at == morning
 
 
+async def test_a_broadcast_finishes_when_a_linked_members_second_row_is_dropped(
+    app: App,
+) -> None:
+    """``/link`` merges two members who both have a row of the broadcast: the merged one's
+    goes, so the broadcast's total counts a row that will never be settled."""
+    ids = await union(app, 4)
+    broadcast_id = await record(app, "test:linked", Recipients("all"), SHANGHAI_NIGHT)
+    await expand_pending(app, clock=lambda: SHANGHAI_NIGHT)
+    async with app.sessions() as session, session.begin():
+        await members.merge_members(session, ids["m0"], ids["m1"])
+    morning = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+    async with app.sessions() as session, session.begin():
+        assert len(await outbox.take(session, "console", morning)) == 3
+    assert (await the_broadcast(app, broadcast_id)).finished_at == morning
+
+
 async def test_a_notice_recorded_in_another_process_is_expanded_by_the_leader(
     settings: Settings,
 ) -> None:
