@@ -81,6 +81,8 @@ async def servers(
     if await upgrade.wait() != 0:
         raise RuntimeError("unionbot db upgrade failed")
     ports = [free_port() for _ in range(workers)]
+    log = await asyncio.to_thread(open, Path(folder) / "serve.log", "ab")
+    print(f"serve logs: {folder}/serve.log", flush=True)
     processes = [
         await asyncio.create_subprocess_exec(
             UNIONBOT,
@@ -90,7 +92,7 @@ async def servers(
             env=env,
             cwd=folder,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=log,
         )
         for port in ports
     ]
@@ -114,6 +116,7 @@ async def servers(
         for process in processes:
             if process.returncode is None:
                 process.kill()
+        log.close()
 
 
 async def load(
@@ -138,12 +141,14 @@ async def load(
             due = started + (j * members + m) / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             update = fake.message_update(user, SCRIPT[j % len(SCRIPT)])
-            response = await client.post(
-                base + "/telegram",
-                json=update,
-                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
-            )
-            if response.status_code != 200:
+            try:
+                response = await client.post(
+                    base + "/telegram",
+                    json=update,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+                )
+                failed += response.status_code != 200
+            except httpx.HTTPError:
                 failed += 1
             latencies.append(time.perf_counter() - due)
 

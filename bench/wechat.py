@@ -29,6 +29,7 @@ from sqlalchemy import func, insert, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dispatch import bench_databases
+from bot.broadcasting import expand_pending
 from bot.channels.wechat import WeChatChannel
 from bot.pacing import Pacer
 from bot.sender import Sender
@@ -130,6 +131,7 @@ async def measure(url: str, members: int, spent: float, active: float) -> Figure
                 session.add(notice)
                 await session.flush()
                 await send_notice(session, app, notice, now)
+            await expand_pending(app, clock=lambda: now)  # the leader writes its rows
             write = time.perf_counter() - started
             started = time.perf_counter()
             await channel.send_bulk(now)

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import instance_state
 
 from bot.i18n import Translator
 from bot.messages import Button, Incoming, Outgoing
 from bot.payloads import Payload
 from bot.settings import Settings
 from storage import members
-from storage.message_state import Dialog
+from storage.message_state import Dialog, Found
 from storage.models import Identity, Member, Role
 from storage.types import utcnow
 
@@ -61,8 +62,6 @@ class Roles:
 class Context:
     message: Incoming
     open_session: Callable[[], AsyncSession] = field(repr=False)
-    member: Member
-    identity: Identity
     settings: Settings
     t: Translator
     dispatcher: Dispatcher
@@ -75,8 +74,50 @@ class Context:
     outbox: list[tuple[int, MessageBuilder]] = field(default_factory=list)
     scheduled: list[tuple[str, int, datetime]] = field(default_factory=list)
     cancelled: list[tuple[str, int]] = field(default_factory=list)
+    stored: Found | None = field(default=None, repr=False)
+    """The rows the message found (None for a new member)."""
+    _member: Member | None = None
+    _identity: Identity | None = None
     _roles: Roles | None = None
     _session: AsyncSession | None = None
+
+    @property
+    def member(self) -> Member:
+        if self._member is None:
+            assert self.stored is not None
+            self._member = self.stored.member()
+        return self._member
+
+    @member.setter
+    def member(self, member: Member) -> None:
+        self._member = member
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            assert self.stored is not None
+            self._identity = self.stored.identity()
+        return self._identity
+
+    @property
+    def member_id(self) -> int:
+        """The member's id, without making the member an ORM object."""
+        if self._member is None and self.stored is not None:
+            member_id: int = self.stored.member_values["id"]
+            return member_id
+        return self.member.id
+
+    def changed_outside_session(self) -> bool:
+        """Whether a handler changed the member or identity without opening a session."""
+        objects: list[Member | Identity] = [
+            o for o in (self._member, self._identity) if o is not None
+        ]
+        return self._session is None and any(instance_state(o).modified for o in objects)
+
+    def back_to_stored(self) -> None:
+        """The member and identity as stored (a handler's changes to them rolled back)."""
+        if self.stored is not None:
+            self._member = self._identity = None
 
     @property
     def session(self) -> AsyncSession:

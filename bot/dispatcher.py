@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import audience, dialogs, metrics
@@ -42,7 +41,6 @@ from bot.scheduler import Jobs
 from bot.settings import Settings
 from storage import members
 from storage.message_state import Dialog, Found, MessageState
-from storage.models import Identity, Member
 from storage.refusals import MessageId, Refused
 from storage.types import utcnow
 
@@ -69,7 +67,7 @@ class Dispatcher:
         self.jobs = jobs or Jobs(settings)
         self.sessions = sessions
         self.engine: AsyncEngine = sessions.kw["bind"]
-        self.state = MessageState(self.engine.dialect)
+        self.state = MessageState(self.engine)
         self.translations = translations
         self.outbox = outbox
         self.routers = list(routers)
@@ -146,14 +144,14 @@ class Dispatcher:
         others, the last-seen time and the dialog state."""
         if ctx.outbox:
             await self._write_outbox(ctx)
-        if not ctx.has_session and (inspect(ctx.member).modified or inspect(ctx.identity).modified):
+        if ctx.changed_outside_session():
             ctx.session  # noqa: B018  (takes the member and identity into a session)
         if ctx.has_session:
             await ctx.session.flush()
         statements = [loaded.refresh] if loaded.refresh else []
         message = ctx.message
         dialog = self.state.dialog_write(
-            loaded.dialog, ctx.dialog, ctx.member.id, message.channel, message.chat_id
+            loaded.dialog, ctx.dialog, ctx.member_id, message.channel, message.chat_id
         )
         if dialog is not None:
             statements.append(dialog)
@@ -195,13 +193,14 @@ class Dispatcher:
                 message.display_name or message.user_id,
                 self._translator(message.language).language,
             )
-            ctx = self._new_context(message, identity, member, lambda: session, [])
+            ctx = self._new_context(message, member.language, lambda: session, None)
+            ctx.member, ctx._identity = member, identity
             ctx.session  # noqa: B018  (the new member's session is this message's)
             return ctx, loaded
-        identity = found.identity
-        if not identity.active or now - identity.last_seen_at > LAST_SEEN_PRECISION:
-            loaded.refresh = self.state.refreshed(identity.id, now)
-        ctx = self._new_context(message, identity, found.member, open_session, found.grants)
+        seen = found.identity_values
+        if not seen["active"] or now - seen["last_seen_at"] > LAST_SEEN_PRECISION:
+            loaded.refresh = self.state.refreshed(seen["id"], now)
+        ctx = self._new_context(message, found.member_values["language"], open_session, found)
         ctx.dialog = found.dialog.copy() if found.dialog else None
         idle = timedelta(minutes=self.settings.form_idle_minutes)
         if ctx.dialog is not None and now - ctx.dialog.updated_at > idle:
@@ -212,26 +211,23 @@ class Dispatcher:
     def _new_context(
         self,
         message: Incoming,
-        identity: Identity,
-        member: Member,
+        language: str,
         open_session: Callable[[], AsyncSession],
-        grants: list[tuple[str, str]],
+        found: Found | None,
     ) -> Context:
-        ctx = Context(
+        return Context(
             message=message,
             open_session=open_session,
-            member=member,
-            identity=identity,
             settings=self.settings,
-            t=self.translations[member.language],
+            t=self.translations[language],
             dispatcher=self,
-            _roles=Roles(grants),
+            stored=found,
+            _roles=Roles(found.grants if found else []),
         )
-        return ctx
 
     async def _route_or_refuse(self, ctx: Context, loaded: _Loaded) -> None:
         kept = len(ctx.replies), len(ctx.outbox), len(ctx.scheduled), len(ctx.cancelled)
-        dialog = ctx.dialog.copy() if ctx.dialog else None
+        had_dialog = ctx.dialog is not None
         had_session = ctx.has_session
         try:
             if had_session:
@@ -243,10 +239,8 @@ class Dispatcher:
             if not had_session and ctx.has_session:
                 await ctx.session.close()
                 ctx.forget_session()
-            if loaded.found is not None:
-                rebuilt = self.state.found(loaded.found.row)
-                ctx.identity, ctx.member = rebuilt.identity, rebuilt.member
-            ctx.dialog = dialog
+            ctx.back_to_stored()
+            ctx.dialog = loaded.dialog.copy() if had_dialog and loaded.dialog else None
             del ctx.replies[kept[0] :], ctx.outbox[kept[1] :]
             del ctx.scheduled[kept[2] :], ctx.cancelled[kept[3] :]
             values = {

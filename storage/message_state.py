@@ -3,26 +3,32 @@
 Every message needs its sender's identity and member, their roles and this chat's dialog
 state; most write nothing else, or only the dialog state. Through the ORM those few rows
 cost most of a message (``bench/dispatch.py``), so they are read here in one round trip
-(one thread hop on SQLite) and written back only when they changed: a message that
-changes nothing opens no transaction. Values go through the columns' own types, so they
-are stored and read exactly as the ORM would; the identity and member come back as ORM
-objects outside any session, which :class:`bot.context.Context` attaches to a session
-only when a handler opens one.
+(on SQLite, on a connection of the event loop's own thread: no hop to aiosqlite's) and
+written back only when they changed: a message that changes nothing opens no transaction.
+Values go through the columns' own types, so they are stored and read exactly as the ORM
+would; the identity and member come back as ORM objects outside any session, which
+:class:`bot.context.Context` attaches to a session only when a handler opens one.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import json
+import sqlite3
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Column, Dialect, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import Column, Dialect, Table, event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.orm.instrumentation import manager_of_class
 
+from storage.db import sqlite_file
 from storage.models import DialogState, Identity, Member, RoleGrant
 
 Processor = Callable[[Any], Any] | None
@@ -40,18 +46,32 @@ class Dialog:
     id: int | None = None
 
     def copy(self) -> Dialog:
-        return replace(self, data=copy.deepcopy(self.data))
+        return replace(self, data=json.loads(json.dumps(self.data)))
 
 
-@dataclass
 class Found:
-    identity: Identity
-    member: Member
-    grants: list[tuple[str, str]]
-    dialog: Dialog | None
-    row: Sequence[Any] = field(repr=False)
-    """The row as read, to rebuild the identity and member when a handler's changes to
-    them are rolled back."""
+    """A message's stored rows. The identity and member become ORM objects only when asked
+    for (most messages only need the member's id and language)."""
+
+    def __init__(
+        self,
+        identity: dict[str, Any],
+        member: dict[str, Any],
+        grants: list[tuple[str, str]],
+        dialog: Dialog | None,
+    ) -> None:
+        self.identity_values = identity
+        self.member_values = member
+        self.grants = grants
+        self.dialog = dialog
+
+    def identity(self) -> Identity:
+        identity: Identity = _detached(Identity, self.identity_values)
+        return identity
+
+    def member(self) -> Member:
+        member: Member = _detached(Member, self.member_values)
+        return member
 
 
 _DIALOG_COLUMNS = ("id", "form", "step", "data", "updated_at")
@@ -64,9 +84,12 @@ _ROLES = {
 class MessageState:
     """The statements for one database, written once for its dialect."""
 
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
+    def __init__(self, engine: AsyncEngine) -> None:
+        dialect = engine.dialect
         self.postgres = dialect.name == "postgresql"
+        path = None if self.postgres else sqlite_file(str(engine.url))
+        self._reads = _LocalReads(engine, path) if path else None
+        configure_mappers()  # objects are made from rows here, before any query would
         self._identity = _columns(Identity.__table__, dialect)
         self._member = _columns(Member.__table__, dialect)
         dialogs = DialogState.__table__
@@ -111,13 +134,15 @@ class MessageState:
         self, connection: AsyncConnection, channel: str, external_id: str, chat_id: str
     ) -> Found | None:
         """The identity, member, roles and dialog state of this chat, in one round trip."""
-        driver = await _driver(connection)
-        if self.postgres:
-            row = await driver.fetchrow(self._read, chat_id, channel, external_id)
-        else:
-            rows = await driver.execute_fetchall(self._read, (chat_id, channel, external_id))
-            row = rows[0] if rows else None
-        return None if row is None else self.found(row)
+        params = (chat_id, channel, external_id)
+        rows = self._reads.fetch(self._read, params) if self._reads else None
+        if rows is None:
+            driver = await _driver(connection)
+            if self.postgres:
+                rows = [await driver.fetchrow(self._read, *params)]
+            else:
+                rows = await driver.execute_fetchall(self._read, params)
+        return self.found(rows[0]) if rows and rows[0] is not None else None
 
     def found(self, row: Sequence[Any]) -> Found:
         values = [
@@ -126,16 +151,14 @@ class MessageState:
         ]
         identity_end = len(self._identity)
         member_end = identity_end + len(self._member)
-        identity = _detached(Identity, self._identity, values[:identity_end])
-        member = _detached(Member, self._member, values[identity_end:member_end])
-        dialog_values = {
-            name: v for (name, _), v in zip(self._dialog, values[member_end:], strict=True)
-        }
-        dialog = None if dialog_values["id"] is None else Dialog(**dialog_values)
+        identity = _named(self._identity, values[:identity_end])
+        member = _named(self._member, values[identity_end:member_end])
+        dialog = _named(self._dialog, values[member_end:])
         grants = row[-1]
         if isinstance(grants, str):
             grants = json.loads(grants)
-        return Found(identity, member, [(r, s) for r, s in grants or ()], dialog, row)
+        stored = None if dialog["id"] is None else Dialog(**dialog)
+        return Found(identity, member, [(r, s) for r, s in grants or ()], stored)
 
     def refreshed(self, identity_id: int, now: datetime) -> tuple[str, tuple[Any, ...]]:
         """The identity is active and was seen ``now``."""
@@ -195,6 +218,46 @@ class MessageState:
                     await connection.exec_driver_sql(sql, params)
 
 
+class _LocalReads:
+    """A SQLite connection of the event loop's own thread, for the read every message
+    makes. In WAL mode a read never waits for a writer, and this query takes less time than
+    aiosqlite's hop to its connection's thread and back, so it runs here; anything
+    unexpected (another thread, a busy database during recovery) goes the usual way."""
+
+    def __init__(self, engine: AsyncEngine, path: Any) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self._thread: int | None = None
+        event.listen(engine.sync_engine, "engine_disposed", lambda _: self.close())
+
+    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
+        """The rows, or None to read through the engine instead."""
+        if self._thread not in (None, threading.get_ident()):
+            return None
+        try:
+            if self._connection is None:
+                self._connection = self._open()
+            return self._connection.execute(sql, params).fetchall()
+        except sqlite3.Error:
+            self.close()
+            return None
+
+    def _open(self) -> sqlite3.Connection:
+        # mode=rw: never create the file (storage.db creates it, private).
+        uri = f"file:{quote(str(self._path))}?mode=rw"
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None)
+        connection.execute("PRAGMA query_only = ON")
+        connection.execute("PRAGMA busy_timeout = 0")
+        self._thread = threading.get_ident()
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+        self._connection = self._thread = None
+
+
 async def _driver(connection: AsyncConnection) -> Any:
     """The driver's own connection (asyncpg's, or aiosqlite's) under ``connection``."""
     return (await connection.get_raw_connection()).driver_connection
@@ -218,8 +281,14 @@ def _bind(column: Column[Any], dialect: Dialect) -> Processor:
     return processor
 
 
-def _detached(model: type[Any], columns: list[tuple[str, Processor]], values: list[Any]) -> Any:
-    """An ORM object for a row, as if loaded by a session since closed."""
-    instance = model(**{name: value for (name, _), value in zip(columns, values, strict=True)})
+def _named(columns: list[tuple[str, Processor]], values: list[Any]) -> dict[str, Any]:
+    return {name: value for (name, _), value in zip(columns, values, strict=True)}
+
+
+def _detached(model: type[Any], values: dict[str, Any]) -> Any:
+    """An ORM object for a row, as if loaded by a session since closed: its values set as
+    loaded ones (as a query sets them), not as changes to save."""
+    instance = manager_of_class(model).new_instance()
+    instance_dict(instance).update(values)
     make_transient_to_detached(instance)
     return instance

@@ -24,8 +24,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     ScalarSelect,
     Select,
+    exists,
     func,
     insert,
     literal,
@@ -158,18 +160,30 @@ def _preferred_channel() -> ScalarSelect[str]:
     )  # type: ignore[return-value]
 
 
+def still_written(broadcast_id: Any) -> ColumnElement[bool]:
+    """SQL: the row belongs to a broadcast, not urgent, whose rows are still being written."""
+    return exists().where(
+        Broadcast.id == broadcast_id,
+        Broadcast.expanded_at.is_(None),
+        Broadcast.urgent.is_(False),
+    )
+
+
 async def due(
     session: AsyncSession, now: datetime, limit: int, channels: Collection[str]
 ) -> list[Delivery]:
     """Pending rows whose time has come, for members whose preferred identity is on one of
     ``channels`` (include :data:`NO_CHANNEL` for those who have none), by priority, then
-    oldest first."""
+    oldest first. A broadcast that is not urgent waits until all its rows are written, so
+    that WeChat's mass sends carry whole batches of up to 10,000 (:mod:`storage.wechat_mass`)
+    and no row of it goes per member only because the bulk step had not seen it yet."""
     rows = await session.scalars(
         select(Delivery)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.not_before <= now,
             _preferred_channel().in_(list(channels)),
+            ~still_written(Delivery.broadcast_id),
         )
         .order_by(Delivery.priority, Delivery.not_before, Delivery.id)
         .limit(limit)

@@ -87,8 +87,9 @@ def mass_left(month: int) -> Any:
 
 
 def _eligible(now: datetime, priority: int) -> Any:
-    """Due rows of non-urgent broadcasts of ``priority`` for members reached on WeChat who
-    have a mass send left this month, with the broadcast and the member's language."""
+    """Due rows of non-urgent broadcasts of ``priority``, all of whose rows are written, for
+    members reached on WeChat who have a mass send left this month, with the broadcast and
+    the member's language."""
     return (
         select(
             Delivery.id,
@@ -106,6 +107,7 @@ def _eligible(now: datetime, priority: int) -> Any:
             Delivery.not_before <= now,
             Delivery.priority == priority,
             Broadcast.urgent.is_(False),
+            Broadcast.expanded_at.is_not(None),
             Identity.channel == CHANNEL,
             mass_left(wechat_quota.month_of(now)),
             ~_refused(Delivery.broadcast_id),

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import App
-from bot.broadcasting import expand_pending
+from bot.broadcasting import expand_batch, expand_pending
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wechat.api import WeChatApi, WeChatApiError
 from bot.pacing import Pacer
@@ -50,7 +50,7 @@ async def followers(app: App, count: int, language: str = "zh_CN", prefix: str =
     return openids
 
 
-async def notify(app: App, title: str, now: datetime = NOON) -> int:
+async def notify(app: App, title: str, now: datetime = NOON, *, written: bool = True) -> int:
     """A notice to everyone, written to the outbox by the leader; returns its broadcast's
     id."""
     async with app.sessions() as session, session.begin():
@@ -65,7 +65,8 @@ async def notify(app: App, title: str, now: datetime = NOON) -> int:
         await session.flush()
         assert await send_notice(session, app, notice, now)
         broadcast = await broadcasts.recent_broadcasts(session, 1)
-    await expand_pending(app, clock=lambda: now)
+    if written:
+        await expand_pending(app, clock=lambda: now)
     return broadcast[0].id
 
 
@@ -130,6 +131,24 @@ async def test_a_notice_goes_by_mass_send_in_batches_of_one_language(
     ]
     assert len({b.clientmsgid for b in sent}) == 3
     assert fake.sent == [] and fake.templates == []
+
+
+async def test_a_notice_waits_until_all_its_rows_are_written_then_goes_in_one_batch(
+    settings: Settings,
+) -> None:
+    fake = fake_wechat()
+    async with wechat_bot(settings, fake) as (app, _, _, _):
+        await followers(app, 5)
+        broadcast = await notify(app, "职工运动会报名", written=False)
+        assert await expand_batch(app, size=3, clock=lambda: NOON)
+        await deliver(app)
+        halfway = await statuses(app, broadcast)
+        await expand_pending(app, size=3, clock=lambda: NOON)
+        await deliver(app)
+        done = await statuses(app, broadcast)
+    assert halfway == {"pending": 3}
+    assert [len(job["body"]["touser"]) for job in fake.mass.jobs] == [5]
+    assert done == {"sent": 5}
 
 
 async def test_a_follower_alone_in_their_language_goes_per_member(settings: Settings) -> None:
