@@ -48,6 +48,9 @@ a minute, small enough that each transaction is short (a tenth of a second or so
 SQLITE_BATCH = 2_000
 """On SQLite, where a batch holds the one write lock every message waits for: 10 ms a
 batch instead of 100 (100,000 members take a second either way)."""
+MAX_QUIET_CHOICES = 500
+"""Distinct quiet-hours settings one batch's ``not_before`` expression may spell out (four
+bound values each); a batch with more is halved until it has fewer."""
 
 
 def batch_size(app: App) -> int:
@@ -151,8 +154,15 @@ async def expand_batch(
         condition = _condition(recipe)
         now = clock()
         after = broadcast.expanded_to
-        upto = await store.batch_end(session, condition, after, size or batch_size(app))
-        not_before = await _release_times(app.settings, session, after, upto, now, recipe)
+        size = size or batch_size(app)
+        while True:
+            upto = await store.batch_end(session, condition, after, size)
+            quiet = recipe.get("quiet", True)
+            choices = await store.quiet_choices(session, condition, after, upto) if quiet else []
+            if len(choices) <= MAX_QUIET_CHOICES or size == 1:
+                break
+            size //= 2
+        not_before = _release_times(app.settings, now, quiet, choices)
         bodies: dict[str, dict[str, Any]] = recipe.get("bodies", {})
         written = await store.write_batch(
             session,
@@ -175,21 +185,17 @@ async def expand_batch(
     return True
 
 
-async def _release_times(
-    settings: Settings,
-    session: AsyncSession,
-    after: int,
-    upto: int | None,
-    now: datetime,
-    recipe: dict[str, Any],
+def _release_times(
+    settings: Settings, now: datetime, quiet: bool, choices: list[store.QuietChoice]
 ) -> ColumnElement[datetime]:
-    """Each row's ``not_before``: now, or the end of the member's quiet hours."""
-    if not recipe.get("quiet"):
+    """Each row's ``not_before``: now, or the end of the member's quiet hours (the default
+    window, or the one of their ``choices`` of quiet-hours settings)."""
+    if not quiet:
         return store.release_times(now, {})
     default = release_time(now, member_window(settings, None), settings.zone)
     chosen = {
         choice: release_time(now, member_window(settings, _settings_of(choice)), settings.zone)
-        for choice in await store.quiet_choices(session, after, upto)
+        for choice in choices
     }
     return store.release_times(default, chosen)
 

@@ -91,11 +91,15 @@ def _in_range(
     return column > after if upto is None else (column > after) & (column <= upto)
 
 
-async def quiet_choices(session: AsyncSession, after: int, upto: int | None) -> list[QuietChoice]:
-    """The distinct quiet-hour settings of the members in the range (a handful)."""
+async def quiet_choices(
+    session: AsyncSession, condition: ColumnElement[bool], after: int, upto: int | None
+) -> list[QuietChoice]:
+    """The distinct quiet-hour settings of the range's members matching ``condition``
+    (usually a handful)."""
     rows = await session.execute(
         select(Chosen.quiet_hours, Chosen.quiet_start, Chosen.quiet_end)
-        .where(_in_range(Chosen.member_id, after, upto))
+        .join(Member, Member.id == Chosen.member_id)
+        .where(_in_range(Member.id, after, upto), condition)
         .distinct()
     )
     return [(bool(quiet), start, end) for quiet, start, end in rows]

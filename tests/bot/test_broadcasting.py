@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot import audience
+from bot import audience, broadcasting
 from bot.app import App
 from bot.broadcasting import Recipients, expand_batch, expand_pending, start
 from bot.i18n import Translator
@@ -136,9 +136,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.mark.parametrize("most_choices", [500, 1])
 async def test_quiet_hours_hold_each_members_row_as_their_settings_say(
-    app: App, settings: Settings
+    app: App, settings: Settings, monkeypatch: pytest.MonkeyPatch, most_choices: int
 ) -> None:
+    """Also when a batch has more distinct settings than one statement spells out: it is
+    halved until it has few enough."""
+    monkeypatch.setattr(broadcasting, "MAX_QUIET_CHOICES", most_choices)
     ids = await union(app, 6)
     own = {
         "m1": MemberSettings(member_id=ids["m1"], quiet_hours=False),
@@ -154,7 +158,8 @@ async def test_quiet_hours_hold_each_members_row_as_their_settings_say(
         session.add_all(own.values())
     night = await record(app, "test:night", Recipients("all"), SHANGHAI_NIGHT)
     urgent = await record(app, "test:urgent", Recipients("all"), SHANGHAI_NIGHT, urgent=True)
-    await expand_pending(app, size=4, clock=lambda: SHANGHAI_NIGHT)
+    batches = await expand_pending(app, size=4, clock=lambda: SHANGHAI_NIGHT)
+    assert batches == {500: 4, 1: 6}[most_choices], "2 a broadcast, or more when halved"
 
     held = {r.member_id: r.not_before for r in await rows(app, night)}
     for name, member_id in ids.items():
