@@ -108,6 +108,8 @@ class Slots:
 
     pacer: Pacer
     chat: str
+    on_taken: Callable[[], None] | None = None
+    """Called once the first slot is taken."""
     taken: int = 0
     waited: float = 0.0
     """Seconds spent waiting for slots (not the API's latency)."""
@@ -117,9 +119,9 @@ _current: ContextVar[Slots | None] = ContextVar("unionbot_slots", default=None)
 
 
 @contextlib.contextmanager
-def slots(pacer: Pacer, chat: str) -> Iterator[Slots]:
+def slots(pacer: Pacer, chat: str, on_taken: Callable[[], None] | None = None) -> Iterator[Slots]:
     """While inside (in this task), :func:`take_slot` takes ``pacer``'s slots for ``chat``."""
-    current = Slots(pacer, chat)
+    current = Slots(pacer, chat, on_taken)
     token = _current.set(current)
     try:
         yield current
@@ -138,3 +140,5 @@ async def take_slot() -> None:
     await current.pacer.acquire(current.chat)
     current.waited += time.perf_counter() - started
     current.taken += 1
+    if current.taken == 1 and current.on_taken is not None:
+        current.on_taken()

@@ -30,8 +30,9 @@ anything else fails the row with its reason.
 
 Exactly once? A crash between a send and the commit that records it leaves the row
 ``sending``; a new leader cannot know whether the message went out, so it marks such rows
-failed (``interrupted``) instead of sending again: no one is messaged twice. At most the
-sends in flight (a handful per channel) are in doubt. A lost database connection is not a
+failed (``interrupted``) instead of sending again: no one is messaged twice. In doubt are
+only the sends the API has and the :data:`READY` rows claimed ahead of their slot; the
+other sends in flight wait unclaimed. A lost database connection is not a
 crash: the outcome is recorded again until the database answers. On stop, sends not yet
 claimed are left for the next leader and those claimed finish and are recorded.
 """
@@ -76,6 +77,9 @@ FIRST_LATENCY_SECONDS = 0.25
 LATENCY_WEIGHT = 0.1
 """How much each timed send moves the observed latency (an exponential moving average)."""
 HEADROOM = 1.5
+READY = 2
+"""Rows a loop claims ahead of the pacer's slot: the rest of its sends in flight wait
+unclaimed, so a crash leaves in doubt only the sends the API has and these few."""
 MAX_IN_FLIGHT = 64
 UNPACED_IN_FLIGHT = 8
 
@@ -98,6 +102,23 @@ def in_flight_limit(rate: float, latency: float) -> int:
     if not rate:
         return UNPACED_IN_FLIGHT
     return max(2, min(MAX_IN_FLIGHT, math.ceil(rate * latency * HEADROOM) + 1))
+
+
+class Turn:
+    """A place among the :data:`READY` rows claimed ahead of their slot, given up once."""
+
+    def __init__(self, ready: asyncio.Semaphore) -> None:
+        self._ready = ready
+        self._held = False
+
+    async def wait(self) -> None:
+        await self._ready.acquire()
+        self._held = True
+
+    def over(self) -> None:
+        if self._held:
+            self._held = False
+            self._ready.release()
 
 
 def backoff(attempts: int) -> float:
@@ -177,6 +198,7 @@ class ChannelSender:
         self._done_lately: set[int] = set()
         """Rows finished since the last look: the look may have read them before."""
         self._settled = 0
+        self._ready = asyncio.Semaphore(READY)
 
     def wake(self) -> None:
         self._wake.set()
@@ -304,8 +326,18 @@ class ChannelSender:
             return  # the member moved to a channel another loop, or no loop here, sends on
         chat = identity.external_id
         await self._slot_free(chat, stop)
-        if stop.is_set():
-            return
+        turn = Turn(self._ready)
+        await turn.wait()
+        try:
+            if not stop.is_set():
+                await self._claim_and_send(row, identity, channel, turn)
+        finally:
+            turn.over()
+
+    async def _claim_and_send(
+        self, row: Delivery, identity: Identity, channel: Channel, turn: Turn
+    ) -> None:
+        chat = identity.external_id
         began = time.perf_counter()
         async with self._transaction() as session:
             body = await self._claim(session, row)
@@ -313,7 +345,7 @@ class ChannelSender:
             return
         ids = [row.id]
         try:
-            routed, waited = await self._send(channel, chat, from_json(body))
+            routed, waited = await self._send(channel, chat, from_json(body), turn)
         except RateLimited as limited:
             self.pacer.hold(limited.retry_after)
             reason = f"rate limited {limited.retry_after}s"
@@ -345,16 +377,17 @@ class ChannelSender:
         stopping.cancel()
 
     async def _send(
-        self, channel: Channel, chat: str, message: Outgoing
+        self, channel: Channel, chat: str, message: Outgoing, turn: Turn
     ) -> tuple[Routed | None, float]:
-        """Send, taking the pacer's slot at the API call; returns the route the channel
-        took and the seconds spent waiting for slots."""
+        """Send, taking the pacer's slot at the API call (which ends ``turn``); returns
+        the route the channel took and the seconds spent waiting for slots."""
         if getattr(channel, "takes_slots", False):
-            with slots(self.pacer, chat) as taken:
+            with slots(self.pacer, chat, on_taken=turn.over) as taken:
                 routed = await channel.send(chat, message)
             return routed, taken.waited
         began = time.perf_counter()
         await self.pacer.acquire(chat)
+        turn.over()
         waited = time.perf_counter() - began
         return await channel.send(chat, message), waited
 

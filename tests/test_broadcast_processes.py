@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot.broadcasting import Recipients, start
 from bot.i18n import Translator
 from bot.messages import Outgoing
+from bot.sender import READY
 from bot.settings import Settings
 from storage import members
 from storage.models import Delivery, DeliveryStatus
@@ -151,11 +152,12 @@ async def wait_settled(bot: Bot, url: str) -> None:
 
 
 def assert_once_each(fake: FakeTelegram, counts: dict[str, int]) -> None:
-    """No one twice; everyone once, but for at most the one send a kill interrupted
-    (recorded ``failed``: it may or may not have gone out)."""
+    """No one twice; everyone once, but for the few sends a kill interrupted (recorded
+    ``failed``: they may or may not have gone out): those the API had (one or two at 30 a
+    second against the local stand-in) and the ``READY`` claimed ahead of their slot."""
     got = received(fake)
     assert max(got.values()) == 1
-    assert counts.get("failed", 0) <= 1
+    assert counts.get("failed", 0) <= READY + 2
     assert counts["sent"] + counts.get("failed", 0) == RECIPIENTS
     assert len(got) >= counts["sent"]
 

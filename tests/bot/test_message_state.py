@@ -17,13 +17,14 @@ from bot.dialogs import Form, start_form, text_field
 from bot.dispatcher import Dispatcher
 from bot.i18n import Translations
 from bot.router import Router
-from bot.settings import LANGUAGES
+from bot.settings import LANGUAGES, Settings
+from storage import members
 from storage.db import create_engine
 from storage.models import DialogState, Enterprise, Identity
 from storage.refusals import Refused
 from storage.types import utcnow
 from tests.conftest import Chat
-from unionbot.app import service_routers
+from unionbot.app import build_app, service_routers
 
 router = Router("test_state")
 
@@ -148,3 +149,23 @@ async def test_a_language_chosen_by_a_handler_without_a_session_is_kept(
     chat = Chat(app, "xiaoming")
     await chat.say("/lang en")
     assert (await chat.text_of("/menu")).startswith("Hello")
+
+
+async def test_two_processes_at_once_carry_on_one_conversation(
+    app: App, dispatcher: Dispatcher, settings: Settings
+) -> None:
+    """Each step is read as the other process left it, never from an older snapshot."""
+    other = build_app(settings)
+    try:
+        here, there = Chat(app, "xiaoming"), Chat(other, "xiaoming")
+        await here.say("/me")
+        assert "镇" in await there.text_of("李晓梅")
+        assert "跳过" in await here.text_of("坎墩街道")
+        await there.say("跳过")
+        await here.say("跳过")
+        await there.say("1")
+        async with app.sessions() as session:
+            member = await members.find_member(session, "xiaoming")
+            assert member is not None and member.real_name == "李晓梅"
+    finally:
+        await other.close()
