@@ -17,7 +17,7 @@ k-th member by id and scaled to its size; the officer's count of recipients stay
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +28,6 @@ from storage.models import Identity, Member
 from storage.models.wechat_quota import WechatQuota, WechatTemplateDay
 from storage.wechat_mass import mass_left
 
-WINDOW = timedelta(hours=48) - timedelta(minutes=10)
-"""As the WeChat channel counts the customer-service window."""
 SAMPLE = 20_000
 """Audiences up to this size are counted member by member; larger ones are sampled."""
 
@@ -73,7 +71,7 @@ async def forecast(
     window = and_(
         wechat,
         not_(mass),
-        Identity.last_seen_at > now - WINDOW,
+        Identity.last_seen_at > now - wechat_quota.WINDOW,
         or_(
             WechatQuota.identity_id.is_(None),
             WechatQuota.window_start.is_(None),
