@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import App
-from bot.broadcasting import publish
+from bot.broadcasting import expand_pending, publish
 from bot.channels.wechat import WeChatChannel
 from bot.delivery import MessageClass
 from bot.i18n import Translator
@@ -356,6 +356,7 @@ async def test_an_officers_urgent_notice_reaches_wechat_members_by_template(
         await officer.say({"press": "f:c:all:"})
         await officer.say("跳过")
         await officer.say({"press": "f:ok"})
+        await expand_pending(app)  # the leader writes the notice's rows
         await send_all(app)
         recorded = [r for r in await routes(app) if r[1] is not None]
     assert [route for _, route, _ in recorded] == ["template", "template"]
