@@ -21,9 +21,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from storage import wechat_quota
+from storage import members, wechat_quota
 from storage.models import Identity, Member
 from storage.models.wechat_quota import WechatQuota, WechatTemplateDay
 from storage.wechat_mass import mass_left
@@ -57,15 +56,7 @@ async def forecast(
     step = -(-size // SAMPLE)
     if step > 1:
         condition = and_(condition, Member.id % step == 0)
-    other = aliased(Identity)
-    preferred = (
-        select(other.id)
-        .where(other.member_id == Member.id, other.active.is_(True))
-        .order_by(other.last_seen_at.desc(), other.id.desc())
-        .limit(1)
-        .correlate(Member)
-        .scalar_subquery()
-    )
+    preferred = members.preferred_identity_column(Member.id, Member)
     wechat = Identity.channel == "wechat"
     mass = false() if urgent else and_(wechat, mass_left(wechat_quota.month_of(now)))
     window = and_(

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     PrimaryKeyConstraint,
+    ScalarSelect,
     Table,
     UniqueConstraint,
     and_,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from storage.models import DialogState, Identity, LinkCode, Member, Role, RoleGrant
 
@@ -112,6 +115,22 @@ async def preferred_identity(session: AsyncSession, member_id: int) -> Identity 
         .where(Identity.member_id == member_id, Identity.active.is_(True))
         .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
         .limit(1)
+    )
+
+
+def preferred_identity_column(
+    member_id: ColumnElement[int] | InstrumentedAttribute[int], outer: Any, column: str = "id"
+) -> ScalarSelect[Any]:
+    """SQL: ``column`` of the identity :func:`preferred_identity` picks for the member
+    ``member_id``, a column of the enclosing query's ``outer`` table (one index probe)."""
+    other = aliased(Identity)
+    return (
+        select(getattr(other, column))
+        .where(other.member_id == member_id, other.active.is_(True))
+        .order_by(other.last_seen_at.desc(), other.id.desc())
+        .limit(1)
+        .correlate(outer)
+        .scalar_subquery()
     )
 
 

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
-    ScalarSelect,
     Select,
     exists,
     func,
@@ -40,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from storage import broadcasts
+from storage import broadcasts, members
 from storage.models import (
     Broadcast,
     BroadcastTally,
@@ -148,18 +147,10 @@ async def listening(engine: AsyncEngine, wake: Callable[[], None]) -> AsyncItera
             await connection.close()
 
 
-def _preferred_channel() -> ScalarSelect[str]:
-    """The channel of the row's member's preferred identity (as
-    :func:`storage.members.preferred_identity`), or :data:`NO_CHANNEL`."""
-    return func.coalesce(
-        select(Identity.channel)
-        .where(Identity.member_id == Delivery.member_id, Identity.active.is_(True))
-        .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
-        .limit(1)
-        .correlate(Delivery)
-        .scalar_subquery(),
-        NO_CHANNEL,
-    )  # type: ignore[return-value]
+def _preferred_channel() -> ColumnElement[str]:
+    """The channel of the row's member's preferred identity, or :data:`NO_CHANNEL`."""
+    preferred = members.preferred_identity_column(Delivery.member_id, Delivery, "channel")
+    return func.coalesce(preferred, NO_CHANNEL)
 
 
 def still_written(broadcast_id: Any) -> ColumnElement[bool]:

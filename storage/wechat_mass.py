@@ -22,9 +22,8 @@ from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from storage import outbox, wechat_quota
+from storage import members, outbox, wechat_quota
 from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, Member, Route
 from storage.models.wechat import WechatMassSend
 from storage.models.wechat_quota import WechatQuota
@@ -56,19 +55,6 @@ class Batch:
     body: dict[str, Any]
 
 
-def _preferred_identity() -> Any:
-    """The id of the row's member's preferred identity (as :func:`storage.outbox.due`)."""
-    other = aliased(Identity)
-    return (
-        select(other.id)
-        .where(other.member_id == Delivery.member_id, other.active.is_(True))
-        .order_by(other.last_seen_at.desc(), other.id.desc())
-        .limit(1)
-        .correlate(Delivery)
-        .scalar_subquery()
-    )
-
-
 def _refused(broadcast_id: Any) -> Any:
     """WeChat refused a mass send of this broadcast: the rest goes per member."""
     return exists().where(
@@ -90,6 +76,7 @@ def _eligible(now: datetime, priority: int) -> Any:
     """Due rows of non-urgent broadcasts of ``priority``, all of whose rows are written, for
     members reached on WeChat who have a mass send left this month, with the broadcast and
     the member's language."""
+    preferred = members.preferred_identity_column(Delivery.member_id, Delivery)
     return (
         select(
             Delivery.id,
@@ -100,7 +87,7 @@ def _eligible(now: datetime, priority: int) -> Any:
         )
         .join(Broadcast, Broadcast.id == Delivery.broadcast_id)
         .join(Member, Member.id == Delivery.member_id)
-        .join(Identity, Identity.id == _preferred_identity())
+        .join(Identity, Identity.id == preferred)
         .outerjoin(WechatQuota, WechatQuota.identity_id == Identity.id)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
