@@ -22,11 +22,14 @@ from sqlalchemy.engine import make_url
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
+from bot.dispatcher import Dispatcher
+from bot.router import Router
 from bot.settings import Settings
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.schema import SCHEDULER_TABLE, metadata
-from unionbot.app import build_app
+from tests.channels.fake_telegram import FakeTelegram
+from unionbot.app import build_app, service_routers
 
 POSTGRES_URL = os.environ.get(
     "UNIONBOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -116,6 +119,30 @@ async def app(settings: Settings) -> AsyncIterator[App]:
     application = build_app(settings)
     yield application
     await application.close()
+
+
+def with_routers(app: App, *routers: Router, first: bool = False) -> Dispatcher:
+    """Make ``app``'s dispatcher serve the services and ``routers``, as ``build_app`` would;
+    ``first`` puts them before the services, so their commands and buttons win."""
+    services = service_routers()
+    app.dispatcher = Dispatcher(
+        app.settings,
+        app.sessions,
+        app.dispatcher.translations,
+        app.outbox,
+        [*routers, *services] if first else [*services, *routers],
+        app.jobs,
+    )
+    return app.dispatcher
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """The fake Telegram Bot API server, over real local HTTP."""
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 class Chat:

@@ -11,9 +11,8 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.broadcasting import Recipients, start
@@ -89,14 +88,6 @@ class Bot:
         status = await asyncio.wait_for(self.process.wait(), 20)
         await self._reading
         return status
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def notice(t: Translator) -> Outgoing:

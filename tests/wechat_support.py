@@ -503,16 +503,9 @@ async def wechat_bot(
     async with served(fake.app()) as api_url:
         app = build_app(wechat_settings(settings, api_url, **changes))
         if routers:
-            from bot.dispatcher import Dispatcher
-            from unionbot.app import service_routers
+            from tests.conftest import with_routers
 
-            app.dispatcher = Dispatcher(
-                app.settings,
-                app.sessions,
-                app.dispatcher.translations,
-                app.outbox,
-                [*routers, *service_routers()],
-            )
+            with_routers(app, *routers, first=True)
         channel = WeChatChannel(app)
         app.outbox.attach(channel)
         await channel.start(webhook=True)

@@ -10,7 +10,6 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -22,7 +21,6 @@ from bot.background import Background
 from bot.broadcasting import publish
 from bot.context import Context
 from bot.delivery import MessageClass
-from bot.dispatcher import Dispatcher
 from bot.messages import Incoming, Outgoing
 from bot.pacing import Pacer
 from bot.quiet import release_time
@@ -34,10 +32,10 @@ from storage.models import Delivery, Member
 from storage.types import utcnow
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import FakeTelegram
-from tests.conftest import Chat
+from tests.conftest import Chat, with_routers
 from tests.handlers.test_bargaining import running_session
 from tests.singles import add_event, add_profile
-from unionbot.app import build_app, service_routers
+from unionbot.app import build_app
 
 WRITERS = 20
 FIRST_USER = 3000
@@ -68,30 +66,12 @@ def tell_everyone() -> Router:
     return router
 
 
-def with_router(app: App, router: Router) -> None:
-    app.dispatcher = Dispatcher(
-        app.settings,
-        app.sessions,
-        app.dispatcher.translations,
-        app.outbox,
-        [*service_routers(), router],
-    )
-
-
 async def on_telegram(app: App, *users: int) -> None:
     for user in users:
         await app.dispatcher.handle(Incoming("telegram", str(user), str(user), text="/menu"))
 
 
 # --- a 429 storm -----------------------------------------------------------------------
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def storm_that_loses_replies(fake: FakeTelegram) -> None:
@@ -138,7 +118,7 @@ class Dying(Recorder):
 
 
 async def test_messages_to_others_survive_a_crash_after_the_commit(app: App) -> None:
-    with_router(app, tell_everyone())
+    with_routers(app, tell_everyone())
     await on_telegram(app, 1, 2, 3, 4)
     app.outbox.attach(Dying())
     with contextlib.suppress(asyncio.CancelledError):
@@ -254,7 +234,7 @@ async def test_a_delivered_message_is_recorded_sent_after_the_connection_comes_b
 
 
 async def test_an_introduction_overtakes_a_broadcast_under_way(app: App) -> None:
-    with_router(app, tell_everyone())
+    with_routers(app, tell_everyone())
     await on_telegram(app, *range(100, 130))
     async with app.sessions() as session, session.begin():
         everyone = list(await session.scalars(select(Member.id)))
@@ -303,7 +283,7 @@ async def test_the_sender_is_woken_at_once_by_rows_another_process_writes(
     slow = settings.model_copy(update={"sender_poll_seconds": 30.0})
     leader = build_app(slow)
     writer = build_app(slow) if settings.database_url.startswith("postgresql") else leader
-    with_router(writer, tell_everyone())
+    with_routers(writer, tell_everyone())
     recorder = Recorder()
     leader.outbox.attach(recorder)
     background = Background(leader)

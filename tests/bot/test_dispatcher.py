@@ -21,7 +21,7 @@ from bot.sender import Sender
 from bot.settings import LANGUAGES
 from storage import members
 from storage.models import Delivery, Enterprise, Identity, Role
-from tests.conftest import Chat
+from tests.conftest import Chat, with_routers
 from unionbot.app import service_routers
 
 test_router = Router("test")
@@ -57,15 +57,7 @@ async def private_profile(ctx: Context) -> None:
 
 @pytest.fixture
 def dispatcher(app: App) -> Dispatcher:
-    dispatcher = Dispatcher(
-        app.settings,
-        app.sessions,
-        Translations(LANGUAGES),
-        app.outbox,
-        [*service_routers(), test_router],
-    )
-    app.dispatcher = dispatcher
-    return dispatcher
+    return with_routers(app, test_router)
 
 
 async def test_a_failing_handler_writes_nothing_and_apologises_with_a_reference(

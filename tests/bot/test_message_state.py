@@ -15,16 +15,15 @@ from bot.app import App
 from bot.context import Context
 from bot.dialogs import Form, start_form, text_field
 from bot.dispatcher import Dispatcher
-from bot.i18n import Translations
 from bot.router import Router
-from bot.settings import LANGUAGES, Settings
+from bot.settings import Settings
 from storage import members
 from storage.db import create_engine
 from storage.models import DialogState, Enterprise, Identity
 from storage.refusals import Refused
 from storage.types import utcnow
-from tests.conftest import Chat
-from unionbot.app import build_app, service_routers
+from tests.conftest import Chat, with_routers
+from unionbot.app import build_app
 
 router = Router("test_state")
 
@@ -59,15 +58,7 @@ async def word(ctx: Context) -> None:
 
 @pytest.fixture
 def dispatcher(app: App) -> Dispatcher:
-    dispatcher = Dispatcher(
-        app.settings,
-        app.sessions,
-        Translations(LANGUAGES),
-        app.outbox,
-        [*service_routers(), router],
-    )
-    app.dispatcher = dispatcher
-    return dispatcher
+    return with_routers(app, router)
 
 
 async def _count(app: App, model: type[Any]) -> int:

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.context import Context
-from bot.dispatcher import Dispatcher
 from bot.messages import Button, Outgoing
 from bot.numbers import MAX_ID, read_id, read_number, read_numbers
 from bot.payloads import Payload
@@ -27,10 +26,9 @@ from storage import members
 from storage.models import Enterprise
 from storage.refusals import Refused
 from storage.types import utcnow
-from tests.conftest import Chat
+from tests.conftest import Chat, with_routers
 from tests.handlers.test_bargaining import as_, load_demo, running_session, to
 from tests.wechat_support import FakeWeChat, WeChatServer, message_xml, wechat_bot
-from unionbot.app import service_routers
 
 STALE = "这个按钮已失效"
 APOLOGY = "抱歉，系统出了点问题"
@@ -191,14 +189,7 @@ async def choose(ctx: Context, press: Choose) -> None:
 
 @pytest.fixture
 def refusing_app(app: App) -> App:
-    app.dispatcher = Dispatcher(
-        app.settings,
-        app.sessions,
-        app.dispatcher.translations,
-        app.outbox,
-        [refusing, *service_routers()],
-        app.jobs,
-    )
+    with_routers(app, refusing, first=True)
     return app
 
 

@@ -24,9 +24,9 @@ from bot.router import Router
 from bot.settings import Settings
 from storage.models import Broadcast, Delivery, Member, Notice
 from storage.types import utcnow
-from tests.conftest import Chat
+from tests.conftest import Chat, with_routers
 from tests.test_cli import unionbot
-from unionbot.app import build_app, service_routers
+from unionbot.app import build_app
 
 FIRED: list[int] = []
 
@@ -46,14 +46,7 @@ burst.reminder("test_burst")(record_burst)
 async def app(settings: Settings) -> AsyncIterator[App]:
     """The bot with a test service that declares the ``test_burst`` reminder kind."""
     application = build_app(settings)
-    application.dispatcher = Dispatcher(
-        settings,
-        application.sessions,
-        application.dispatcher.translations,
-        application.outbox,
-        [*service_routers(), burst],
-        application.jobs,
-    )
+    with_routers(application, burst)
     yield application
     await application.close()
 

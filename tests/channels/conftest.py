@@ -14,14 +14,6 @@ from tests.channels.fake_telegram import FakeTelegram
 WEBHOOK_SECRET = "s3cret-token_for-tests"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 def telegram_settings(settings: Settings, fake: FakeTelegram) -> Settings:
     return settings.model_copy(
         update={

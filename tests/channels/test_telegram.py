@@ -10,7 +10,6 @@ import pytest
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.context import Context
-from bot.dispatcher import Dispatcher
 from bot.i18n import Translator
 from bot.messages import Incoming, Location, Outgoing
 from bot.pacing import Pacer
@@ -19,7 +18,8 @@ from bot.sender import Sender
 from storage import members
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import BOT, FakeTelegram
-from unionbot.app import build_app, service_routers
+from tests.conftest import with_routers
+from unionbot.app import build_app
 
 XIAOMING = 1001
 AMY = 1002
@@ -142,13 +142,7 @@ def routes_for_tests() -> Router:
 
 @pytest.fixture
 async def with_test_routes(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
-    app.dispatcher = Dispatcher(
-        app.settings,
-        app.sessions,
-        app.dispatcher.translations,
-        app.outbox,
-        [*service_routers(), routes_for_tests()],
-    )
+    with_routers(app, routes_for_tests())
     channel = make_channel(app, fake)
     await channel.start(webhook=False)
     yield channel
