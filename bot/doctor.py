@@ -21,7 +21,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings, wechat_missing
-from bot.startup import DATABASE_ERRORS, StartupError, check_folders, database_failure, shown_url
+from bot.startup import (
+    DATABASE_ERRORS,
+    StartupError,
+    check_database_file,
+    check_folders,
+    database_failure,
+    shown_url,
+)
 from storage.db import create_engine
 from storage.migrate import alembic_config
 from storage.model_worker_code import PEPPER_FILE, SIGNING_KEY_FILE
@@ -70,8 +77,11 @@ async def _database_check(settings: Settings, engine: AsyncEngine) -> Check:
         return set(MigrationContext.configure(connection).get_current_heads())
 
     try:
+        check_database_file(settings.database_url)
         async with engine.connect() as connection:
             revisions = await connection.run_sync(current)
+    except StartupError as error:
+        return Check("database", False, str(error))
     except DATABASE_ERRORS as error:
         return Check("database", False, str(database_failure(settings.database_url, error)))
     if revisions != heads:

@@ -30,6 +30,7 @@ from bot.settings import (
 from bot.startup import (
     DATABASE_ERRORS,
     StartupError,
+    check_database_file,
     check_folders,
     database_failure,
     shown_url,
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "doctor":
             check_folders(settings)
+            check_database_file(settings.database_url)
         return asyncio.run(command(args, settings))
     except StartupError as error:
         print(f"unionbot: {error}", file=sys.stderr)
