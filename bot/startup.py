@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.settings import Settings
+from storage.db import sqlite_file
 
 
 class StartupError(Exception):
@@ -32,12 +33,15 @@ DATABASE_ERRORS = (OSError, TimeoutError, SQLAlchemyError, CommandError)
 """What connecting and migrating raise when the database is missing, down or refuses us."""
 
 
+_SQLITE_HINT = "check that its folder exists and is writable, or fix UNIONBOT_DATABASE_URL"
+
+
 def database_failure(url: str, error: BaseException) -> StartupError:
     """Phrase a connection or migration failure: where, why, and what to change."""
     original = error.orig if isinstance(error, DBAPIError) and error.orig else error
     reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
     if url.startswith("sqlite"):
-        hint = "check that its folder exists and is writable, or fix UNIONBOT_DATABASE_URL"
+        hint = _SQLITE_HINT
     elif f'database "{make_url(url).database}" does not exist' in reason:
         hint = f"create it (createdb {make_url(url).database}) or fix UNIONBOT_DATABASE_URL"
     elif "role" in reason or "password" in reason:
@@ -47,6 +51,26 @@ def database_failure(url: str, error: BaseException) -> StartupError:
     else:
         hint = "check UNIONBOT_DATABASE_URL and the database server"
     return StartupError(f"cannot use the database {shown_url(url)}: {reason}; {hint}")
+
+
+def check_database_file(url: str) -> None:
+    """A SQLite file the bot could not open is said before connecting. Besides naming the
+    folder, this never starts a connection bound to fail: aiosqlite's worker thread outlives
+    a failed connect by one step, which it reports to the event loop, and once the command
+    has ended that report is a traceback after the one line."""
+    path = sqlite_file(url)
+    if path is None:
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        reason = f"the folder {folder} does not exist"
+    elif path.exists() and (not path.is_file() or not os.access(path, os.R_OK | os.W_OK)):
+        reason = f"{path} is not a file it may read and write"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        reason = f"the folder {folder} is not writable (SQLite writes its journal beside the file)"
+    else:
+        return
+    raise StartupError(f"cannot use the database {shown_url(url)}: {reason}; {_SQLITE_HINT}")
 
 
 def check_folders(settings: Settings) -> None:

@@ -93,6 +93,15 @@ async def test_an_unreachable_database(here: Path) -> None:
     assert line.startswith("FAIL database") and "start PostgreSQL" in line
 
 
+async def test_a_database_in_a_missing_folder(here: Path) -> None:
+    url = "sqlite+aiosqlite:///no/such/folder/x.db"
+    status, lines = await doctor(here, UNIONBOT_DATABASE_URL=url)
+    [line] = failing(lines)
+    assert status == 1 and line.startswith("FAIL database")
+    assert f"the folder {here / 'no/such/folder'} does not exist" in line
+    assert not (here / "no").exists()
+
+
 async def test_a_database_not_migrated(here: Path) -> None:
     (here / "empty.db").touch()
     status, lines = await doctor(here, UNIONBOT_DATABASE_URL="sqlite+aiosqlite:///empty.db")

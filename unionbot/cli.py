@@ -30,6 +30,7 @@ from bot.settings import (
 from bot.startup import (
     DATABASE_ERRORS,
     StartupError,
+    check_database_file,
     check_folders,
     database_failure,
     shown_url,
@@ -181,6 +182,7 @@ async def _with_app(
     command that ``uses_keys`` ties a new database to its key folder."""
     from bot.private_files import check_private_files
 
+    check_database_file(settings.database_url)
     app = build_app(settings)
     try:
         try:
