@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.private_files import restore_hint
 from bot.settings import Settings, wechat_missing
 from bot.startup import (
     DATABASE_ERRORS,
@@ -29,10 +29,9 @@ from bot.startup import (
     database_failure,
     shown_url,
 )
+from storage import key_folder
 from storage.db import create_engine
 from storage.migrate import alembic_config
-from storage.model_worker_code import PEPPER_FILE, SIGNING_KEY_FILE
-from storage.models.benefits import ModelWorker, WorkerCode
 
 TIMEOUT_SECONDS = 10.0
 WECHAT_IP_NOT_ALLOWED = 40164
@@ -101,10 +100,13 @@ async def _keys_check(settings: Settings, engine: AsyncEngine | None) -> Check:
         check_folders(settings)
     except StartupError as error:
         return Check("key folder", False, str(error))
-    needed = await _keys_in_use(engine) if engine is not None else set()
+    needed: set[str] = set()
+    if engine is not None:
+        async with AsyncSession(engine) as session:
+            needed = await key_folder.keys_in_use(session)
     if not folder.is_dir():
         if needed:
-            return Check("key folder", False, f"{folder} is missing; {_restore_hint(needed)}")
+            return Check("key folder", False, f"{folder} is missing; {restore_hint(needed)}")
         return Check("key folder", True, f"{folder} not made yet (the bot makes it on first use)")
     loose = [p for p in (folder, *folder.iterdir()) if stat.S_IMODE(p.stat().st_mode) & 0o077]
     if loose:
@@ -119,25 +121,9 @@ async def _keys_check(settings: Settings, engine: AsyncEngine | None) -> Check:
         return Check(
             "key folder",
             False,
-            f"{folder} lacks {', '.join(sorted(missing))}; {_restore_hint(missing)}",
+            f"{folder} lacks {', '.join(sorted(missing))}; {restore_hint(missing)}",
         )
     return Check("key folder", True, f"{folder}, private, holds the keys the database uses")
-
-
-def _restore_hint(names: set[str]) -> str:
-    return (
-        f"the database uses {', '.join(sorted(names))}: restore the key folder from the backup "
-        "made with this database (unionbot restore), or fix UNIONBOT_KEY_DIR"
-    )
-
-
-async def _keys_in_use(engine: AsyncEngine) -> set[str]:
-    """The key files the database's rows depend on: the pepper for the register's hashes,
-    the signing key for codes handed out."""
-    async with engine.connect() as connection:
-        workers = await connection.scalar(select(func.count()).select_from(ModelWorker))
-        codes = await connection.scalar(select(func.count()).select_from(WorkerCode))
-    return {name for name, used in ((PEPPER_FILE, workers), (SIGNING_KEY_FILE, codes)) if used}
 
 
 async def _telegram_check(settings: Settings) -> Check:

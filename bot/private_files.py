@@ -9,7 +9,9 @@ line at start-up rather than a failure, or a silent new key, in the middle of se
   the database records the first time a command that uses keys runs. Afterwards a folder
   without that key, or with another one, is refused: a relative ``UNIONBOT_KEY_DIR`` run
   from another directory, or a wrong path, would otherwise make a new pepper and signing
-  key at first use, and no register hash or handed-out code would match again.
+  key at first use, and no register hash or handed-out code would match again. For the
+  same reason a key the database's rows depend on (the pepper once the register has rows,
+  the signing key once a code is out) is never made anew when the folder has lost it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ async def check_private_files(app: App, *, uses_keys: bool) -> None:
             recorded = await key_folder.record_fingerprint(
                 session, fingerprint(_read(own_key, secrets.token_bytes(32)))
             )
+        in_use = await key_folder.keys_in_use(session)
     if not own_key.is_file():
         raise StartupError(
             f"UNIONBOT_KEY_DIR={folder} is not this database's key folder (no {FOLDER_KEY}; "
@@ -58,6 +61,18 @@ async def check_private_files(app: App, *, uses_keys: bool) -> None:
             f"UNIONBOT_KEY_DIR={folder} holds key {found}, but this database's folder has key "
             f"{recorded}: set UNIONBOT_KEY_DIR to the database's key folder"
         )
+    lost = {name for name in in_use if not (folder / name).is_file()}
+    if lost:
+        raise StartupError(
+            f"UNIONBOT_KEY_DIR={folder} lacks {', '.join(sorted(lost))}; {restore_hint(lost)}"
+        )
+
+
+def restore_hint(names: set[str]) -> str:
+    return (
+        f"the database uses {', '.join(sorted(names))}: restore the key folder from the backup "
+        "made with this database (unionbot restore), or fix UNIONBOT_KEY_DIR"
+    )
 
 
 def fingerprint(key: bytes) -> str:

@@ -21,20 +21,18 @@ A loop is woken at once: in-process by :meth:`~bot.delivery.Outbox.wake`, from o
 processes by PostgreSQL ``NOTIFY`` (on SQLite it looks every
 ``UNIONBOT_SENDER_POLL_SECONDS``).
 
-Per row it claims the row (``sending``, committed; a live row is rendered then, with
-everything since it was written), sends, and records the outcome (committed). Outcomes:
-sent; ``RateLimited`` pauses the channel for ``retry_after`` and puts the row back;
-``TemporaryFailure`` and network errors retry with exponential backoff up to
-``MAX_ATTEMPTS``; ``RecipientBlocked`` marks the row blocked and the identity inactive;
-anything else fails the row with its reason.
+Per row it claims the row (``sending``, committed), sends, and records the outcome
+(:mod:`bot.outcomes`); claims and outcomes are written in batches, few transactions for
+many rows (:mod:`bot.outbox_writer`). A ``RateLimited`` answer also pauses the channel for
+the ``retry_after`` the platform asked.
 
 Exactly once? A crash between a send and the commit that records it leaves the row
 ``sending``; a new leader cannot know whether the message went out, so it marks such rows
 failed (``interrupted``) instead of sending again: no one is messaged twice. In doubt are
-only the sends the API has and the :data:`READY` rows claimed ahead of their slot; the
-other sends in flight wait unclaimed. A lost database connection is not a
-crash: the outcome is recorded again until the database answers. On stop, sends not yet
-claimed are left for the next leader and those claimed finish and are recorded.
+only the sends the API has, the :data:`READY` rows claimed ahead of their slot and the
+outcomes of the last moments not yet written; the other sends in flight wait unclaimed. On
+stop, sends not yet claimed are left for the next leader and those claimed finish and are
+recorded.
 """
 
 from __future__ import annotations
@@ -45,19 +43,18 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import delivery, metrics
-from bot.channels.base import Channel, RateLimited, RecipientBlocked, Routed, TemporaryFailure
+from bot import outcomes
+from bot.channels.base import Channel, RateLimited, RecipientBlocked, Routed
 from bot.messages import Outgoing, from_json
+from bot.outbox_writer import OutboxWriter
 from bot.pacing import PER_CHAT_GAP_SECONDS, Pacer, slots
-from storage import members, outbox
-from storage.models import Delivery, DeliveryStatus, Identity
+from storage import outbox
+from storage.models import Delivery, Identity
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -66,12 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 200
-MAX_ATTEMPTS = 6
-MAX_BACKOFF_SECONDS = 600.0
 TOP_PRIORITY = 0
-RECORD_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
-"""Waits between tries to record an outcome while the database is unreachable; the last
-is repeated until it answers."""
 FIRST_LATENCY_SECONDS = 0.25
 """What a send is taken to last until sends have been timed."""
 LATENCY_WEIGHT = 0.1
@@ -121,18 +113,6 @@ class Turn:
             self._ready.release()
 
 
-def backoff(attempts: int) -> float:
-    return float(min(MAX_BACKOFF_SECONDS, 2**attempts))
-
-
-@dataclass
-class Stats:
-    sent: int = 0
-    failed: int = 0
-    blocked: int = 0
-    retried: int = 0
-
-
 class Sender:
     """A :class:`ChannelSender` for each channel attached to ``app.outbox`` (made as they
     are first needed) and one for members with no account, run side by side."""
@@ -146,14 +126,16 @@ class Sender:
         self.app = app
         self.pacers = pacers if pacers is not None else pacers_for(app)
         self.clock = clock
-        self.stats = Stats()
         self.loops: dict[str, ChannelSender] = {}
         self.writing: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if app.engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
-        """SQLite takes one writer at a time: the sends in flight queue for it here, in
+        """SQLite takes one writer at a time: the sender's writes queue for it here, in
         order, rather than in SQLite's busy loop, where a writer can wait while later
         ones go first."""
+        self.writer = OutboxWriter(app, clock, self.writing)
+        """Every channel's claims and outcomes, written together."""
+        self.stats = self.writer.stats
         app.outbox.on_wake(self.wake)
 
     def wake(self) -> None:
@@ -188,7 +170,7 @@ class ChannelSender:
         self.sender = sender
         self.app = sender.app
         self.name = name
-        self.stats = sender.stats
+        self.writer = sender.writer
         self.pacer = sender.pacers.setdefault(name, Pacer(0))
         self.latency = FIRST_LATENCY_SECONDS
         self._wake = asyncio.Event()
@@ -197,7 +179,7 @@ class ChannelSender:
         """Members with a send in flight: their next row waits for it."""
         self._done_lately: set[int] = set()
         """Rows finished since the last look: the look may have read them before."""
-        self._settled = 0
+        self._bulk_settled = 0
         self._ready = asyncio.Semaphore(READY)
 
     def wake(self) -> None:
@@ -242,7 +224,7 @@ class ChannelSender:
                 log.exception("the bulk step for %s failed", self.name)
                 handled = 0
             started += handled
-            self._settled += handled
+            self._bulk_settled += handled
         self._done_lately.clear()
         self._wake.clear()
         async with self.app.sessions() as session:
@@ -288,7 +270,6 @@ class ChannelSender:
             del self._in_flight[row.id]
             self._members.discard(row.member_id)
             self._done_lately.add(row.id)
-            self._settled += 1
 
     async def _pause(self, stop: asyncio.Event, seconds: float, *tasks: asyncio.Task[None]) -> None:
         """Until a wake, ``stop``, one of ``tasks`` finishing, or ``seconds``."""
@@ -304,11 +285,13 @@ class ChannelSender:
     async def _drain(self) -> None:
         while self._in_flight:
             await asyncio.wait(list(self._in_flight.values()))
+        await self.writer.flush()
         await self._close_finished()
 
     async def _close_finished(self) -> None:
-        if self._settled:
-            self._settled = 0
+        """Broadcasts the bulk step settled may be finished (the writer sees to the rest)."""
+        if self._bulk_settled:
+            self._bulk_settled = 0
             async with self._transaction() as session:
                 await outbox.close_finished(session, self.sender.clock())
 
@@ -319,7 +302,7 @@ class ChannelSender:
 
     async def _deliver(self, row: Delivery, identity: Identity | None, stop: asyncio.Event) -> None:
         if identity is None:
-            await self._record([row.id], DeliveryStatus.FAILED, "no active account")
+            self.writer.record(row, outcomes.failed(row, "no active account"))
             return
         channel = self.app.outbox.channels.get(identity.channel)
         if channel is None or identity.channel != self.name:
@@ -337,31 +320,19 @@ class ChannelSender:
     async def _claim_and_send(
         self, row: Delivery, identity: Identity, channel: Channel, turn: Turn
     ) -> None:
-        chat = identity.external_id
         began = time.perf_counter()
-        async with self._transaction() as session:
-            body = await self._claim(session, row)
+        body = await self.writer.claim(row)
         if body is None:
             return
-        ids = [row.id]
         try:
-            routed, waited = await self._send(channel, chat, from_json(body), turn)
-        except RateLimited as limited:
-            self.pacer.hold(limited.retry_after)
-            reason = f"rate limited {limited.retry_after}s"
-            await self._retry(row, ids, reason, limited.retry_after)
-        except RecipientBlocked:
-            async with self._transaction() as session:
-                await members.mark_inactive(session, identity.id)
-            await self._record(ids, DeliveryStatus.BLOCKED, "blocked the bot")
-        except (TemporaryFailure, OSError, TimeoutError) as error:
-            await self._retry(row, ids, f"{type(error).__name__}: {error}"[:200])
+            routed, waited = await self._send(channel, identity.external_id, from_json(body), turn)
         except Exception as error:
-            log.warning("delivery %s failed: %r", row.id, error)
-            reason = f"{type(error).__name__}: {error}"[:200]
-            await self._record(ids, DeliveryStatus.FAILED, reason)
+            if isinstance(error, RateLimited):
+                self.pacer.hold(error.retry_after)
+            blocked = identity.id if isinstance(error, RecipientBlocked) else None
+            self.writer.record(row, outcomes.not_sent(row, error, self.sender.clock()), blocked)
         else:
-            await self._record(ids, DeliveryStatus.SENT, routed=routed)
+            self.writer.record(row, outcomes.sent(row, routed))
             busy = time.perf_counter() - began - waited
             self.latency += LATENCY_WEIGHT * (busy - self.latency)
 
@@ -390,73 +361,3 @@ class ChannelSender:
         turn.over()
         waited = time.perf_counter() - began
         return await channel.send(chat, message), waited
-
-    async def _claim(self, session: AsyncSession, row: Delivery) -> dict[str, Any] | None:
-        """The row's message, claimed; a live row is rendered now, in the claim's
-        transaction, and kept so (see :func:`storage.outbox.add_live` for why here)."""
-        if row.coalesce_key is not None:
-            await outbox.lock_live(session, row.coalesce_key)
-        body = await outbox.claim(session, row.id)
-        if body is None or delivery.LIVE not in body:
-            return body
-        language, _ = (await outbox.recipients(session, [row.member_id]))[row.member_id]
-        rendered = await delivery.render(session, self.app.outbox.translator(language), body)
-        if rendered is None:
-            now = self.sender.clock()
-            await outbox.record(session, [row.id], DeliveryStatus.FAILED, now, "gone")
-            return None
-        await outbox.replace_body(session, row.id, rendered)
-        return rendered
-
-    async def _retry(
-        self, row: Delivery, ids: list[int], reason: str, after: float | None = None
-    ) -> None:
-        attempts = row.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
-            await self._record(ids, DeliveryStatus.FAILED, f"gave up: {reason}"[:200])
-            return
-        wait = after if after is not None else backoff(attempts)
-        self.stats.retried += 1
-        await self._record(
-            ids,
-            DeliveryStatus.PENDING,
-            reason,
-            not_before=self.sender.clock() + timedelta(seconds=wait),
-        )
-
-    async def _record(
-        self,
-        ids: list[int],
-        status: DeliveryStatus,
-        reason: str | None = None,
-        not_before: datetime | None = None,
-        routed: Routed | None = None,
-    ) -> None:
-        """Record an outcome, trying again while the database connection is lost: a
-        delivered message must not be left ``sending`` and later called interrupted."""
-        route = (routed.route, routed.reason) if routed is not None else (None, None)
-        attempt = 0
-        while True:
-            try:
-                async with self._transaction() as session:
-                    now = self.sender.clock()
-                    await outbox.record(session, ids, status, now, reason, not_before, *route)
-                break
-            except (DBAPIError, OSError) as error:
-                wait = RECORD_RETRY_SECONDS[min(attempt, len(RECORD_RETRY_SECONDS) - 1)]
-                attempt += 1
-                log.warning(
-                    "recording deliveries %s as %s failed, trying again in %.1f s: %s",
-                    ids,
-                    status,
-                    wait,
-                    type(error).__name__,
-                )
-                await asyncio.sleep(wait)
-        metrics.SENDS.labels("retry" if status is DeliveryStatus.PENDING else status).inc(len(ids))
-        if status is DeliveryStatus.SENT:
-            self.stats.sent += len(ids)
-        elif status is DeliveryStatus.FAILED:
-            self.stats.failed += len(ids)
-        elif status is DeliveryStatus.BLOCKED:
-            self.stats.blocked += len(ids)

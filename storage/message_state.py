@@ -97,7 +97,7 @@ class MessageState:
         self._all = [*self._identity, *self._member, *self._dialog]
         self._bind = {c.name: _bind(c, dialect) for t in (Identity, DialogState) for c in _cols(t)}
         """Bind processors by column name (the two tables' same names are the same type)."""
-        p = self._placeholders
+        p = self.placeholder
         select = ", ".join(
             [f"i.{n}" for n, _ in self._identity]
             + [f"m.{n}" for n, _ in self._member]
@@ -125,7 +125,7 @@ class MessageState:
         )
         self._delete = f"DELETE FROM dialog_states WHERE id = {p(1)}"
 
-    def _placeholders(self, number: int) -> str:
+    def placeholder(self, number: int) -> str:
         """The driver's placeholder for parameter ``number`` (SQLite's ``?`` take the
         parameters in the order they appear, so every statement numbers them so)."""
         return f"${number}" if self.postgres else "?"
@@ -134,15 +134,21 @@ class MessageState:
         self, connection: AsyncConnection, channel: str, external_id: str, chat_id: str
     ) -> Found | None:
         """The identity, member, roles and dialog state of this chat, in one round trip."""
-        params = (chat_id, channel, external_id)
-        rows = self._reads.fetch(self._read, params) if self._reads else None
-        if rows is None:
-            driver = await _driver(connection)
-            if self.postgres:
-                rows = [await driver.fetchrow(self._read, *params)]
-            else:
-                rows = await driver.execute_fetchall(self._read, params)
-        return self.found(rows[0]) if rows and rows[0] is not None else None
+        rows = await self.fetch(connection, self._read, (chat_id, channel, external_id))
+        return self.found(rows[0]) if rows else None
+
+    async def fetch(
+        self, connection: AsyncConnection, sql: str, params: tuple[Any, ...]
+    ) -> Sequence[Sequence[Any]]:
+        """The rows of a read (``sql`` numbered by :meth:`placeholder`), in one round trip:
+        on SQLite, on the event loop thread's own connection when it can."""
+        rows = self._reads.fetch(sql, params) if self._reads else None
+        if rows is not None:
+            return rows
+        raw = await driver(connection)
+        if self.postgres:
+            return list(await raw.fetch(sql, *params))
+        return list(await raw.execute_fetchall(sql, params))
 
     def found(self, row: Sequence[Any]) -> Found:
         values = [
@@ -206,12 +212,12 @@ class MessageState:
             for sql, params in statements:
                 await connection.exec_driver_sql(sql, params)
         elif len(statements) == 1:
-            driver = await _driver(connection)
+            raw = await driver(connection)
             sql, params = statements[0]
             if self.postgres:
-                await driver.execute(sql, *params)
+                await raw.execute(sql, *params)
             else:
-                await driver.execute_fetchall(sql, params)
+                await raw.execute_fetchall(sql, params)
         elif statements:
             async with connection.begin():
                 for sql, params in statements:
@@ -258,7 +264,7 @@ class _LocalReads:
         self._connection = self._thread = None
 
 
-async def _driver(connection: AsyncConnection) -> Any:
+async def driver(connection: AsyncConnection) -> Any:
     """The driver's own connection (asyncpg's, or aiosqlite's) under ``connection``."""
     return (await connection.get_raw_connection()).driver_connection
 

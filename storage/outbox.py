@@ -203,14 +203,22 @@ async def preferred_identities(
 async def claim(session: AsyncSession, delivery_id: int) -> dict[str, Any] | None:
     """Mark a row ``sending`` and return its body as claimed; None when another sender
     took it first."""
+    return (await claim_many(session, [delivery_id])).get(delivery_id)
+
+
+async def claim_many(
+    session: AsyncSession, delivery_ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """Mark rows ``sending`` in one statement: the body of each row claimed, by id (rows
+    another sender took first are missing)."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
+        .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
-        .returning(Delivery.body)
+        .returning(Delivery.id, Delivery.body)
+        .execution_options(synchronize_session=False)
     )
-    body: dict[str, Any] | None = result.scalar_one_or_none()
-    return body
+    return {delivery_id: body for delivery_id, body in result}
 
 
 async def replace_body(session: AsyncSession, delivery_id: int, body: dict[str, Any]) -> None:
@@ -270,6 +278,20 @@ async def add_live(
     await notify(session)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row: sent, failed, blocked, or pending again for a retry
+    (``not_before``); with the route it took (:class:`~storage.models.Route`) where the
+    channel has routes."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    reason: str | None = None
+    not_before: datetime | None = None
+    route: str | None = None
+    route_reason: str | None = None
+
+
 async def record(
     session: AsyncSession,
     delivery_ids: Sequence[int],
@@ -280,33 +302,60 @@ async def record(
     route: str | None = None,
     route_reason: str | None = None,
 ) -> None:
-    """The outcome of a send: sent, failed, blocked, or pending again for a retry; with the
-    route it took (:class:`~storage.models.Route`) where the channel has routes. The one
+    """The same outcome for each of ``delivery_ids`` (:func:`record_outcomes`)."""
+    await record_outcomes(
+        session,
+        [Outcome(i, status, reason, not_before, route, route_reason) for i in delivery_ids],
+        now,
+    )
+
+
+async def record_outcomes(
+    session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
+) -> None:
+    """Write outcomes, one statement for all the rows of each shape (executemany). The one
     place outcomes are written, so it also keeps the broadcasts' counters: each row of a
-    broadcast whose outcome changes moves from its old settled count (if any) to the new."""
-    ids = list(delivery_ids)
+    broadcast whose outcome changes moves from its old settled count (if any) to the new.
+    A row given twice takes the last."""
+    latest = {o.delivery_id: o for o in outcomes}
+    if not latest:
+        return
     before = await session.execute(
-        select(Delivery.broadcast_id, Delivery.status, Delivery.route)
-        .where(Delivery.id.in_(ids), Delivery.broadcast_id.is_not(None))
+        select(Delivery.id, Delivery.broadcast_id, Delivery.status, Delivery.route)
+        .where(Delivery.id.in_(list(latest)), Delivery.broadcast_id.is_not(None))
         .with_for_update()
     )
     changes: Counter[tuple[int, str, str]] = Counter()
-    for broadcast_id, old, old_route in before:
+    for delivery_id, broadcast_id, old, old_route in before:
         assert broadcast_id is not None
-        new_route = old_route if route is None else route
+        outcome = latest[delivery_id]
+        new_route = old_route if outcome.route is None else outcome.route
         if old in broadcasts.SETTLED:
             changes[broadcast_id, old_route or "", old] -= 1
-        if status in broadcasts.SETTLED:
-            changes[broadcast_id, new_route or "", status] += 1
-    values: dict[str, Any] = {"status": status, "reason": reason}
-    if route is not None:
-        values["route"], values["route_reason"] = route, route_reason
-    if status is DeliveryStatus.SENT:
-        values["sent_at"] = now
-    if not_before is not None:
-        values["not_before"] = not_before
-    await session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
+        if outcome.status in broadcasts.SETTLED:
+            changes[broadcast_id, new_route or "", outcome.status] += 1
+    await session.execute(
+        update(Delivery).execution_options(synchronize_session=False),
+        [_outcome_values(o, now) for o in latest.values()],
+    )
     await broadcasts.tally(session, changes)
+
+
+def _outcome_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The columns an outcome sets, by primary key (the ORM groups rows of the same keys
+    into one executemany)."""
+    values: dict[str, Any] = {
+        "id": outcome.delivery_id,
+        "status": outcome.status,
+        "reason": outcome.reason,
+    }
+    if outcome.route is not None:
+        values["route"], values["route_reason"] = outcome.route, outcome.route_reason
+    if outcome.status is DeliveryStatus.SENT:
+        values["sent_at"] = now
+    if outcome.not_before is not None:
+        values["not_before"] = outcome.not_before
+    return values
 
 
 def _settled(

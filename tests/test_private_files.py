@@ -81,3 +81,19 @@ def test_another_key_folder_is_refused_and_no_new_keys_are_made(
     absolute = {"UNIONBOT_KEY_DIR": str(tmp_path / "a" / "keys")}
     moved = unionbot("keys", "export", url=database_url, cwd=tmp_path / "b", env=absolute)
     assert moved.returncode == 0, moved.stderr.decode()
+
+
+def test_a_key_the_database_uses_is_never_made_anew(database_url: str, tmp_path: Path) -> None:
+    """The register's hashes need the pepper they were made with: once it is gone from the
+    folder, commands are refused rather than hashing with a new one."""
+    seeded = unionbot("seed", "demo", url=database_url, cwd=tmp_path, env=RELATIVE)
+    assert seeded.returncode == 0, seeded.stderr.decode()
+    pepper = tmp_path / "keys" / "id-pepper.bin"
+    pepper.unlink()
+    for command in (["keys", "export"], ["chat", "--as", "x"]):
+        refused = unionbot(*command, url=database_url, cwd=tmp_path, env=RELATIVE)
+        assert refused.returncode == 2
+        line = one_line(refused.stderr)
+        assert f"UNIONBOT_KEY_DIR={tmp_path / 'keys'} lacks id-pepper.bin" in line
+        assert "unionbot restore" in line
+    assert not pepper.exists()

@@ -167,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "doctor":
             check_folders(settings)
-            check_database_file(settings.database_url)
         return asyncio.run(command(args, settings))
     except StartupError as error:
         print(f"unionbot: {error}", file=sys.stderr)
@@ -183,6 +182,7 @@ async def _with_app(
     command that ``uses_keys`` ties a new database to its key folder."""
     from bot.private_files import check_private_files
 
+    check_database_file(settings.database_url)
     app = build_app(settings)
     try:
         try:

@@ -9,11 +9,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from bot import outbox_writer
 from bot.app import App
 from bot.broadcasting import publish
 from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
@@ -22,10 +25,11 @@ from bot.channels.wechat.api import WeChatApi
 from bot.delivery import MessageClass
 from bot.i18n import Translator
 from bot.messages import Outgoing
+from bot.outcomes import MAX_ATTEMPTS
 from bot.pacing import Pacer, take_slot
-from bot.sender import MAX_ATTEMPTS, Sender
+from bot.sender import Sender
 from bot.settings import Settings
-from storage import members, outbox
+from storage import broadcasts, members, outbox
 from storage.models import Broadcast, Delivery, DeliveryStatus, Identity
 from storage.types import utcnow
 from tests.channels.conftest import make_channel
@@ -431,3 +435,54 @@ async def test_a_channels_bulk_step_comes_first_and_its_failure_stops_no_other_s
     await sender(app, channel, Clock(NOON)).send_all()
     assert channel.sent_before_bulk[0] == 0
     assert channel.sent == ["a"]
+
+
+async def test_outcomes_written_together_are_all_recorded_once_after_a_failed_write(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several outcomes go in one transaction; the first try fails after writing some of
+    them (the connection drops): every row ends with its own outcome, the broadcast's
+    counters count each once, and the blocked member's identity is inactive."""
+    names = ["sent1", "sent2", "limited", "blocked", "refused"]
+    ids = await recipients(app, *names)
+    await broadcast(app, ids, NOON)
+    channel = Flaky()
+    channel.answers["limited"] = [RateLimited(7)]
+    channel.answers["blocked"] = [RecipientBlocked()]
+    channel.answers["refused"] = [ValueError("too long")]
+    real = outbox.record_outcomes
+    written: list[int] = []
+
+    async def dropped_once(session: Any, outcomes: Any, now: datetime) -> None:
+        await real(session, outcomes, now)
+        written.append(len(outcomes))
+        if len(written) == 1:
+            raise OperationalError("UPDATE", {}, ConnectionResetError("connection lost"))
+
+    monkeypatch.setattr(outbox, "record_outcomes", dropped_once)
+    monkeypatch.setattr(outbox_writer, "RIDE_SECONDS", 1.0)  # all five in few batches
+    monkeypatch.setattr(outbox_writer, "RETRY_SECONDS", (0.0,))
+    send = sender(app, channel, Clock(NOON))
+    await send.send_all()
+    assert sorted(channel.sent) == ["sent1", "sent2"]
+    assert max(written) > 1, "outcomes were written in batches"
+    found = await statuses(app)
+    assert [found[i] for i in ids] == [
+        ("sent", None),
+        ("sent", None),
+        ("pending", "rate limited 7s"),
+        ("blocked", "blocked the bot"),
+        ("failed", "ValueError: too long"),
+    ]
+    assert (send.stats.sent, send.stats.retried, send.stats.blocked, send.stats.failed) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    async with app.sessions() as session:
+        [written_broadcast] = (await session.scalars(select(Broadcast))).all()
+        counts = (await broadcasts.tallies(session, [written_broadcast.id]))[written_broadcast.id]
+        blocked = await session.scalar(select(Identity).where(Identity.external_id == "blocked"))
+    assert counts == {("", "sent"): 2, ("", "blocked"): 1, ("", "failed"): 1}
+    assert blocked is not None and blocked.active is False

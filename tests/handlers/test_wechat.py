@@ -88,6 +88,34 @@ async def test_scan_subscribe_menu_and_numbered_answers(settings: Settings) -> N
     assert stale is not None and stale.startswith("没听懂")
 
 
+async def test_a_number_presses_an_option_of_the_last_reply_only(settings: Settings) -> None:
+    router = Router("test-options")
+
+    @router.command("pick")
+    async def pick(ctx: Context) -> None:
+        ctx.reply("选一个", rows([Button("甲", "chose:a")]))
+
+    @router.command("plain")
+    async def plain(ctx: Context) -> None:
+        ctx.reply("没有选项")
+
+    @router.button("chose")
+    async def chose(ctx: Context) -> None:
+        ctx.reply(f"选了 {ctx.args}")
+
+    async with wechat_bot(settings, FakeWeChat(), [router]) as (_, _, base, _):
+        wechat = WeChatServer(base)
+        await wechat.says(XIAOLI, "/pick")
+        await wechat.says(XIAOLI, "/pick")
+        pressed = await wechat.says(XIAOLI, "1")
+        await wechat.says(XIAOLI, "/pick")
+        await wechat.says(XIAOLI, "/plain")
+        after_plain = await wechat.says(XIAOLI, "1")
+        await wechat.close()
+    assert pressed == "选了 a"
+    assert after_plain is not None and after_plain.startswith("没听懂")
+
+
 async def test_a_plain_subscribe_shows_the_menu(settings: Settings) -> None:
     async with wechat_bot(settings, FakeWeChat()) as (_, _, base, _):
         wechat = WeChatServer(base)

@@ -101,10 +101,11 @@ class WeChatChannel:
         self.verifier = Verifier(app.settings)
         self.api = api or WeChatApi(app.settings, app.sessions)
         self.ledger = Ledger(app.sessions, app.settings.wechat_template_quota)
+        self.rows = wechat.WebhookRows(app.dispatcher.state, app.engine.dialect)
         self.seen: SeenStore = (
             RedisSeen(app.settings.redis_url)
             if app.settings.redis_url
-            else DatabaseSeen(app.sessions)
+            else DatabaseSeen(app.engine, self.rows)
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._media: dict[str, tuple[str, datetime]] = {}
@@ -268,8 +269,8 @@ class WeChatChannel:
         number = read_number(incoming.text or "", maximum=999)
         if number is None:
             return incoming
-        async with self.app.sessions() as session:
-            payload = await wechat.choice(session, incoming.user_id, number)
+        async with self.app.engine.connect() as connection:
+            payload = await self.rows.choice(connection, incoming.user_id, number)
         if payload is None:
             return incoming
         return Incoming(NAME, incoming.user_id, incoming.chat_id, payload=payload)
@@ -518,16 +519,17 @@ class WeChatChannel:
     async def _render(
         self, openid: str, messages: Sequence[Outgoing], *, inbox_hint: bool = False
     ) -> Rendered:
-        """The text in the member's language, remembering its numbered options; a reply to
-        the member's own message also says how many messages wait in their inbox."""
-        async with self.app.sessions() as session, session.begin():
-            member = await members.member_by_identity(session, NAME, openid)
-            t = self._translator(member.language if member else None)
-            waiting = await wechat.inbox_count(session, openid) if inbox_hint else 0
-            if waiting:
-                messages = [*messages, Outgoing(t("wechat.inbox_waiting", count=waiting))]
+        """The text in the member's language, remembering its numbered options (written only
+        when they differ from the last ones); a reply to the member's own message also says
+        how many messages wait in their inbox."""
+        async with self.app.engine.connect() as connection:
+            shown = await self.rows.shown(connection, openid)
+            t = self._translator(shown.language)
+            if inbox_hint and shown.waiting:
+                messages = [*messages, Outgoing(t("wechat.inbox_waiting", count=shown.waiting))]
             rendered = render(messages, t)
-            await wechat.save_choices(session, openid, rendered.payloads, utcnow())
+            if rendered.payloads != shown.choices:
+                await self.rows.save_choices(connection, openid, rendered.payloads, utcnow())
         return rendered
 
     def _translator(self, language: str | None) -> Translator:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage import wechat
 from storage.types import utcnow
+from storage.wechat import WebhookRows
 
 SEEN_KEPT = timedelta(days=1)
 """WeChat retries within seconds; message keys older than this are forgotten."""
@@ -24,18 +24,18 @@ class SeenStore(Protocol):
 
 
 class DatabaseSeen:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, rows: WebhookRows) -> None:
+        self._engine = engine
+        self._rows = rows
         self._purged_at = utcnow() - SEEN_KEPT
 
     async def first_sight(self, key: str) -> bool:
         now = utcnow()
-        async with self._sessions() as session:
-            first = await wechat.first_sight(session, key, now)
+        async with self._engine.connect() as connection:
+            first = await self._rows.first_sight(connection, key, now)
             if now - self._purged_at > timedelta(hours=1):
                 self._purged_at = now
-                async with session.begin():
-                    await wechat.forget_seen_before(session, now - SEEN_KEPT)
+                await self._rows.forget_seen_before(connection, now - SEEN_KEPT)
         return first
 
     async def close(self) -> None:
