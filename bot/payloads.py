@@ -118,7 +118,8 @@ def _encode(name: str, kind: Any, value: Any, separator: str, last: bool) -> str
 
 def _decode(kind: Any, part: str) -> Any:
     if kind is int:
-        return read_number(part) if part.isascii() else None
+        whole = read_number(part) if part.isascii() and part.isdigit() else None
+        return whole if str(whole) == part else None
     if kind is float:
         number = float(part) if FLOAT.fullmatch(part) else math.nan
         return number if math.isfinite(number) else None

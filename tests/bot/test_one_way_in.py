@@ -159,7 +159,8 @@ def test_a_payload_is_checked_when_the_button_is_made() -> None:
 def test_a_payload_reads_back_only_in_its_own_shape() -> None:
     assert Page.unpack("12:医院:急诊") == Page(12, "医院:急诊")
     assert Choose.unpack("f") == Choose("f")
-    for bad in ("", "12", ":x", "①:x", "１２:x", f"{MAX_ID + 1}:x", "-1:x", "12:"):
+    odd_numbers = ("①:x", "１２:x", " 12:x", "12 :x", "012:x", "+12:x", "-1:x")
+    for bad in ("", "12", ":x", *odd_numbers, f"{MAX_ID + 1}:x", "12:"):
         assert Page.unpack(bad) is None, bad
     assert Choose.unpack("x") is None
 
