@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from bot.app import App
+from handlers.invites import InviteLink
 from storage import invites, roles
 from storage.model_worker_code import qr_png
 from storage.models import Role
@@ -26,7 +27,7 @@ async def print_invitation(app: App, role: Role, scope: str, hours: int, qr: Pat
             return 2
         code = await invites.create_invite(session, role, scope, now, timedelta(hours=hours))
     until = (now + timedelta(hours=hours)).astimezone(app.settings.zone)
-    payload = f"{invites.DEEP_LINK}_{code}"
+    payload = InviteLink(code).pack()
     print(f"invitation: {role}{f' {scope}' if scope else ''}, once, until {until:%Y-%m-%d %H:%M}")
     print(f"code: {code}  (the person sends it to the bot)")
     link = await _telegram_link(app, payload)

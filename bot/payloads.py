@@ -10,9 +10,11 @@ A service declares each kind of button once, as a frozen dataclass::
 ``SignUp`` read back from the pressed payload. Checked when the button is made: Telegram's
 ``callback_data`` is 1-64 bytes, so a longer payload raises there and then rather than when
 Telegram refuses the whole message; an integer is an id from 0 to :data:`bot.numbers.MAX_ID`;
-a text field holds no separator (except the last, which takes the rest). What comes back is
-read strictly: a payload of the wrong shape (an old button, a forged one, ``np:①``) never
-reaches the handler; the dispatcher answers that the button is no longer valid.
+a float is finite; a text field holds no separator (except the last, which takes the rest).
+Trailing fields left at their defaults are left out, so one kind is both ``bno`` and
+``bno:2`` (``page: int = 1``). What comes back is read strictly: a payload of the wrong shape
+(an old button, a forged one, ``np:①``) never reaches the handler; the dispatcher answers
+that the button is no longer valid.
 
 A prefix is one word or two (``ev`` or ``ev:s``), so kinds that share a first word are told
 apart by the second. Deep links (``/start bg_CODE``, a WeChat QR scene) use ``_`` between
@@ -23,6 +25,7 @@ fields and Telegram's start-parameter alphabet: ``A-Z a-z 0-9 _ -``, at most 64 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from typing import Any, ClassVar, Literal, Self
@@ -35,10 +38,13 @@ MAX_LINK_LENGTH = 64
 LINK_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 BUTTON_SEPARATOR = ":"
 LINK_SEPARATOR = "_"
+FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?")
+"""A float as ``repr`` writes a finite one: no ``nan``, ``inf``, spaces or ``+``."""
 
 
 class Payload:
-    """Base of every payload kind; subclasses are frozen dataclasses of int, str or Literal."""
+    """Base of every payload kind; subclasses are frozen dataclasses of int, float, str or
+    Literal fields."""
 
     prefix: ClassVar[str]
     separator: ClassVar[str]
@@ -53,15 +59,19 @@ class Payload:
         cls.prefix, cls.separator, cls.link = prefix, separator, link
 
     @classmethod
-    def _fields(cls) -> list[tuple[str, Any]]:
+    def _fields(cls) -> list[tuple[str, Any, Any]]:
+        """Each field's name, type and default (``dataclasses.MISSING`` when it has none)."""
         hints = typing.get_type_hints(cls)
-        return [(f.name, hints[f.name]) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        return [(f.name, hints[f.name], f.default) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
 
     def pack(self) -> str:
         """The payload as sent; raises ValueError for a value that cannot go in a button."""
         fields = self._fields()
+        written = len(fields)
+        while written and getattr(self, fields[written - 1][0]) == fields[written - 1][2]:
+            written -= 1
         parts = [self.prefix]
-        for position, (name, kind) in enumerate(fields):
+        for position, (name, kind, _) in enumerate(fields[:written]):
             value = getattr(self, name)
             parts.append(_encode(name, kind, value, self.separator, position == len(fields) - 1))
         packed = self.separator.join(parts)
@@ -76,13 +86,12 @@ class Payload:
     def unpack(cls, args: str) -> Self | None:
         """Read what followed the prefix; None when it is not of this kind's shape."""
         fields = cls._fields()
-        if not fields:
-            return cls() if args == "" else None
-        parts = args.split(cls.separator, len(fields) - 1)
-        if len(parts) != len(fields):
+        parts = args.split(cls.separator, len(fields) - 1) if args else []
+        required = sum(default is dataclasses.MISSING for _, _, default in fields)
+        if not required <= len(parts) <= len(fields):
             return None
         values = {}
-        for (name, kind), part in zip(fields, parts, strict=True):
+        for (name, kind, _), part in zip(fields, parts, strict=False):
             value = _decode(kind, part)
             if value is None:
                 return None
@@ -95,6 +104,10 @@ def _encode(name: str, kind: Any, value: Any, separator: str, last: bool) -> str
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
             raise ValueError(f"payload field {name}={value!r} is not an id")
         return str(value)
+    if kind is float:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"payload field {name}={value!r} is not a finite number")
+        return repr(float(value))
     text = str(value)
     if typing.get_origin(kind) is Literal and value not in typing.get_args(kind):
         raise ValueError(f"payload field {name}={value!r} is not one of {typing.get_args(kind)}")
@@ -105,7 +118,11 @@ def _encode(name: str, kind: Any, value: Any, separator: str, last: bool) -> str
 
 def _decode(kind: Any, part: str) -> Any:
     if kind is int:
-        return read_number(part) if part.isascii() else None
+        whole = read_number(part) if part.isascii() and part.isdigit() else None
+        return whole if str(whole) == part else None
+    if kind is float:
+        number = float(part) if FLOAT.fullmatch(part) else math.nan
+        return number if math.isfinite(number) else None
     if typing.get_origin(kind) is Literal:
         return part if part in typing.get_args(kind) else None
     return part or None

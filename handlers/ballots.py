@@ -206,12 +206,17 @@ async def congress(ctx: Context) -> None:
 
 
 @router.command("vote", help=N_("help.vote"), private=True)
-@router.button("vote", private=True)
 async def vote(ctx: Context) -> None:
     words = ctx.args.split()
     if words:
         await _cast(ctx, words[0], words[1:])
         return
+    await open_ballots(ctx)
+
+
+@router.button("vote", private=True)
+async def open_ballots(ctx: Context) -> None:
+    """The menu's button lists the open ballots; votes are cast by :class:`VotePress`."""
     ballots = await store.open_ballots_for(ctx.session, ctx.member.id, utcnow())
     if not ballots:
         ctx.reply(ctx.t("ballots.nothing_open"))

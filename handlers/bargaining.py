@@ -33,7 +33,14 @@ from storage.types import utcnow
 router = Router("bargaining")
 router.menu(N_("menu.bargaining"), "bargain", order=300)
 
-DEEP_LINK = "bg"
+
+@dataclass(frozen=True)
+class JoinLink(Payload, prefix="bg", link=True):
+    """``/start bg_CODE`` (or a WeChat QR scene): follow the session with this code."""
+
+    code: str
+
+
 STEP_NAMES = (
     N_("bargaining.step.start"),
     N_("bargaining.step.election"),
@@ -108,7 +115,7 @@ async def save_session(ctx: Context, data: dict[str, Any]) -> None:
         data["year"],
         utcnow(),
     )
-    ctx.reply(ctx.t("bargaining.started", code=bs.code, link=f"{DEEP_LINK}_{bs.code}"))
+    ctx.reply(ctx.t("bargaining.started", code=bs.code, link=JoinLink(bs.code).pack()))
     ctx.reply(describe(ctx.t, bs))
 
 
@@ -355,12 +362,14 @@ async def join_by_code(ctx: Context) -> None:
     await _join(ctx, ctx.args)
 
 
-@router.start(DEEP_LINK, private=True)
-async def join_by_link(ctx: Context) -> None:
-    await _join(ctx, ctx.args)
+@router.start(JoinLink, private=True)
+async def join_by_link(ctx: Context, press: JoinLink) -> None:
+    await _join(ctx, press.code)
 
 
 async def _join(ctx: Context, code: str) -> None:
+    from handlers.meeting import TranscriptPage  # the meeting module builds on this one
+
     bs = await store.session_by_code(ctx.session, code)
     if bs is None:
         ctx.reply(ctx.t("bargaining.bad_code"))
@@ -370,7 +379,7 @@ async def _join(ctx: Context, code: str) -> None:
     buttons: list[Button] = []
     if meeting_is_open(bs):
         text += "\n" + ctx.t("meeting.in_progress")
-        buttons.append(Button(ctx.t("meeting.button.transcript"), f"tr:{bs.id}:1"))
+        buttons.append(Button(ctx.t("meeting.button.transcript"), TranscriptPage(bs.id, 1).pack()))
     ctx.reply(text + "\n" + describe(ctx.t, bs), rows(buttons))
 
 

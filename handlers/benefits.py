@@ -1,20 +1,23 @@
 """What can I get? The alliance's partner units by category, city, keyword or distance, each
 with whether this member may use it and why not; and the other union benefits.
 
-Results come a page at a time with "next page" buttons that replace the page shown.
+Results come a page at a time with "next page" buttons that replace the page shown. A
+city or keyword too long for a button is cut there; a cut city is read back as the city
+whose button it is, a cut keyword is searched as it is.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
 from bot.context import Context
 from bot.i18n import N_, Translator
-from bot.messages import MAX_PAYLOAD_BYTES, Button, Location, rows
+from bot.messages import MAX_PAYLOAD_BYTES, Button, rows
 from bot.numbers import read_id
+from bot.payloads import Payload
 from bot.router import FreeText, Router
 from storage import benefits, model_workers, places
 from storage.benefits import Found, Ineligible, service_problem, usable_services
@@ -26,6 +29,7 @@ router.menu(N_("menu.benefits"), "bn", order=300)
 
 PAGE_SIZE = 5
 T = TypeVar("T")
+P = TypeVar("P", bound=Payload)
 
 CATEGORY_LABELS = {
     Category.MEDICAL: N_("benefits.cat.medical"),
@@ -87,11 +91,60 @@ def unit_verdict(t: Translator, unit: PartnerUnit, level: str | None, on: date) 
     return "❌ " + _why(t, Ineligible.EXPIRED, latest, level)
 
 
-def _fit(payload: str) -> str:
-    """Shorten a payload (a keyword at its end) to the 64 bytes Telegram allows."""
-    while len(payload.encode("utf-8")) > MAX_PAYLOAD_BYTES:
-        payload = payload[:-1]
-    return payload
+@dataclass(frozen=True)
+class CategoryPage(Payload, prefix="bnc"):
+    category: str
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class CityPage(Payload, prefix="bny"):
+    """A city's units; without a city (``bny``), the list of cities."""
+
+    page: int = 1
+    city: str = ""
+
+
+@dataclass(frozen=True)
+class SearchPage(Payload, prefix="bns"):
+    page: int
+    keyword: str
+
+
+@dataclass(frozen=True)
+class NearestPage(Payload, prefix="bnl"):
+    page: int
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class UnitDetails(Payload, prefix="bnu"):
+    unit_id: int
+
+
+@dataclass(frozen=True)
+class OtherBenefitsPage(Payload, prefix="bno"):
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class BenefitDetails(Payload, prefix="bnb"):
+    benefit_id: int
+
+
+def _cut_to_fit(make: Callable[[str], P], text: str) -> P:
+    """``make(text)``, the text (its last field) cut at a character to fit in a button."""
+    room = MAX_PAYLOAD_BYTES - len(make("x").pack().encode("utf-8")) + 1
+    return make(text.encode("utf-8")[:room].decode("utf-8", "ignore"))
+
+
+def _city_page(page: int, city: str) -> CityPage:
+    return _cut_to_fit(lambda cut: CityPage(page, cut), city)
+
+
+def _search_page(page: int, keyword: str) -> str:
+    return _cut_to_fit(lambda cut: SearchPage(page, cut), keyword).pack()
 
 
 async def show_units(
@@ -115,7 +168,7 @@ async def show_units(
         if item.distance_km is not None:
             where += " · " + ctx.t("benefits.distance", km=f"{item.distance_km:.1f}")
         lines.append(f"{number}. {unit.name}（{where}）\n   {unit_verdict(ctx.t, unit, level, on)}")
-        buttons.append([Button(f"{number}. {unit.name}", f"bnu:{unit.id}")])
+        buttons.append([Button(f"{number}. {unit.name}", UnitDetails(unit.id).pack())])
     navigation = _navigation(ctx, page, pages, page_payload)
     ctx.reply("\n".join(lines), rows(*buttons, navigation, *_back(ctx)), replaces_menu=True)
 
@@ -133,9 +186,9 @@ def _navigation(
     """ "Previous" and "next" buttons where there is such a page."""
     navigation = []
     if page > 1:
-        navigation.append(Button(ctx.t("benefits.previous"), _fit(page_payload(page - 1))))
+        navigation.append(Button(ctx.t("benefits.previous"), page_payload(page - 1)))
     if page < pages:
-        navigation.append(Button(ctx.t("benefits.next"), _fit(page_payload(page + 1))))
+        navigation.append(Button(ctx.t("benefits.next"), page_payload(page + 1)))
     return navigation
 
 
@@ -143,13 +196,8 @@ def _back(ctx: Context) -> tuple[tuple[Button, ...], ...]:
     return rows([Button(ctx.t("benefits.back"), "bn"), Button(ctx.t("menu.button"), "menu")])
 
 
-def _page_and_rest(args: str) -> tuple[int, str]:
-    page, _, rest = args.partition(":")
-    return (parse_id(page) or 1), rest
-
-
 def parse_id(text: str) -> int | None:
-    """A row id or page number from a payload or command (``#12`` too)."""
+    """A row id from a command (``#12`` too)."""
     return read_id(text.strip().lstrip("#"))
 
 
@@ -180,11 +228,13 @@ async def asked_for_benefits(ctx: Context) -> bool:
 @router.button("bn", private=True)
 async def browse(ctx: Context) -> None:
     count = await benefits.count_units(ctx.session)
-    categories = [Button(ctx.t(label), f"bnc:{c.value}") for c, label in CATEGORY_LABELS.items()]
+    categories = [
+        Button(ctx.t(label), CategoryPage(c.value).pack()) for c, label in CATEGORY_LABELS.items()
+    ]
     grid = [categories[i : i + 2] for i in range(0, len(categories), 2)]
     place = await places.last_place(ctx.session, ctx.member.id)
     nearest = (
-        [Button(ctx.t("benefits.nearest_known"), f"bnl:1:{place[0]:.4f}:{place[1]:.4f}")]
+        [Button(ctx.t("benefits.nearest_known"), _nearest_page(1, *place))]
         if place is not None
         else []
     )
@@ -193,50 +243,53 @@ async def browse(ctx: Context) -> None:
         rows(
             *grid,
             nearest,
-            [Button(ctx.t("benefits.by_city"), "bny"), Button(ctx.t("benefits.other"), "bno")],
+            [
+                Button(ctx.t("benefits.by_city"), CityPage().pack()),
+                Button(ctx.t("benefits.other"), OtherBenefitsPage().pack()),
+            ],
             [Button(ctx.t("benefits.my_status"), "mw")],
         ),
         replaces_menu=ctx.message.payload is not None,
     )
 
 
-@router.button("bnc", private=True)
-async def by_category(ctx: Context) -> None:
-    name, _, page = ctx.args.partition(":")
-    if name not in set(Category):
+@router.button(CategoryPage, private=True)
+async def by_category(ctx: Context, press: CategoryPage) -> None:
+    if press.category not in set(Category):
         ctx.reply(ctx.t("input.stale_button"), _back(ctx))
         return
-    category = Category(name)
+    category = Category(press.category)
     found = await benefits.units_in_category(ctx.session, category)
     title = ctx.t(CATEGORY_LABELS[category])
-    number = parse_id(page) or 1
-    await show_units(ctx, title, found, number, lambda p: f"bnc:{category.value}:{p}")
+    await show_units(ctx, title, found, press.page, lambda p: CategoryPage(category, p).pack())
 
 
-@router.button("bny", private=True)
-async def by_city(ctx: Context) -> None:
-    if not ctx.args:
-        cities = await benefits.cities(ctx.session)
-        buttons = [Button(city, _fit(f"bny:1:{city}")) for city in cities]
+@router.button(CityPage, private=True)
+async def by_city(ctx: Context, press: CityPage) -> None:
+    cities = await benefits.cities(ctx.session)
+    if not press.city:
+        buttons = [Button(city, _city_page(1, city).pack()) for city in cities]
         grid = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
         ctx.reply(ctx.t("benefits.choose_city"), rows(*grid, *_back(ctx)), replaces_menu=True)
         return
-    page, city = _page_and_rest(ctx.args)
+    city = next((c for c in cities if _city_page(press.page, c) == press), None)
+    if city is None:
+        ctx.reply(ctx.t("input.stale_button"), _back(ctx))
+        return
     found = await benefits.units_in_city(ctx.session, city)
-    await show_units(ctx, city, found, page, lambda p: f"bny:{p}:{city}")
+    await show_units(ctx, city, found, press.page, lambda p: _city_page(p, city).pack())
 
 
-@router.button("bns", private=True)
-async def search_page(ctx: Context) -> None:
-    page, keyword = _page_and_rest(ctx.args)
-    await _search(ctx, keyword, page)
+@router.button(SearchPage, private=True)
+async def search_page(ctx: Context, press: SearchPage) -> None:
+    await _search(ctx, press.keyword, press.page)
 
 
 async def _search(ctx: Context, keyword: str, page: int) -> None:
     keyword = keyword.strip()[: benefits.MAX_KEYWORD]
     found = await benefits.search_units(ctx.session, keyword)
     title = ctx.t("benefits.search_title", keyword=keyword)
-    await show_units(ctx, title, found, page, lambda p: f"bns:{p}:{keyword}")
+    await show_units(ctx, title, found, page, lambda p: _search_page(p, keyword))
 
 
 @router.location()
@@ -246,30 +299,28 @@ async def nearest(ctx: Context) -> None:
     await _nearest(ctx, location.latitude, location.longitude, 1)
 
 
-@router.button("bnl", private=True)
-async def nearest_page(ctx: Context) -> None:
-    page, rest = _page_and_rest(ctx.args)
-    latitude, _, longitude = rest.partition(":")
-    try:
-        place = Location(float(latitude), float(longitude))
-    except ValueError:
-        place = Location(math.nan, math.nan)
-    if not (-90 <= place.latitude <= 90 and -180 <= place.longitude <= 180):
+@router.button(NearestPage, private=True)
+async def nearest_page(ctx: Context, press: NearestPage) -> None:
+    if not (-90 <= press.latitude <= 90 and -180 <= press.longitude <= 180):
         ctx.reply(ctx.t("input.stale_button"), _back(ctx))
         return
-    await _nearest(ctx, place.latitude, place.longitude, page)
+    await _nearest(ctx, press.latitude, press.longitude, press.page)
+
+
+def _nearest_page(page: int, latitude: float, longitude: float) -> str:
+    """To four decimals (about 11 m), which keeps the button short."""
+    return NearestPage(page, round(latitude, 4), round(longitude, 4)).pack()
 
 
 async def _nearest(ctx: Context, latitude: float, longitude: float, page: int) -> None:
     found = await benefits.nearest_units(ctx.session, latitude, longitude)
     title = ctx.t("benefits.nearest_title")
-    await show_units(ctx, title, found, page, lambda p: f"bnl:{p}:{latitude:.4f}:{longitude:.4f}")
+    await show_units(ctx, title, found, page, lambda p: _nearest_page(p, latitude, longitude))
 
 
-@router.button("bnu", private=True)
-async def unit_details(ctx: Context) -> None:
-    unit_id = parse_id(ctx.args)
-    unit = await benefits.get_unit(ctx.session, unit_id) if unit_id else None
+@router.button(UnitDetails, private=True)
+async def unit_details(ctx: Context, press: UnitDetails) -> None:
+    unit = await benefits.get_unit(ctx.session, press.unit_id)
     if unit is None:
         ctx.reply(ctx.t("input.stale_button"), _back(ctx))
         return
@@ -296,13 +347,13 @@ async def unit_details(ctx: Context) -> None:
     ctx.reply("\n".join(lines), _back(ctx), replaces_menu=True)
 
 
-@router.button("bno", private=True)
-async def other_benefits(ctx: Context) -> None:
+@router.button(OtherBenefitsPage, private=True)
+async def other_benefits(ctx: Context, press: OtherBenefitsPage) -> None:
     found = await benefits.list_other_benefits(ctx.session)
     if not found:
         ctx.reply(ctx.t("benefits.none_found"), _back(ctx), replaces_menu=True)
         return
-    page, pages, shown = _page_of(found, _page_and_rest(ctx.args)[0])
+    page, pages, shown = _page_of(found, press.page)
     title = ctx.t("benefits.other")
     lines = [ctx.t("benefits.page", title=title, page=page, pages=pages, total=len(found))]
     buttons = []
@@ -310,15 +361,14 @@ async def other_benefits(ctx: Context) -> None:
         lines.append(
             f"{number}. {benefit.title}" + (f"（{benefit.amount}）" if benefit.amount else "")
         )
-        buttons.append([Button(f"{number}. {benefit.title}", f"bnb:{benefit.id}")])
-    navigation = _navigation(ctx, page, pages, lambda n: f"bno:{n}")
+        buttons.append([Button(f"{number}. {benefit.title}", BenefitDetails(benefit.id).pack())])
+    navigation = _navigation(ctx, page, pages, lambda n: OtherBenefitsPage(n).pack())
     ctx.reply("\n".join(lines), rows(*buttons, navigation, *_back(ctx)), replaces_menu=True)
 
 
-@router.button("bnb", private=True)
-async def other_benefit(ctx: Context) -> None:
-    benefit_id = parse_id(ctx.args)
-    benefit = await ctx.session.get(OtherBenefit, benefit_id) if benefit_id else None
+@router.button(BenefitDetails, private=True)
+async def other_benefit(ctx: Context, press: BenefitDetails) -> None:
+    benefit = await ctx.session.get(OtherBenefit, press.benefit_id)
     if benefit is None:
         ctx.reply(ctx.t("input.stale_button"), _back(ctx))
         return
@@ -339,6 +389,6 @@ async def other_benefit(ctx: Context) -> None:
             amount=benefit.amount or "–",
             when=when,
         ),
-        rows([Button(ctx.t("benefits.back"), "bno")]),
+        rows([Button(ctx.t("benefits.back"), OtherBenefitsPage().pack())]),
         replaces_menu=True,
     )

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot import dialogs
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, rows
+from bot.payloads import Payload
 from bot.router import FreeText, Router
 from bot.settings import LANGUAGES
 
+
+@dataclass(frozen=True)
+class LanguagePress(Payload, prefix="lang"):
+    """A language's button; without a code (``lang``), the choice of languages."""
+
+    code: str = ""
+
+
 router = Router("core")
 router.menu(N_("menu.help"), "help", order=900)
-router.menu(N_("menu.language"), "lang", order=910)
+router.menu(N_("menu.language"), LanguagePress().pack(), order=910)
 
 LANGUAGE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 
@@ -47,20 +58,35 @@ async def show_help(ctx: Context) -> None:
 
 
 @router.command("lang", help=N_("help.lang"))
-@router.button("lang")
-async def choose_language(ctx: Context) -> None:
-    if ctx.args:
-        await _set_language(ctx, ctx.args)
+async def language_command(ctx: Context) -> None:
+    """``/lang`` offers the languages; ``/lang en`` (or ``zh``, ``中文``) chooses one."""
+    if not ctx.args:
+        _offer_languages(ctx)
         return
-    buttons = [Button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]
-    ctx.reply(ctx.t("lang.choose"), rows(buttons), replaces_menu=ctx.message.payload is not None)
-
-
-async def _set_language(ctx: Context, choice: str) -> None:
+    choice = ctx.args
     language = {"zh": "zh_CN", "cn": "zh_CN", "中文": "zh_CN"}.get(choice.lower(), choice)
     if language not in LANGUAGES:
         ctx.reply(ctx.t("lang.unknown", choice=choice[:20]))
         return
+    await _set_language(ctx, language)
+
+
+@router.button(LanguagePress)
+async def language_button(ctx: Context, press: LanguagePress) -> None:
+    if not press.code:
+        _offer_languages(ctx)
+    elif press.code not in LANGUAGES:
+        ctx.dispatcher.stale(ctx)
+    else:
+        await _set_language(ctx, press.code)
+
+
+def _offer_languages(ctx: Context) -> None:
+    buttons = [Button(name, LanguagePress(code).pack()) for code, name in LANGUAGE_NAMES.items()]
+    ctx.reply(ctx.t("lang.choose"), rows(buttons), replaces_menu=ctx.message.payload is not None)
+
+
+async def _set_language(ctx: Context, language: str) -> None:
     ctx.member.language = language
     ctx.t = ctx.dispatcher.translations[language]
     ctx.reply(ctx.t("lang.set"))

@@ -4,8 +4,10 @@ its deep link (``/start invite_CODE``, a WeChat QR code of ``invite_CODE``)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.context import Context
+from bot.payloads import Payload
 from bot.router import FreeText, Router
 from storage import invites
 from storage.types import utcnow
@@ -15,9 +17,14 @@ log = logging.getLogger(__name__)
 router = Router("invites")
 
 
-@router.start(invites.DEEP_LINK)
-async def invite_link(ctx: Context) -> None:
-    await _redeem(ctx, invites.normal_code(ctx.args))
+@dataclass(frozen=True)
+class InviteLink(Payload, prefix=invites.DEEP_LINK, link=True):
+    code: str
+
+
+@router.start(InviteLink)
+async def invite_link(ctx: Context, press: InviteLink) -> None:
+    await _redeem(ctx, invites.normal_code(press.code))
 
 
 @router.text(FreeText.SHAPED)

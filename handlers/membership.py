@@ -9,25 +9,36 @@ verifies the pending requests it matches; the numbers are hashed before they are
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from bot.context import Context
 from bot.i18n import N_, Translator
 from bot.messages import Button, Outgoing, rows
 from bot.numbers import read_id
+from bot.payloads import Payload
 from bot.router import Router
 from storage import memberships
 from storage.models import Member, Role
 
 router = Router("membership")
 
-ANSWER_PREFIX = "mr"
 ROSTER_LINES = 500
+
+
+@dataclass(frozen=True)
+class AnswerPress(Payload, prefix="mr"):
+    """Approve (``ok``) or refuse (``no``) a member's request to belong."""
+
+    verdict: Literal["ok", "no"]
+    member_id: int
 
 
 def request_buttons(t: Translator, member_id: int) -> tuple[tuple[Button, ...], ...]:
     return rows(
         [
-            Button(t("membership.button.approve"), f"{ANSWER_PREFIX}:ok:{member_id}"),
-            Button(t("membership.button.refuse"), f"{ANSWER_PREFIX}:no:{member_id}"),
+            Button(t("membership.button.approve"), AnswerPress("ok", member_id).pack()),
+            Button(t("membership.button.refuse"), AnswerPress("no", member_id).pack()),
         ]
     )
 
@@ -64,28 +75,26 @@ def _describe(t: Translator, member: Member) -> str:
     )
 
 
-@router.button(ANSWER_PREFIX, private=True)
-async def answer_button(ctx: Context) -> None:
-    verdict, _, number = ctx.args.partition(":")
-    await _answer(ctx, number, verdict == "ok")
+@router.button(AnswerPress, private=True)
+async def answer_button(ctx: Context, press: AnswerPress) -> None:
+    await _answer(ctx, press.member_id, press.verdict == "ok")
 
 
 @router.command("approve", help=N_("help.approve"), private=True)
 async def approve(ctx: Context) -> None:
-    await _answer(ctx, ctx.args, True)
+    await _answer(ctx, read_id(ctx.args), True)
 
 
 @router.command("refuse", help=N_("help.refuse"), private=True)
 async def refuse(ctx: Context) -> None:
-    await _answer(ctx, ctx.args, False)
+    await _answer(ctx, read_id(ctx.args), False)
 
 
-async def _answer(ctx: Context, number: str, approve: bool) -> None:
+async def _answer(ctx: Context, member_id: int | None, approve: bool) -> None:
     scope = await _enterprises(ctx)
     if scope == []:
         ctx.reply(ctx.t("membership.chair_only"))
         return
-    member_id = read_id(number)
     member = await ctx.session.get(Member, member_id) if member_id else None
     if member is None or (scope is not None and member.enterprise_id not in scope):
         ctx.reply(ctx.t("membership.no_such_request"))

@@ -415,8 +415,13 @@ compose_form = router.form(
 
 
 @router.command("notice", help=N_("help.notice"), role=Role.OFFICER)
-@router.button("ncompose", role=Role.OFFICER)
 async def compose(ctx: Context) -> None:
     """``/notice urgent`` (或 ``/notice 紧急``) composes an urgent notice."""
     urgent = ctx.args.strip().lower() in URGENT_WORDS
     await start_form(ctx, compose_form, {"urgent": True} if urgent else None)
+
+
+@router.button("ncompose", role=Role.OFFICER)
+async def compose_button(ctx: Context) -> None:
+    """The menu's button: an ordinary notice (an urgent one is ``/notice urgent``)."""
+    await start_form(ctx, compose_form)

@@ -8,8 +8,9 @@ consent and the text's version are saved with the profile.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from bot.context import Context
 from bot.dialogs import (
@@ -25,14 +26,30 @@ from bot.dialogs import (
 from bot.i18n import N_, Translator
 from bot.messages import Button, rows
 from bot.numbers import read_number
+from bot.payloads import Payload
 from bot.router import Router
 from handlers.events import tell_promoted
 from storage import profiles
 from storage.models.singles import CONSENT_VERSION, HOBBIES, Education, Gender, Profile
 from storage.types import utcnow
 
+
+@dataclass(frozen=True)
+class ProfilePress(Payload, prefix="prof"):
+    """The profile (``prof``), or what to do with it (``prof:agree``, ``prof:edit``, …)."""
+
+    action: Literal["show", "agree", "edit", "pause", "forget"] = "show"
+
+
+@dataclass(frozen=True)
+class ForgetPress(Payload, prefix="forget"):
+    """The "yes, delete" button of :func:`ask_to_forget`."""
+
+    answer: Literal["yes"]
+
+
 router = Router("profiles")
-router.menu(N_("menu.profile"), "prof", order=300)
+router.menu(N_("menu.profile"), ProfilePress().pack(), order=300)
 
 MIN_AGE, MAX_AGE = 18, 60
 HOBBY_NAMES = {
@@ -232,18 +249,23 @@ profile_form = router.form(
 
 def profile_buttons(ctx: Context, *, paused: bool) -> tuple[tuple[Button, ...], ...]:
     pause = Button(
-        ctx.t("profile.button.resume" if paused else "profile.button.pause"), "prof:pause"
+        ctx.t("profile.button.resume" if paused else "profile.button.pause"),
+        ProfilePress("pause").pack(),
     )
     return rows(
-        [Button(ctx.t("profile.button.edit"), "prof:edit"), pause],
-        [Button(ctx.t("profile.button.forget"), "prof:forget")],
+        [Button(ctx.t("profile.button.edit"), ProfilePress("edit").pack()), pause],
+        [Button(ctx.t("profile.button.forget"), ProfilePress("forget").pack())],
     )
 
 
 @router.command("profile", help=N_("help.profile"), private=True)
-@router.button("prof", private=True)
 async def show_profile(ctx: Context) -> None:
-    action = ctx.args if ctx.message.payload else ""
+    await profile_button(ctx, ProfilePress())
+
+
+@router.button(ProfilePress, private=True)
+async def profile_button(ctx: Context, press: ProfilePress) -> None:
+    action = press.action
     if action == "agree":
         consent = {"consented_at": utcnow().isoformat(), "consent_version": CONSENT_VERSION}
         await start_form(ctx, profile_form, consent)
@@ -254,7 +276,7 @@ async def show_profile(ctx: Context) -> None:
             ctx.t("profile.consent_text", version=CONSENT_VERSION),
             rows(
                 [
-                    Button(ctx.t("profile.button.agree"), "prof:agree"),
+                    Button(ctx.t("profile.button.agree"), ProfilePress("agree").pack()),
                     Button(ctx.t("profile.button.not_now"), "menu"),
                 ]
             ),
@@ -287,15 +309,15 @@ async def ask_to_forget(ctx: Context) -> None:
         ctx.t("profile.forget_confirm"),
         rows(
             [
-                Button(ctx.t("profile.button.forget_yes"), "forget:yes"),
+                Button(ctx.t("profile.button.forget_yes"), ForgetPress("yes").pack()),
                 Button(ctx.t("profile.button.keep"), "menu"),
             ]
         ),
     )
 
 
-@router.button("forget", private=True)
-async def forget(ctx: Context) -> None:
+@router.button(ForgetPress, private=True)
+async def forget(ctx: Context, press: ForgetPress) -> None:
     if ctx.dialog is not None and ctx.dialog.form == profiles.PROFILE_FORM:
         ctx.dialog = None
     promoted = await profiles.forget(ctx.session, ctx.member.id, utcnow())

@@ -3,23 +3,35 @@ non-urgent messages wait until the morning (default 22:00–07:30, local time)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, rows
+from bot.payloads import Payload
 from bot.quiet import member_window
 from bot.router import Router
 from bot.settings import parse_window
 from storage.member_settings import settings_of
 
+
+@dataclass(frozen=True)
+class SettingsPress(Payload, prefix="set"):
+    """The settings (``set``), or a switch among them (``set:rem``, ``set:quiet``)."""
+
+    switch: Literal["none", "rem", "quiet"] = "none"
+
+
 router = Router("settings")
-router.menu(N_("menu.settings"), "set", order=820)
+router.menu(N_("menu.settings"), SettingsPress().pack(), order=820)
 
 
-@router.button("set", private=True)
-async def settings_button(ctx: Context) -> None:
-    if ctx.args == "rem":
+@router.button(SettingsPress, private=True)
+async def settings_button(ctx: Context, press: SettingsPress) -> None:
+    if press.switch == "rem":
         await toggle_reminders(ctx)
-    elif ctx.args == "quiet":
+    elif press.switch == "quiet":
         await toggle_quiet(ctx)
     else:
         await _show(ctx)
@@ -53,7 +65,7 @@ async def _show(ctx: Context) -> None:
                         if chosen.reminders
                         else "settings.button.reminders_on"
                     ),
-                    "set:rem",
+                    SettingsPress("rem").pack(),
                 ),
                 Button(
                     ctx.t(
@@ -61,7 +73,7 @@ async def _show(ctx: Context) -> None:
                         if chosen.quiet_hours
                         else "settings.button.quiet_on"
                     ),
-                    "set:quiet",
+                    SettingsPress("quiet").pack(),
                 ),
             ],
             [Button(ctx.t("menu.button"), "menu")],

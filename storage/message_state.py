@@ -275,7 +275,12 @@ class _LocalReads:
 
 
 async def driver(connection: AsyncConnection) -> Any:
-    """The driver's own connection (asyncpg's, or aiosqlite's) under ``connection``."""
+    """The driver's own connection (asyncpg's, or aiosqlite's) under ``connection``: taken
+    straight from an open connection, sparing a hop into SQLAlchemy's greenlet (twice per
+    message); one that was invalidated reconnects the usual way."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        return sync.connection.driver_connection
     return (await connection.get_raw_connection()).driver_connection
 
 

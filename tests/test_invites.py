@@ -54,6 +54,8 @@ async def test_a_deep_link_gives_a_scoped_role(app: App, chat: Chat) -> None:
     async with app.sessions() as session, session.begin():
         session.add(Enterprise(id=7, name="永康五金", city="永康"))
     code = await make_invite(app, Role.CHAIR, "7")
+    assert "已失效" in await chat.text_of({"start": "invite_"})
+    assert "已过期" in await chat.text_of({"start": f"invite_{code}_1"})
     text = await chat.text_of({"start": f"invite_{code}"})
     assert "工会主席" in text
     assert await roles_of(app) == [("chair", "7")]

@@ -8,6 +8,7 @@ and payloads of the wrong shape are read in one place (:mod:`bot.numbers`,
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -130,6 +131,14 @@ class Invite(Payload, prefix="inv", link=True):
     code: str
 
 
+@dataclass(frozen=True)
+class Place(Payload, prefix="pl"):
+    latitude: float
+    longitude: float
+    page: int = 1
+    word: str = ""
+
+
 def test_a_payload_is_checked_when_the_button_is_made() -> None:
     assert Page(12, "医院:急诊").pack() == "pg:12:医院:急诊"
     with pytest.raises(ValueError, match="64 bytes"):
@@ -150,9 +159,22 @@ def test_a_payload_is_checked_when_the_button_is_made() -> None:
 def test_a_payload_reads_back_only_in_its_own_shape() -> None:
     assert Page.unpack("12:医院:急诊") == Page(12, "医院:急诊")
     assert Choose.unpack("f") == Choose("f")
-    for bad in ("", "12", ":x", "①:x", "１２:x", f"{MAX_ID + 1}:x", "-1:x", "12:"):
+    odd_numbers = ("①:x", "１２:x", " 12:x", "12 :x", "012:x", "+12:x", "-1:x")
+    for bad in ("", "12", ":x", *odd_numbers, f"{MAX_ID + 1}:x", "12:"):
         assert Page.unpack(bad) is None, bad
     assert Choose.unpack("x") is None
+
+
+def test_trailing_fields_at_their_defaults_are_left_out_and_read_back() -> None:
+    assert Place(27.947, -120.706).pack() == "pl:27.947:-120.706"
+    assert Place(27.947, 120.0, 1, "医院").pack() == "pl:27.947:120.0:1:医院"
+    assert Place.unpack("27.947:-120.706") == Place(27.947, -120.706)
+    assert Place.unpack("27.9470:120:2") == Place(27.947, 120.0, 2)
+    assert Place.unpack("1e-05:0:3:a:b") == Place(0.00001, 0.0, 3, "a:b")
+    for bad in ("27.9", "nan:1", "inf:1", "1e999:1", "+1:1", " 1:1", "1,5:1", "1:1:", "1:1:x"):
+        assert Place.unpack(bad) is None, bad
+    with pytest.raises(ValueError, match="finite"):
+        Place(math.nan, 1).pack()
 
 
 def test_numbers_are_ascii_or_full_width_digits_only() -> None:

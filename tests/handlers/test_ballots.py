@@ -90,6 +90,8 @@ async def test_the_roll_is_frozen_when_the_ballot_opens(app: App) -> None:
         left = await members.find_member(session, "xiaowang")
         assert left is not None
         left.enterprise_status = None  # leaves after the opening: still on the roll
+    pressed = to(await as_(chat, "xiaowang", {"press": f"vote:{ballot} 1"}), "xiaowang")
+    assert "回执码" not in pressed, "the menu's button only lists; it casts no vote"
     assert "回执码" in to(await as_(chat, "xiaowang", f"/vote {ballot} 1"), "xiaowang")
     await make_due(app)
     tally = await chat.text_of("/close_ballot")

@@ -77,6 +77,7 @@ async def test_a_chair_runs_a_bargaining_through_all_ten_steps(app: App) -> None
     # Two workers join: one with the code, one by scanning (a deep link).
     assert "已加入" in to(await as_(chat, "xiaozhang", f"/join {code}"), "xiaozhang")
     assert "已加入" in to(await as_(chat, "xiaowang", {"start": f"bg_{code}"}), "xiaowang")
+    assert "已失效" in to(await as_(chat, "xiaoli", {"start": "bg_"}), "xiaoli")
 
     # Step 1 closes; every follower hears of step 2.
     moved = await chat.say("/next")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bot.app import App
+from storage.models.benefits import PartnerUnit
 from storage.seed import demo_files, import_file
 from tests.conftest import Chat, payloads
 
@@ -183,15 +184,63 @@ async def test_other_benefits_are_listed_a_page_at_a_time(demo: App, chat: Chat)
     assert "现在可以申请" in details["text"]
 
 
-async def test_stale_or_made_up_buttons_are_refused(demo: App, chat: Chat) -> None:
-    assert "失效" in (await press(chat, "bnu:9999"))["text"]
-    assert "失效" in (await press(chat, "bnc:spaceship"))["text"]
-    assert "失效" in (await press(chat, "bnl:1:north:east"))["text"]
-    assert "失效" in (await press(chat, "bnl:1:nan:120"))["text"]
-    assert "失效" in (await press(chat, "bnl:1:95:120"))["text"]
-    assert "失效" in (await press(chat, "bnu:99999999999999999999"))["text"]
-    assert "失效" in (await press(chat, "bnb:99999999999999999999"))["text"]
-    assert "第 1/1 页" in (await press(chat, "bnc:medical:abc"))["text"]
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "bnu:9999",
+        "bnu:",
+        "bnu:1:2",
+        "bnu:99999999999999999999",
+        "bnb:99999999999999999999",
+        "bnb:①",
+        "bnc:spaceship",
+        "bnc:medical:abc",
+        "bnc:medical:",
+        "bny:1:火星",
+        "bny:x:温州",
+        "bny:1:",
+        "bns:1:",
+        "bns:x:医院",
+        "bnl:1:north:east",
+        "bnl:1:nan:120",
+        "bnl:1:inf:120",
+        "bnl:1:95:120",
+        "bnl:1:27.9",
+        "bno:x",
+        "bno:1:2",
+    ],
+)
+async def test_stale_or_made_up_buttons_are_refused(demo: App, chat: Chat, payload: str) -> None:
+    assert "这个按钮已失效" in (await press(chat, payload))["text"]
+
+
+async def test_buttons_sent_before_the_codec_still_read(demo: App, chat: Chat) -> None:
+    """Payloads as the hand-made buttons wrote them, already in members' chats."""
+    assert "第 2/4 页" in (await press(chat, "bny:2:温州"))["text"]
+    assert "医疗：第 1/1 页" in (await press(chat, "bnc:medical"))["text"]
+    assert "第 2/5 页" in (await press(chat, "bnl:2:28.3800:121.0600"))["text"]
+    assert "其他福利：第 2/2 页" in (await press(chat, "bno:2"))["text"]
+    assert "乐清市人民医院" in (await press(chat, "bns:1:医院"))["text"]
+
+
+async def test_a_city_or_keyword_too_long_for_a_button_still_works(demo: App, chat: Chat) -> None:
+    city = "新疆维吾尔自治区伊犁哈萨克自治州察布查尔锡伯自治县孙扎齐牛录镇"
+    async with demo.sessions() as session, session.begin():
+        for n in range(7):
+            session.add(
+                PartnerUnit(name=f"边疆医院{n}", category="medical", city=city, address="某路")
+            )
+    cities = await press(chat, "bny")
+    [button] = [p for p in payloads(cities) if p.startswith("bny:1:新疆")]
+    assert len(button.encode()) <= 64 < len(f"bny:1:{city}".encode())
+    first = await press(chat, button)
+    assert f"{city}：第 1/2 页，共 7 项" in first["text"]
+    [next_page] = [p for p in payloads(first) if p.startswith("bny:2:")]
+    assert len(unit_names(await press(chat, next_page))) == 2
+    [found] = await chat.say(f"/benefits {city}")
+    [later] = [p for p in payloads(found) if p.startswith("bns:2:")]
+    assert len(later.encode()) <= 64 < len(f"bns:2:{city[:20]}".encode())
+    assert len(unit_names(await press(chat, later))) == 2
 
 
 async def test_english_members_get_english(demo: App) -> None:

@@ -92,6 +92,9 @@ async def test_the_chair_answers_requests_and_the_member_is_told(app: App) -> No
     assert "您的入会申请已通过" in to(approved, "xiaochen")
     assert "已经处理过" in await chat.text_of({"press": f"mr:no:{chen}"})
     sun = await member_id(app, "xiaosun")
+    for forged in (f"mr:xx:{sun}", f"mr:ok:{sun}:1", "mr:ok", f"mr:ok: {sun}x", f"mr:{sun}"):
+        answer = await chat.say({"press": forged})
+        assert "这个按钮已失效" in to(answer, "chair") and to(answer, "xiaosun") == "", forged
     assert "没有通过" in to(await chat.say(f"/refuse {sun}"), "xiaosun")
     assert "没有这个编号" in await chat.text_of("/approve 99999")
     other = await member_id(app, "xiaoli")  # another enterprise's worker

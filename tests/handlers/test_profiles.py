@@ -177,3 +177,20 @@ async def test_a_new_consent_text_is_shown_again_before_the_profile(app: App, ch
     [profile] = await profiles(app)
     assert profile.consent_version == CONSENT_VERSION
     assert "阿江" in await chat.text_of("/profile")
+
+
+async def test_malformed_profile_and_forget_buttons_are_stale_and_change_nothing(
+    app: App, chat: Chat
+) -> None:
+    await create_profile(chat, "xiaoming", MAN)
+    for payload in (
+        "prof:bogus",
+        "prof:pause:1",
+        "prof:Pause",
+        "forget",
+        "forget:no",
+        "forget:yes:1",
+    ):
+        assert "这个按钮已失效" in await chat.text_of({"press": payload}), payload
+    [profile] = await profiles(app)
+    assert profile.paused is False and profile.display_name == "阿江"

@@ -62,3 +62,13 @@ async def test_english_members_see_english(app: App) -> None:
     english = Chat(app, "amy", "en")
     await english.say("/lang en")
     assert "Reminders: on" in await english.text_of("/settings")
+
+
+@pytest.mark.parametrize("payload", ["set:x", "set:rem:1", "set:REM", "set:none:rem"])
+async def test_a_malformed_settings_button_is_stale_and_switches_nothing(
+    app: App, chat: Chat, payload: str
+) -> None:
+    await chat.say({"press": "set"})
+    assert "这个按钮已失效" in await chat.text_of({"press": payload})
+    chosen = await stored(app)
+    assert (chosen.reminders, chosen.quiet_hours) == (True, True)
