@@ -32,6 +32,7 @@ takes only JSON updates of bounded size carrying the configured secret header, a
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import re
@@ -557,7 +558,10 @@ def _topic(update: Update) -> int | None:
     return message.message_thread_id
 
 
+@functools.lru_cache(maxsize=1024)
 def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    """PTB's markup for ``buttons``, made once for each set (a form's step sends the same
+    ones every time; PTB's objects are immutable, so messages can share one)."""
     keyboard = []
     for row in buttons:
         line = []
