@@ -85,6 +85,7 @@ class MessageState:
     """The statements for one database, written once for its dialect."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
         dialect = engine.dialect
         self.postgres = dialect.name == "postgresql"
         path = None if self.postgres else sqlite_file(str(engine.url))
@@ -138,13 +139,22 @@ class MessageState:
         return self.found(rows[0]) if rows else None
 
     async def fetch(
-        self, connection: AsyncConnection, sql: str, params: tuple[Any, ...]
+        self, connection: AsyncConnection | None, sql: str, params: tuple[Any, ...]
     ) -> Sequence[Sequence[Any]]:
         """The rows of a read (``sql`` numbered by :meth:`placeholder`), in one round trip:
-        on SQLite, on the event loop thread's own connection when it can."""
+        on SQLite, on the event loop thread's own connection when it can. Without
+        ``connection``, one is taken from the engine only when the read needs it."""
         rows = self._reads.fetch(sql, params) if self._reads else None
         if rows is not None:
             return rows
+        if connection is None:
+            async with self.engine.connect() as opened:
+                return await self._fetch(opened, sql, params)
+        return await self._fetch(connection, sql, params)
+
+    async def _fetch(
+        self, connection: AsyncConnection, sql: str, params: tuple[Any, ...]
+    ) -> Sequence[Sequence[Any]]:
         raw = await driver(connection)
         if self.postgres:
             return list(await raw.fetch(sql, *params))

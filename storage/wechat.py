@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.message_state import MessageState, driver
 from storage.models import Identity
@@ -37,10 +37,13 @@ class WebhookRows:
     """The rows the channel reads and writes around the core for each message, each in one
     statement with the driver and no transaction of its own (as :mod:`storage.message_state`,
     whose reads on SQLite run on the event loop's thread): the key that makes a retry
-    harmless, the read before rendering a reply, and the options it shows."""
+    harmless, the read before rendering a reply, and the options it shows. Each takes a
+    connection from the engine only when it needs one."""
 
-    def __init__(self, state: MessageState, dialect: Dialect) -> None:
+    def __init__(self, state: MessageState) -> None:
         self._state = state
+        self._engine = state.engine
+        dialect = state.engine.dialect
         p = state.placeholder
         into = 'INSERT INTO wechat_seen_messages ("key", seen_at)'
         taken = ' ON CONFLICT ("key") DO NOTHING RETURNING "key"'
@@ -74,7 +77,7 @@ class WebhookRows:
             dialect, None
         )
 
-    async def first_sight(self, connection: AsyncConnection, key: str, now: datetime) -> bool:
+    async def first_sight(self, key: str, now: datetime) -> bool:
         """Record a webhook message key; False if any process recorded it before. The
         insert commits by itself, so a retry in another process waits for it and then finds
         the key taken.
@@ -86,32 +89,34 @@ class WebhookRows:
         log through the key: a retry after such a crash may be answered again, but never
         writes anything twice.
         """
-        raw = await driver(connection)
         params = (key[:200], self._time(now))
-        if self._state.postgres:
-            return await raw.fetchval(self._seen, *params) is not None
-        return bool(await raw.execute_fetchall(self._seen, params))
+        async with self._engine.connect() as connection:
+            raw = await driver(connection)
+            if self._state.postgres:
+                return await raw.fetchval(self._seen, *params) is not None
+            return bool(await raw.execute_fetchall(self._seen, params))
 
-    async def forget_seen_before(self, connection: AsyncConnection, cutoff: datetime) -> None:
-        await self._state.write(connection, [(self._forget, (self._time(cutoff),))])
+    async def forget_seen_before(self, cutoff: datetime) -> None:
+        await self._write(self._forget, (self._time(cutoff),))
 
-    async def shown(self, connection: AsyncConnection, openid: str) -> Shown:
+    async def shown(self, openid: str) -> Shown:
         params = (CHANNEL, openid, CHANNEL, openid, openid)
-        language, waiting, payloads = (await self._state.fetch(connection, self._shown, params))[0]
+        language, waiting, payloads = (await self._state.fetch(None, self._shown, params))[0]
         return Shown(language, waiting or 0, self._options(payloads))
 
-    async def choice(self, connection: AsyncConnection, openid: str, number: int) -> str | None:
+    async def choice(self, openid: str, number: int) -> str | None:
         """The payload of the button numbered ``number`` in the last message, if any."""
-        rows = await self._state.fetch(connection, self._choices, (openid,))
+        rows = await self._state.fetch(None, self._choices, (openid,))
         payloads = self._options(rows[0][0]) if rows else []
         return payloads[number - 1] if 1 <= number <= len(payloads) else None
 
-    async def save_choices(
-        self, connection: AsyncConnection, openid: str, payloads: list[str], now: datetime
-    ) -> None:
+    async def save_choices(self, openid: str, payloads: list[str], now: datetime) -> None:
         """Remember the options just shown, replacing the last ones."""
-        params = (openid, self._payloads({"p": payloads}), self._time(now))
-        await self._state.write(connection, [(self._save, params)])
+        await self._write(self._save, (openid, self._payloads({"p": payloads}), self._time(now)))
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        async with self._engine.connect() as connection:
+            await self._state.write(connection, [(sql, params)])
 
     def _options(self, stored: Any) -> list[str]:
         value = self._read_payloads(stored) if self._read_payloads else stored

@@ -23,15 +23,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, false, literal, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, false, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.wechat_quota import WechatQuota, WechatTemplateDay
 from storage.types import UTCDateTime
+
+QUOTAS = cast(Table, WechatQuota.__table__)
+"""Statements on the table, not the ORM entity: a send takes three, and the ORM's
+bookkeeping would cost more than each statement."""
+Q = QUOTAS.c
 
 CHINA = ZoneInfo("Asia/Shanghai")
 """WeChat's months and days (mass sends, the template quota) are Beijing time."""
@@ -103,7 +108,7 @@ async def ensure(session: AsyncSession, identity_ids: Sequence[int]) -> None:
     for start in range(0, len(ids), BATCH):
         rows = [_blank(i) for i in ids[start : start + BATCH]]
         # executemany: one statement compiled once, not a 9,000-parameter one per batch
-        await session.execute(_insert(session)(WechatQuota).on_conflict_do_nothing(), rows)
+        await session.execute(_insert(session)(QUOTAS).on_conflict_do_nothing(), rows)
 
 
 def _newer_message(last_seen: datetime, now: datetime) -> ColumnElement[bool]:
@@ -111,8 +116,8 @@ def _newer_message(last_seen: datetime, now: datetime) -> ColumnElement[bool]:
     if now - last_seen >= WINDOW:
         return false()
     return and_(
-        or_(WechatQuota.window_start.is_(None), WechatQuota.window_start < last_seen),
-        or_(WechatQuota.event_at.is_(None), WechatQuota.event_at < last_seen - EVENT_SLACK),
+        or_(Q.window_start.is_(None), Q.window_start < last_seen),
+        or_(Q.event_at.is_(None), Q.event_at < last_seen - EVENT_SLACK),
     )
 
 
@@ -125,13 +130,11 @@ async def open_event(
     await ensure(session, [identity_id])
     newer = false() if last_seen is None else _newer_message(last_seen, now)
     await session.execute(
-        update(WechatQuota)
-        .where(WechatQuota.identity_id == identity_id)
+        update(QUOTAS)
+        .where(Q.identity_id == identity_id)
         .values(
-            window_start=case(
-                (newer, literal(last_seen, UTCDateTime())), else_=WechatQuota.window_start
-            ),
-            window_used=case((newer, 0), else_=WechatQuota.window_used),
+            window_start=case((newer, literal(last_seen, UTCDateTime())), else_=Q.window_start),
+            window_used=case((newer, 0), else_=Q.window_used),
             event_at=now,
             event_used=0,
         )
@@ -146,38 +149,36 @@ async def take_customer_service(
     None when neither has that many left."""
     await ensure(session, [identity_id])
     event = await session.execute(
-        update(WechatQuota)
+        update(QUOTAS)
         .where(
-            WechatQuota.identity_id == identity_id,
-            WechatQuota.event_at > now - EVENT_WINDOW,
-            WechatQuota.event_used + count <= EVENT_SENDS,
+            Q.identity_id == identity_id,
+            Q.event_at > now - EVENT_WINDOW,
+            Q.event_used + count <= EVENT_SENDS,
         )
-        .values(event_used=WechatQuota.event_used + count)
-        .returning(WechatQuota.event_at, WechatQuota.event_used)
+        .values(event_used=Q.event_used + count)
+        .returning(Q.event_at, Q.event_used)
     )
     found = event.one_or_none()
     if found is not None and found[0] is not None:
         return Slot("event", found[0], EVENT_SENDS - found[1])
     newer = _newer_message(last_seen, now) if count <= WINDOW_SENDS else false()
     window = await session.execute(
-        update(WechatQuota)
+        update(QUOTAS)
         .where(
-            WechatQuota.identity_id == identity_id,
+            Q.identity_id == identity_id,
             or_(
                 newer,
                 and_(
-                    WechatQuota.window_start > now - WINDOW,
-                    WechatQuota.window_used + count <= WINDOW_SENDS,
+                    Q.window_start > now - WINDOW,
+                    Q.window_used + count <= WINDOW_SENDS,
                 ),
             ),
         )
         .values(
-            window_start=case(
-                (newer, literal(last_seen, UTCDateTime())), else_=WechatQuota.window_start
-            ),
-            window_used=case((newer, count), else_=WechatQuota.window_used + count),
+            window_start=case((newer, literal(last_seen, UTCDateTime())), else_=Q.window_start),
+            window_used=case((newer, count), else_=Q.window_used + count),
         )
-        .returning(WechatQuota.window_start, WechatQuota.window_used)
+        .returning(Q.window_start, Q.window_used)
     )
     found = window.one_or_none()
     if found is None or found[0] is None:
@@ -195,8 +196,8 @@ async def why_not(session: AsyncSession, identity_id: int, now: datetime) -> str
 
 def _slot_columns(slot: Slot) -> tuple[Any, Any]:
     if slot.allowance == "event":
-        return WechatQuota.event_at, WechatQuota.event_used
-    return WechatQuota.window_start, WechatQuota.window_used
+        return Q.event_at, Q.event_used
+    return Q.window_start, Q.window_used
 
 
 async def give_back(session: AsyncSession, identity_id: int, slot: Slot, count: int = 1) -> None:
@@ -206,8 +207,8 @@ async def give_back(session: AsyncSession, identity_id: int, slot: Slot, count: 
         return
     opened, used = _slot_columns(slot)
     await session.execute(
-        update(WechatQuota)
-        .where(WechatQuota.identity_id == identity_id, opened == slot.opened, used >= count)
+        update(QUOTAS)
+        .where(Q.identity_id == identity_id, opened == slot.opened, used >= count)
         .values({used: used - count})
     )
 
@@ -218,8 +219,8 @@ async def spend_all(session: AsyncSession, identity_id: int, slot: Slot) -> None
     opened, used = _slot_columns(slot)
     full = EVENT_SENDS if slot.allowance == "event" else WINDOW_SENDS
     await session.execute(
-        update(WechatQuota)
-        .where(WechatQuota.identity_id == identity_id, opened == slot.opened)
+        update(QUOTAS)
+        .where(Q.identity_id == identity_id, opened == slot.opened)
         .values({used: full})
     )
 
@@ -242,13 +243,13 @@ async def take_template(
     if taken is None:
         return None
     await ensure(session, [identity_id])
-    same_day = WechatQuota.template_day == today
+    same_day = Q.template_day == today
     await session.execute(
-        update(WechatQuota)
-        .where(WechatQuota.identity_id == identity_id)
+        update(QUOTAS)
+        .where(Q.identity_id == identity_id)
         .values(
             template_day=today,
-            template_used=case((same_day, WechatQuota.template_used + 1), else_=1),
+            template_used=case((same_day, Q.template_used + 1), else_=1),
         )
     )
     return daily_quota - taken
@@ -263,13 +264,13 @@ async def give_back_template(session: AsyncSession, identity_id: int, now: datet
         .values(used=WechatTemplateDay.used - 1)
     )
     await session.execute(
-        update(WechatQuota)
+        update(QUOTAS)
         .where(
-            WechatQuota.identity_id == identity_id,
-            WechatQuota.template_day == today,
-            WechatQuota.template_used > 0,
+            Q.identity_id == identity_id,
+            Q.template_day == today,
+            Q.template_used > 0,
         )
-        .values(template_used=WechatQuota.template_used - 1)
+        .values(template_used=Q.template_used - 1)
     )
 
 
@@ -283,7 +284,7 @@ async def spend_templates(session: AsyncSession, now: datetime, daily_quota: int
 
 
 def _mass_left(month: int) -> ColumnElement[bool]:
-    return or_(WechatQuota.mass_month != month, WechatQuota.mass_used < MASS_PER_MONTH)
+    return or_(Q.mass_month != month, Q.mass_used < MASS_PER_MONTH)
 
 
 async def with_mass_left(
@@ -296,8 +297,8 @@ async def with_mass_left(
     spent: set[int] = set()
     for start in range(0, len(ids), BATCH):
         rows = await session.scalars(
-            select(WechatQuota.identity_id).where(
-                WechatQuota.identity_id.in_(ids[start : start + BATCH]), ~_mass_left(month)
+            select(Q.identity_id).where(
+                Q.identity_id.in_(ids[start : start + BATCH]), ~_mass_left(month)
             )
         )
         spent.update(rows)
@@ -313,15 +314,13 @@ async def take_mass(session: AsyncSession, identity_ids: Sequence[int], now: dat
     taken: list[int] = []
     for start in range(0, len(ids), BATCH):
         rows = await session.scalars(
-            update(WechatQuota)
-            .where(WechatQuota.identity_id.in_(ids[start : start + BATCH]), _mass_left(month))
+            update(QUOTAS)
+            .where(Q.identity_id.in_(ids[start : start + BATCH]), _mass_left(month))
             .values(
-                mass_used=case(
-                    (WechatQuota.mass_month == month, WechatQuota.mass_used + 1), else_=1
-                ),
+                mass_used=case((Q.mass_month == month, Q.mass_used + 1), else_=1),
                 mass_month=month,
             )
-            .returning(WechatQuota.identity_id)
+            .returning(Q.identity_id)
         )
         taken.extend(rows)
     return sorted(taken)
@@ -333,11 +332,11 @@ async def give_back_mass(session: AsyncSession, identity_ids: Sequence[int], now
     month = month_of(now)
     for start in range(0, len(ids), BATCH):
         await session.execute(
-            update(WechatQuota)
+            update(QUOTAS)
             .where(
-                WechatQuota.identity_id.in_(ids[start : start + BATCH]),
-                WechatQuota.mass_month == month,
-                WechatQuota.mass_used > 0,
+                Q.identity_id.in_(ids[start : start + BATCH]),
+                Q.mass_month == month,
+                Q.mass_used > 0,
             )
-            .values(mass_used=WechatQuota.mass_used - 1)
+            .values(mass_used=Q.mass_used - 1)
         )

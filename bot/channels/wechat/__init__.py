@@ -101,11 +101,9 @@ class WeChatChannel:
         self.verifier = Verifier(app.settings)
         self.api = api or WeChatApi(app.settings, app.sessions)
         self.ledger = Ledger(app.sessions, app.settings.wechat_template_quota)
-        self.rows = wechat.WebhookRows(app.dispatcher.state, app.engine.dialect)
+        self.rows = wechat.WebhookRows(app.dispatcher.state)
         self.seen: SeenStore = (
-            RedisSeen(app.settings.redis_url)
-            if app.settings.redis_url
-            else DatabaseSeen(app.engine, self.rows)
+            RedisSeen(app.settings.redis_url) if app.settings.redis_url else DatabaseSeen(self.rows)
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._media: dict[str, tuple[str, datetime]] = {}
@@ -269,8 +267,7 @@ class WeChatChannel:
         number = read_number(incoming.text or "", maximum=999)
         if number is None:
             return incoming
-        async with self.app.engine.connect() as connection:
-            payload = await self.rows.choice(connection, incoming.user_id, number)
+        payload = await self.rows.choice(incoming.user_id, number)
         if payload is None:
             return incoming
         return Incoming(NAME, incoming.user_id, incoming.chat_id, payload=payload)
@@ -522,14 +519,13 @@ class WeChatChannel:
         """The text in the member's language, remembering its numbered options (written only
         when they differ from the last ones); a reply to the member's own message also says
         how many messages wait in their inbox."""
-        async with self.app.engine.connect() as connection:
-            shown = await self.rows.shown(connection, openid)
-            t = self._translator(shown.language)
-            if inbox_hint and shown.waiting:
-                messages = [*messages, Outgoing(t("wechat.inbox_waiting", count=shown.waiting))]
-            rendered = render(messages, t)
-            if rendered.payloads != shown.choices:
-                await self.rows.save_choices(connection, openid, rendered.payloads, utcnow())
+        shown = await self.rows.shown(openid)
+        t = self._translator(shown.language)
+        if inbox_hint and shown.waiting:
+            messages = [*messages, Outgoing(t("wechat.inbox_waiting", count=shown.waiting))]
+        rendered = render(messages, t)
+        if rendered.payloads != shown.choices:
+            await self.rows.save_choices(openid, rendered.payloads, utcnow())
         return rendered
 
     def _translator(self, language: str | None) -> Translator:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from storage.types import utcnow
 from storage.wechat import WebhookRows
 
@@ -24,18 +22,16 @@ class SeenStore(Protocol):
 
 
 class DatabaseSeen:
-    def __init__(self, engine: AsyncEngine, rows: WebhookRows) -> None:
-        self._engine = engine
+    def __init__(self, rows: WebhookRows) -> None:
         self._rows = rows
         self._purged_at = utcnow() - SEEN_KEPT
 
     async def first_sight(self, key: str) -> bool:
         now = utcnow()
-        async with self._engine.connect() as connection:
-            first = await self._rows.first_sight(connection, key, now)
-            if now - self._purged_at > timedelta(hours=1):
-                self._purged_at = now
-                await self._rows.forget_seen_before(connection, now - SEEN_KEPT)
+        first = await self._rows.first_sight(key, now)
+        if now - self._purged_at > timedelta(hours=1):
+            self._purged_at = now
+            await self._rows.forget_seen_before(now - SEEN_KEPT)
         return first
 
     async def close(self) -> None:
