@@ -12,11 +12,12 @@ server, skipped with a note if unreachable) it measures, in the same run:
   replies (network replaced by a no-op request) and does one SQLAlchemy async read and one
   write in a transaction, on an engine set up like the core's.
 
-The two are interleaved, reference then core, for ``--rounds`` rounds (3 by default), each
-round on fresh tables, and the median of each side's rounds is judged: the core must handle
-at least twice the reference's messages per second (core / reference >= 2). On a shared,
-loaded machine single runs swing by tens of percent; interleaving puts both sides under the
-same load and the median drops a round that hit a burst.
+Each of ``--rounds`` rounds (3 by default, each on fresh tables) sets both up and runs them
+in turns of ``BLOCK`` messages, reference then core, until each has handled ``--messages``;
+the median of each side's rounds is judged: the core must handle at least twice the
+reference's messages per second (core / reference >= 2). On a shared, loaded machine runs
+one after another swing by tens of percent; turns this short put both sides under the same
+load, and the median drops a round that hit a burst.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ POSTGRES = os.environ.get(
 )
 TARGET = 2.0
 """Messages per second the core must reach, as a multiple of the reference's."""
+BLOCK = 50
+"""Messages each side handles before the other's turn."""
 
 
 class Discard(io.TextIOBase):
@@ -315,15 +318,26 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     results: dict[str, list[tuple[float, float]]] = {}
+    turns = max(1, args.messages // BLOCK)
     for round_number in range(args.rounds):
         async with bench_databases() as databases:
             for label, url in databases:
-                reference = await reference_rate(url, args.messages)
-                core = await core_rate(url, args.messages)
-                results.setdefault(label, []).append((core, reference))
+                reference, core = Reference(url), Core(url, turns * BLOCK + 30)
+                for side in (reference, core):
+                    await side.start()
+                    await side.run(20)
+                seconds = [0.0, 0.0]
+                for _ in range(turns):
+                    seconds[0] += await reference.run(BLOCK)
+                    seconds[1] += await core.run(BLOCK)
+                for side in (reference, core):
+                    await side.close()
+                reference_per_s, core_per_s = (turns * BLOCK / spent for spent in seconds)
+                results.setdefault(label, []).append((core_per_s, reference_per_s))
                 print(
-                    f"round {round_number + 1} {label:<10} core {core:5.0f} msg/s   "
-                    f"reference {reference:5.0f} msg/s"
+                    f"round {round_number + 1} {label:<10} core {core_per_s:5.0f} msg/s   "
+                    f"reference {reference_per_s:5.0f} msg/s",
+                    flush=True,
                 )
     for label, rounds in results.items():
         core = statistics.median(c for c, _ in rounds)

@@ -90,6 +90,22 @@ async def test_a_member_reading_is_answered_while_another_process_holds_the_writ
         await other.dispose()
 
 
+async def test_members_writing_at_the_same_moment_are_each_answered_and_kept(
+    app: App, dispatcher: Dispatcher
+) -> None:
+    """Thirty new members open a form and answer it at once: each message writes (the new
+    member, the dialog state, the form's result), and on SQLite they take turns on the one
+    pooled connection (``storage.db.SQLITE_POOL_SIZE``) without waiting out a timeout."""
+    chats = [Chat(app, f"m{n}") for n in range(30)]
+    await asyncio.wait_for(asyncio.gather(*(chat.say("/word") for chat in chats)), timeout=30)
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(chat.text_of(f"镇{n}") for n, chat in enumerate(chats))), timeout=30
+    )
+    assert answers == [f"saved 镇{n}" for n in range(30)]
+    assert await _count(app, Identity) == 30
+    assert await _count(app, DialogState) == 0
+
+
 async def test_a_refused_route_leaves_neither_its_form_nor_its_rows(
     app: App, dispatcher: Dispatcher
 ) -> None:
