@@ -11,6 +11,8 @@ written when the process dies leaves its row ``sending``: the next leader marks 
 A lost database connection is not a crash: the outcomes are written again until the
 database answers (a delivered message must not be left ``sending`` and later called
 interrupted); the claims of a failed transaction fail, and their rows wait for a later round.
+Any other error (the database refusing a value) is logged and its outcomes left unwritten
+(their rows ``sending``): trying again would fail again, and hold up every channel's sends.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import delivery, metrics
@@ -154,6 +156,9 @@ class OutboxWriter:
                 async with self._transaction() as session:
                     await self._record(session, outcomes)
                 break
+            except (IntegrityError, DataError, ProgrammingError):
+                log.exception("recording %d deliveries refused; they stay 'sending'", len(outcomes))
+                return
             except (DBAPIError, OSError) as error:
                 wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
@@ -164,6 +169,9 @@ class OutboxWriter:
                     type(error).__name__,
                 )
                 await asyncio.sleep(wait)
+            except Exception:
+                log.exception("recording %d deliveries failed; they stay 'sending'", len(outcomes))
+                return
         self._count(outcomes)
 
     @contextlib.asynccontextmanager

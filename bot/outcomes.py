@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_SECONDS = 600.0
 REASON_LENGTH = 200
+ROUTE_REASON_LENGTH = 120
 
 
 def backoff(attempts: int) -> float:
@@ -30,7 +31,8 @@ def backoff(attempts: int) -> float:
 def sent(row: Delivery, routed: Routed | None) -> Outcome:
     if routed is None:
         return Outcome(row.id, DeliveryStatus.SENT)
-    return Outcome(row.id, DeliveryStatus.SENT, route=routed.route, route_reason=routed.reason)
+    reason = routed.reason[:ROUTE_REASON_LENGTH]
+    return Outcome(row.id, DeliveryStatus.SENT, route=routed.route, route_reason=reason)
 
 
 def failed(row: Delivery, reason: str) -> Outcome:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from bot import outbox_writer
 from bot.app import App
 from bot.broadcasting import publish
-from bot.channels.base import RateLimited, RecipientBlocked, TemporaryFailure
+from bot.channels.base import RateLimited, RecipientBlocked, Routed, TemporaryFailure
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wechat.api import WeChatApi
 from bot.delivery import MessageClass
@@ -30,7 +30,7 @@ from bot.pacing import Pacer, take_slot
 from bot.sender import Sender
 from bot.settings import Settings
 from storage import broadcasts, members, outbox
-from storage.models import Broadcast, Delivery, DeliveryStatus, Identity
+from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, Route
 from storage.types import utcnow
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import FakeTelegram
@@ -486,3 +486,23 @@ async def test_outcomes_written_together_are_all_recorded_once_after_a_failed_wr
         blocked = await session.scalar(select(Identity).where(Identity.external_id == "blocked"))
     assert counts == {("", "sent"): 2, ("", "blocked"): 1, ("", "failed"): 1}
     assert blocked is not None and blocked.active is False
+
+
+async def test_a_route_reason_longer_than_its_column_is_cut_and_the_row_recorded_sent(
+    app: App,
+) -> None:
+    """PostgreSQL refuses a value longer than the column; the outcome must still be written
+    (cut), not tried again forever while every other send waits behind it."""
+    ids = await recipients(app, "a", "b")
+    await broadcast(app, ids, NOON)
+
+    class Wordy(Flaky):
+        async def send(self, external_id: str, message: Outgoing) -> Routed:
+            await super().send(external_id, message)
+            return Routed(Route.INBOX, "inbox: " + "no route would take it, " * 10)
+
+    await sender(app, Wordy(), Clock(NOON)).send_all()
+    async with app.sessions() as session:
+        rows = (await session.scalars(select(Delivery).order_by(Delivery.id))).all()
+    assert [(r.status, r.route) for r in rows] == [("sent", "inbox"), ("sent", "inbox")]
+    assert all(r.route_reason and len(r.route_reason) == 120 for r in rows)
