@@ -377,8 +377,7 @@ class WeChatChannel:
         :class:`RecipientBlocked` from :meth:`send` and is marked inactive otherwise.
         ``wrote_at`` is when the member's message this answers arrived, if it was one.
         """
-        async with self.app.sessions() as session:
-            identity = await wechat.identity(session, openid)
+        identity = await self._identity(openid)
         if identity is None:
             log.warning("no WeChat identity %s; message dropped", openid)
             return None
@@ -396,6 +395,13 @@ class WeChatChannel:
             async with self.app.sessions() as session, session.begin():
                 await members.mark_inactive(session, identity.id)
             return None
+
+    async def _identity(self, openid: str) -> Identity | None:
+        """Read as the core reads a message's identity: one statement, no transaction (a
+        session's took 1 ms of CPU a send on SQLite, 0.13 ms this way)."""
+        async with self.app.engine.connect() as connection:
+            found = await self.app.dispatcher.state.read(connection, NAME, openid, openid)
+        return found.identity() if found is not None else None
 
     async def _route(
         self,
