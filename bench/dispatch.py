@@ -239,9 +239,11 @@ async def reference_rate(url: str, messages: int) -> float:
     return messages / elapsed
 
 
-async def asgi_post(app: Any, path: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST ``body`` to ``path`` of the ASGI ``app`` as a server such as uvicorn calls it,
-    after parsing the request: one scope, the body in one message. The status."""
+async def asgi_post(
+    app: Any, path: str, body: bytes, headers: dict[str, str] | None = None, query: str = ""
+) -> tuple[int, bytes]:
+    """POST ``body`` to ``path?query`` of the ASGI ``app`` as a server such as uvicorn calls
+    it, after parsing the request: one scope, the body in one message. Status and body."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -250,18 +252,18 @@ async def asgi_post(app: Any, path: str, body: bytes, headers: dict[str, str]) -
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [
             (b"host", b"bench"),
             (b"content-length", str(len(body)).encode()),
-            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+            *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
         ],
         "client": ("127.0.0.1", 40000),
         "server": ("bench", 80),
     }
     request = [{"type": "http.request", "body": body, "more_body": False}]
-    status = 0
+    status, answer = 0, bytearray()
 
     async def receive() -> dict[str, Any]:
         return request.pop() if request else {"type": "http.disconnect"}
@@ -270,9 +272,11 @@ async def asgi_post(app: Any, path: str, body: bytes, headers: dict[str, str]) -
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+        else:
+            answer.extend(message.get("body", b""))
 
     await app(scope, receive, send)
-    return status
+    return status, bytes(answer)
 
 
 async def postgres_database() -> tuple[str, Callable[[], Awaitable[None]]] | None:

@@ -98,7 +98,8 @@ class Unionbot:
         opening = update_json(0)
         opening["message"]["text"] = "/bench"
         self.sent = 0
-        assert await asgi_post(self.web, "/telegram", json.dumps(opening).encode(), HEADERS) == 200
+        opened, _ = await asgi_post(self.web, "/telegram", json.dumps(opening).encode(), HEADERS)
+        assert opened == 200
 
     def _next(self, updates: int) -> list[dict[str, Any]]:
         """The next ``updates`` answers to the form."""
@@ -110,7 +111,7 @@ class Unionbot:
         bodies = [json.dumps(update).encode() for update in self._next(updates)]
         started = time.perf_counter()
         for body in bodies:
-            if await asgi_post(self.web, "/telegram", body, HEADERS) != 200:
+            if (await asgi_post(self.web, "/telegram", body, HEADERS))[0] != 200:
                 raise RuntimeError("the webhook refused an update")
         return time.perf_counter() - started
 

@@ -18,7 +18,9 @@ For each rate it prints the achieved rate, p50/p95/p99 of the time from a messag
 to its answer (waiting included), the workers' CPU per message and this process's (the
 members' HTTP client and the Bot API stand-in, which share the machine with the workers);
 the knee is the highest rate whose p99 stays under a second with at least 95 % of the
-offered rate achieved.
+offered rate achieved. ``--against PATH`` runs another install's ``unionbot`` (another
+version) side by side on a database of its own, loaded at the same time by members of its
+own: on a shared machine, runs one after another differ more than two versions do.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def servers(
-    url: str, fake: FakeTelegram, workers: int
+    url: str, fake: FakeTelegram, workers: int, unionbot: str = UNIONBOT
 ) -> AsyncIterator[tuple[list[str], list[int]]]:
     """``workers`` ``unionbot serve`` processes on one database; yields their base URLs
     and process ids."""
@@ -79,7 +81,7 @@ async def servers(
         "UNIONBOT_QUIET_HOURS": "",
     }
     folder = tempfile.mkdtemp(prefix="unionbot-webhooks-")
-    upgrade = await asyncio.create_subprocess_exec(UNIONBOT, "db", "upgrade", env=env, cwd=folder)
+    upgrade = await asyncio.create_subprocess_exec(unionbot, "db", "upgrade", env=env, cwd=folder)
     if await upgrade.wait() != 0:
         raise RuntimeError("unionbot db upgrade failed")
     ports = [free_port() for _ in range(workers)]
@@ -87,7 +89,7 @@ async def servers(
     print(f"serve logs: {folder}/serve.log", flush=True)
     processes = [
         await asyncio.create_subprocess_exec(
-            UNIONBOT,
+            unionbot,
             "serve",
             "--port",
             str(port),
@@ -166,54 +168,93 @@ def percentile(values: list[float], share: float) -> float:
 async def run(database: str, workers: int, rates: list[float], args: Any) -> None:
     fake = FakeTelegram()
     await fake.start()
+    installs = {"": UNIONBOT} if not args.against else {"this  ": UNIONBOT, "other ": args.against}
+    drops = []
     with tempfile.TemporaryDirectory() as folder:
-        if database == "sqlite":
-            url, drop = f"sqlite+aiosqlite:///{folder}/bench.db", None
-        else:
+        deployments = {}
+        for number, (side, unionbot) in enumerate(installs.items()):
+            if database == "sqlite":
+                deployments[side] = (f"sqlite+aiosqlite:///{folder}/bench{number}.db", unionbot)
+                continue
             made = await postgres_database()
             if made is None:
                 return
-            url, drop = made
+            deployments[side] = (made[0], unionbot)
+            drops.append(made[1])
         try:
-            await measure(url, fake, workers, rates, args, database)
+            await measure(deployments, fake, workers, rates, args, database)
         finally:
-            if drop is not None:
+            for drop in drops:
                 await drop()
     await fake.stop()
 
 
 async def measure(
-    url: str, fake: FakeTelegram, workers: int, rates: list[float], args: Any, label: str
+    deployments: dict[str, tuple[str, str]],
+    fake: FakeTelegram,
+    workers: int,
+    rates: list[float],
+    args: Any,
+    label: str,
 ) -> None:
-    knee = 0.0
-    async with (
-        servers(url, fake, workers) as (urls, pids),
-        httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=args.members + 10), timeout=60
-        ) as client,
-    ):
-        await load(client, fake, urls, 50, 20, 5, 1_000_000)  # warm up
+    """Each deployment (database URL, ``unionbot`` executable) under the same load at the
+    same time, its members apart, so that other work on the machine hits them alike."""
+    knees = dict.fromkeys(deployments, 0.0)
+    async with contextlib.AsyncExitStack() as stack:
+        started = {
+            side: await stack.enter_async_context(servers(url, fake, workers, unionbot))
+            for side, (url, unionbot) in deployments.items()
+        }
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=len(started) * args.members + 10),
+                timeout=60,
+            )
+        )
+        await asyncio.gather(  # warm up
+            *(load(client, fake, urls, 50, 20, 5, 1_000_000) for urls, _ in started.values())
+        )
         for n, rate in enumerate(rates):
-            cpu = [cpu_seconds(pid) for pid in pids]
+            cpu = {
+                side: sum(cpu_seconds(pid) for pid in pids) for side, (_, pids) in started.items()
+            }
             own = time.process_time()
-            latencies, achieved, failed = await load(
-                client, fake, urls, rate, args.members, args.messages, 10_000 * (n + 1)
+            results = await asyncio.gather(
+                *(
+                    load(
+                        client,
+                        fake,
+                        urls,
+                        rate,
+                        args.members,
+                        args.messages,
+                        10_000 * (n + 1) + 5_000 * k,
+                    )
+                    for k, (urls, _) in enumerate(started.values())
+                )
             )
-            used = sum(cpu_seconds(pid) for pid in pids) - sum(cpu)
-            own = time.process_time() - own
-            count = len(latencies)
-            p50, p95, p99 = (percentile(latencies, s) for s in (0.50, 0.95, 0.99))
-            if p99 < KNEE_P99 and achieved >= 0.95 * rate and not failed:
-                knee = rate
-            print(
-                f"{label:<10} workers {workers}  offered {rate:5.0f}/s  achieved {achieved:5.1f}/s"
-                f"  p50 {p50 * 1000:6.0f} ms  p95 {p95 * 1000:6.0f} ms  p99 {p99 * 1000:6.0f} ms"
-                f"  serve CPU {used / count * 1000:4.1f} ms/msg"
-                f"  (this load and Bot API stand-in {own / count * 1000:4.1f})"
-                + (f"  failed {failed}" if failed else ""),
-                flush=True,
-            )
-    print(f"{label:<10} workers {workers}  knee: {knee:.0f} msg/s (p99 < 1 s)", flush=True)
+            own = (time.process_time() - own) / sum(len(latencies) for latencies, _, _ in results)
+            for (side, (_, pids)), (latencies, achieved, failed) in zip(
+                started.items(), results, strict=True
+            ):
+                used = sum(cpu_seconds(pid) for pid in pids) - cpu[side]
+                count = len(latencies)
+                p50, p95, p99 = (percentile(latencies, s) for s in (0.50, 0.95, 0.99))
+                if p99 < KNEE_P99 and achieved >= 0.95 * rate and not failed:
+                    knees[side] = rate
+                print(
+                    f"{side}{label:<10} workers {workers}  offered {rate:5.0f}/s"
+                    f"  achieved {achieved:5.1f}/s  p50 {p50 * 1000:6.0f} ms"
+                    f"  p95 {p95 * 1000:6.0f} ms  p99 {p99 * 1000:6.0f} ms"
+                    f"  serve CPU {used / count * 1000:4.1f} ms/msg"
+                    f"  (this load and Bot API stand-in {own * 1000:4.1f})"
+                    + (f"  failed {failed}" if failed else ""),
+                    flush=True,
+                )
+    for side, knee in knees.items():
+        print(
+            f"{side}{label:<10} workers {workers}  knee: {knee:.0f} msg/s (p99 < 1 s)", flush=True
+        )
 
 
 async def main() -> None:
@@ -223,6 +264,11 @@ async def main() -> None:
     parser.add_argument("--rates", default="30,60,90,120,150")
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument(
+        "--against",
+        help="another install's unionbot executable, run side by side on its own database "
+        "under the same load (to compare two versions on a shared machine)",
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     for workers in (int(w) for w in args.workers.split(",")):

@@ -30,14 +30,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dispatch import bench_databases, reference_rate
+from bench.dispatch import asgi_post, bench_databases, reference_rate
 from bot.channels.wechat import WeChatChannel
 from bot.messages import Incoming
 from bot.settings import Settings
@@ -72,39 +71,6 @@ async def requests(messages: int) -> list[tuple[bytes, dict[str, str]]]:
     return recorder.made
 
 
-async def asgi_post(app: Any, body: bytes, query: dict[str, str]) -> tuple[int, bytes]:
-    """POST ``body`` to ``/wechat`` of the ASGI ``app``, as a server calls it."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/wechat",
-        "raw_path": b"/wechat",
-        "query_string": urlencode(query).encode(),
-        "root_path": "",
-        "headers": [(b"host", b"bench"), (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 40000),
-        "server": ("bench", 80),
-    }
-    request = [{"type": "http.request", "body": body, "more_body": False}]
-    status, answer = 0, bytearray()
-
-    async def receive() -> dict[str, Any]:
-        return request.pop() if request else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        else:
-            answer.extend(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return status, bytes(answer)
-
-
 async def measure(url: str, messages: int) -> tuple[float, float, float]:
     settings = Settings(  # type: ignore[call-arg]
         database_url=url,
@@ -127,7 +93,7 @@ async def measure(url: str, messages: int) -> tuple[float, float, float]:
         await server.text(f"o-{number}", "/help")
     started = time.perf_counter()
     for body, query in made[:messages]:
-        status, answer = await asgi_post(web, body, query)
+        status, answer = await asgi_post(web, "/wechat", body, query=urlencode(query))
         assert status == 200 and b"<Encrypt>" in answer
     webhook = messages / (time.perf_counter() - started)
     started = time.perf_counter()

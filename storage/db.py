@@ -24,11 +24,13 @@ SQLITE_POOL_SIZE = 1
 """Pooled connections to a SQLite file. SQLite lets one writer in at a time, and every
 transaction here takes the write lock as it starts (:func:`_begin_immediate`), so a second
 connection only adds a writer that waits in SQLite's busy handler, which sleeps up to 100 ms
-between tries; with one, messages queue for it in order. With SQLAlchemy's default 5 + 10
-connections ``bench/webhooks.py`` saw p99 1.26 s at 70 messages a second, against 0.21 s with
-one. Readers are cheap in WAL mode and need no pooled connection: the read every message
-makes has one of its own (:mod:`storage.message_state`). Code holding a connection must not
-wait for a second one: it would wait for itself until the pool's timeout."""
+between tries; with one, messages queue for it in order. Two ``unionbot serve`` processes
+under ``bench/webhooks.py``'s load side by side, SQLAlchemy's default 5 + 10 connections
+against one: p99 212 against 182 ms at 10 messages a second each, and about 5 % more CPU per
+message with 5 + 10. Readers are cheap in WAL mode and need no pooled connection: the read
+every message makes has one of its own (:mod:`storage.message_state`). Code holding a
+connection must not wait for a second one: it would wait for itself until the pool's
+timeout."""
 
 POOL_RECYCLE_SECONDS = 1800
 """Replace pooled PostgreSQL connections after this long, before servers or proxies drop
