@@ -11,8 +11,10 @@ written when the process dies leaves its row ``sending``: the next leader marks 
 A lost database connection is not a crash: the outcomes are written again until the
 database answers (a delivered message must not be left ``sending`` and later called
 interrupted); the claims of a failed transaction fail, and their rows wait for a later round.
-Any other error (the database refusing a value) is logged and its outcomes left unwritten
-(their rows ``sending``): trying again would fail again, and hold up every channel's sends.
+When the database refuses a value the batch's outcomes are written again one at a time,
+so only the refused one is lost (logged, its row left ``sending``); any other error is
+logged and the batch's outcomes left unwritten: trying again would fail again, and hold up
+every channel's sends.
 """
 
 from __future__ import annotations
@@ -157,7 +159,15 @@ class OutboxWriter:
                     await self._record(session, outcomes)
                 break
             except (IntegrityError, DataError, ProgrammingError):
-                log.exception("recording %d deliveries refused; they stay 'sending'", len(outcomes))
+                if len(outcomes) > 1:
+                    log.warning("recording %d deliveries refused; one at a time", len(outcomes))
+                    for recorded in outcomes:
+                        await self._record_until_written([recorded])
+                    return
+                log.exception(
+                    "recording delivery %s refused; it stays 'sending'",
+                    outcomes[0].outcome.delivery_id,
+                )
                 return
             except (DBAPIError, OSError) as error:
                 wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from bot import outbox_writer
 from bot.app import App
@@ -519,3 +519,32 @@ async def test_a_row_claimed_twice_in_one_batch_is_sent_once(app: App) -> None:
     bodies = await asyncio.gather(writer.claim(row), writer.claim(row))
     assert sum(body is not None for body in bodies) == 1
     assert (await statuses(app))[a] == ("sending", None)
+
+
+async def test_an_outcome_the_database_refuses_loses_only_its_own_row(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcomes written together with a refused one are written one at a time: only
+    the refused row stays ``sending``, the others are recorded and counted."""
+    ids = await recipients(app, "refused", "sent1", "sent2")
+    await broadcast(app, ids, NOON)
+    channel = Flaky()
+    channel.answers["refused"] = [ValueError("the database refuses this")]
+    real = outbox.record_outcomes
+    written: list[int] = []
+
+    async def refusing(session: Any, outcomes: Any, now: datetime) -> None:
+        written.append(len(outcomes))
+        if any("refuses" in (o.reason or "") for o in outcomes):
+            raise DataError("UPDATE", {}, ValueError("value too long"))
+        await real(session, outcomes, now)
+
+    monkeypatch.setattr(outbox, "record_outcomes", refusing)
+    monkeypatch.setattr(outbox_writer, "RIDE_SECONDS", 1.0)  # all three in one batch
+    send = sender(app, channel, Clock(NOON))
+    await send.send_all()
+    assert sorted(channel.sent) == ["sent1", "sent2"]
+    assert max(written) > 1, "outcomes were written in batches"
+    found = await statuses(app)
+    assert [found[i] for i in ids] == [("sending", None), ("sent", None), ("sent", None)]
+    assert (send.stats.sent, send.stats.failed) == (2, 0)
