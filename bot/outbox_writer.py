@@ -85,7 +85,7 @@ class OutboxWriter:
         """Mark the row ``sending`` (committed) and return its message; a live row is
         rendered now, in the claim's transaction, and kept so (see
         :func:`storage.outbox.add_live` for why here). None when another sender took it
-        first, or there is nothing left to send."""
+        first (or by an earlier claim of the same row), or there is nothing left to send."""
         claimed: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._claims.append((row, claimed))
         self._claimed.set()
@@ -142,9 +142,9 @@ class OutboxWriter:
                         claimed.set_exception(error)
             else:
                 self._count(outcomes)
-                for row, claimed in claims:
+                for row, claimed in claims:  # a row claimed twice is sent by the first only
                     if not claimed.done():
-                        claimed.set_result(found.get(row.id))
+                        claimed.set_result(found.pop(row.id, None))
                 return
         if outcomes:
             await self._record_until_written(outcomes)
@@ -182,7 +182,9 @@ class OutboxWriter:
     async def _claim(
         self, session: AsyncSession, rows: list[Delivery]
     ) -> dict[int, dict[str, Any] | None]:
-        """Claim ``rows`` in one statement; each live row under its lock, rendered."""
+        """Claim ``rows`` in one statement; each live row under its lock, rendered. A row
+        given twice (two channels' loops read it) is claimed once."""
+        rows = list({row.id: row for row in rows}.values())
         plain = [row.id for row in rows if row.coalesce_key is None]
         found: dict[int, dict[str, Any] | None] = {}
         if plain:

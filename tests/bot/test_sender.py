@@ -506,3 +506,16 @@ async def test_a_route_reason_longer_than_its_column_is_cut_and_the_row_recorded
         rows = (await session.scalars(select(Delivery).order_by(Delivery.id))).all()
     assert [(r.status, r.route) for r in rows] == [("sent", "inbox"), ("sent", "inbox")]
     assert all(r.route_reason and len(r.route_reason) == 120 for r in rows)
+
+
+async def test_a_row_claimed_twice_in_one_batch_is_sent_once(app: App) -> None:
+    """Two loops may both read a row (the member's preferred identity changed between
+    their reads): when both claims go in one transaction only one gets the message."""
+    [a] = await recipients(app, "a")
+    await broadcast(app, [a], NOON)
+    async with app.sessions() as session:
+        [row] = (await session.scalars(select(Delivery))).all()
+    writer = sender(app, Flaky(), Clock(NOON)).writer
+    bodies = await asyncio.gather(writer.claim(row), writer.claim(row))
+    assert sum(body is not None for body in bodies) == 1
+    assert (await statuses(app))[a] == ("sending", None)
