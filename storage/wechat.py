@@ -87,7 +87,8 @@ class WebhookRows:
         Only a crash of the database server within a fraction of a second could lose it,
         and only if the handler stored nothing, since the handler's own commit flushes the
         log through the key: a retry after such a crash may be answered again, but never
-        writes anything twice.
+        writes anything twice. (A plain-mode signed query's key, lost the same way, could be
+        used once more within the allowed age; safe and compatible modes have no such key.)
         """
         params = (key[:200], self._time(now))
         async with self._engine.connect() as connection:

@@ -285,8 +285,9 @@ async def test_wechat_busy_is_a_temporary_failure_and_the_next_try_delivers_once
     fake = FakeWeChat(refuse_once={"o-1": [errcode]})
     async with wechat_bot(settings, fake) as (app, channel, _, _):
         await make_member(app, channel, "o-1")
-        with pytest.raises(raised):
+        with pytest.raises(raised) as failure:
             await channel.send("o-1", Outgoing("明天开会"))
+        assert "access_token" not in str(failure.value), "a reason is stored: no URL in it"
         assert await inbox(app) == []
         await channel.send("o-1", Outgoing("明天开会"))
         kept = await inbox(app)

@@ -44,6 +44,7 @@ from bot.channels.wechat.api import (
     WINDOW_ERRORS,
     WeChatApi,
     WeChatApiError,
+    http_failure,
 )
 from bot.channels.wechat.mass import MassSender
 from bot.channels.wechat.quota import Ledger, template_fields
@@ -572,7 +573,7 @@ async def _call(request: Awaitable[None]) -> None:
             raise RateLimited(SLOW_DOWN_ERRORS[error.errcode]) from error
         raise
     except httpx.HTTPError as error:
-        raise TemporaryFailure(f"WeChat unreachable: {type(error).__name__}: {error}") from error
+        raise TemporaryFailure(f"WeChat unreachable: {http_failure(error)}") from error
 
 
 async def _read_capped(request: Request) -> bytes:

@@ -240,6 +240,14 @@ def _image_type(filename: str) -> str:
     return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}.get(suffix, "image/png")
 
 
+def http_failure(error: httpx.HTTPError) -> str:
+    """What went wrong, without the request's URL: its query carries the access_token (and,
+    fetching one, the AppSecret), and the text may be stored as a delivery's reason."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"HTTP {error.response.status_code}"
+    return type(error).__name__
+
+
 def _json(response: httpx.Response) -> dict[str, Any]:
     response.raise_for_status()
     data = response.json()

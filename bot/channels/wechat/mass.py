@@ -31,6 +31,7 @@ from bot.channels.wechat.api import (
     SLOW_DOWN_ERRORS,
     WeChatApi,
     WeChatApiError,
+    http_failure,
 )
 from bot.channels.wechat.render import mass_text
 from bot.delivery import MessageClass
@@ -103,7 +104,7 @@ class MassSender:
                 await wechat_mass.refused(session, batch, str(error.errcode), now)
             return True
         except httpx.HTTPError as error:
-            return self._hold(batch, now, f"{type(error).__name__}: {error}")
+            return self._hold(batch, now, http_failure(error))
         async with self.app.sessions() as session, session.begin():
             await wechat_mass.accepted(session, batch, msg_id, now)
         log.info(

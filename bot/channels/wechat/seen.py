@@ -3,6 +3,7 @@ the database (``wechat_seen_messages``) or, with ``UNIONBOT_REDIS_URL``, Redis."
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -12,6 +13,8 @@ from storage.wechat import WebhookRows
 SEEN_KEPT = timedelta(days=1)
 """WeChat retries within seconds; message keys older than this are forgotten."""
 REDIS_PREFIX = "unionbot:wechat:seen:"
+
+log = logging.getLogger(__name__)
 
 
 class SeenStore(Protocol):
@@ -31,7 +34,12 @@ class DatabaseSeen:
         first = await self._rows.first_sight(key, now)
         if now - self._purged_at > timedelta(hours=1):
             self._purged_at = now
-            await self._rows.forget_seen_before(now - SEEN_KEPT)
+            try:
+                await self._rows.forget_seen_before(now - SEEN_KEPT)
+            except Exception:
+                # The key is taken: failing this request now would make WeChat's retry find
+                # it taken, and the message would never be handled.
+                log.exception("forgetting old WeChat message keys failed; again in an hour")
         return first
 
     async def close(self) -> None:
