@@ -87,7 +87,8 @@ class OutboxWriter:
         """Mark the row ``sending`` (committed) and return its message; a live row is
         rendered now, in the claim's transaction, and kept so (see
         :func:`storage.outbox.add_live` for why here). None when another sender took it
-        first (or by an earlier claim of the same row), or there is nothing left to send."""
+        first (or by an earlier claim of the same row), or there is nothing left to send
+        (a live row whose rendering raised is failed)."""
         claimed: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._claims.append((row, claimed))
         self._claimed.set()
@@ -204,8 +205,20 @@ class OutboxWriter:
         return found
 
     async def _claim_live(self, session: AsyncSession, row: Delivery) -> dict[str, Any] | None:
+        """Claim and render a live row in a savepoint: a row whose renderer raises is
+        failed (logged), not claimed, and the batch's other claims go on."""
         assert row.coalesce_key is not None
         await outbox.lock_live(session, row.coalesce_key)
+        try:
+            async with session.begin_nested():
+                return await self._render_live(session, row)
+        except Exception as error:
+            log.exception("claiming live delivery %s failed; it is failed", row.id)
+            reason = f"render failed: {type(error).__name__}"
+            await outbox.record(session, [row.id], DeliveryStatus.FAILED, self.clock(), reason)
+            return None
+
+    async def _render_live(self, session: AsyncSession, row: Delivery) -> dict[str, Any] | None:
         body = await outbox.claim(session, row.id)
         if body is None or delivery.LIVE not in body:
             return body

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, OperationalError
 
-from bot import outbox_writer
+from bot import delivery, outbox_writer
 from bot.app import App
 from bot.broadcasting import publish
 from bot.channels.base import RateLimited, RecipientBlocked, Routed, TemporaryFailure
@@ -30,7 +30,7 @@ from bot.pacing import Pacer, take_slot
 from bot.sender import Sender
 from bot.settings import Settings
 from storage import broadcasts, members, outbox
-from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, Route
+from storage.models import Broadcast, Delivery, DeliveryStatus, Identity, Member, Route
 from storage.types import utcnow
 from tests.channels.conftest import make_channel
 from tests.channels.fake_telegram import FakeTelegram
@@ -548,3 +548,27 @@ async def test_an_outcome_the_database_refuses_loses_only_its_own_row(
     found = await statuses(app)
     assert [found[i] for i in ids] == [("sending", None), ("sent", None), ("sent", None)]
     assert (send.stats.sent, send.stats.failed) == (2, 0)
+
+
+async def test_a_live_row_whose_renderer_raises_fails_alone(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live row's renderer raising inside the batch's claim transaction fails that row
+    only: the other claims of the batch are sent, and the row is not read again."""
+    [a, b] = await recipients(app, "a", "b")
+
+    async def broken(session: Any, t: Translator, thing: int, since: int) -> Outgoing | None:
+        raise RuntimeError("the renderer is broken")
+
+    monkeypatch.setitem(delivery.LIVE_RENDERERS, "broken", broken)
+    async with app.sessions() as session, session.begin():
+        audience = select(Member.id).where(Member.id == a)
+        await app.outbox.write_live(session, "broken", 1, 0, audience, NOON)
+    await broadcast(app, [b], NOON)
+    channel = Flaky()
+    async with asyncio.timeout(10):
+        await sender(app, channel, Clock(NOON)).send_all()
+    assert channel.sent == ["b"]
+    found = await statuses(app)
+    assert found[a] == ("failed", "render failed: RuntimeError")
+    assert found[b] == ("sent", None)
