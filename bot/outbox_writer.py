@@ -64,6 +64,8 @@ class Recorded:
     """The row belongs to a broadcast, which may now be finished."""
     inactive: int | None
     """An identity to stop sending to (the member blocked the bot)."""
+    settled: asyncio.Future[None]
+    """Done once the outcome is committed, or given up."""
 
 
 class OutboxWriter:
@@ -95,10 +97,16 @@ class OutboxWriter:
         self._start()
         return await claimed
 
-    def record(self, row: Delivery, outcome: Outcome, inactive: int | None = None) -> None:
-        """Write ``outcome`` soon, in a transaction with other writes."""
-        self._outcomes.append(Recorded(outcome, row.broadcast_id is not None, inactive))
+    def record(
+        self, row: Delivery, outcome: Outcome, inactive: int | None = None
+    ) -> asyncio.Future[None]:
+        """Write ``outcome`` soon, in a transaction with other writes. The future returned
+        is done once it is committed (or given up): a row never claimed stays ``pending``
+        until then, and a look at the due rows would read it again."""
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append(Recorded(outcome, row.broadcast_id is not None, inactive, settled))
         self._start()
+        return settled
 
     async def flush(self) -> None:
         """Until everything handed in has been written."""
@@ -124,7 +132,12 @@ class OutboxWriter:
                 claims, self._claims = self._claims, []
                 outcomes, self._outcomes = self._outcomes, []
                 self._claimed.clear()
-                await self._write(claims, outcomes)
+                try:
+                    await self._write(claims, outcomes)
+                finally:
+                    for recorded in outcomes:
+                        if not recorded.settled.done():
+                            recorded.settled.set_result(None)
         finally:
             self._task = None
 

@@ -302,7 +302,8 @@ class ChannelSender:
 
     async def _deliver(self, row: Delivery, identity: Identity | None, stop: asyncio.Event) -> None:
         if identity is None:
-            self.writer.record(row, outcomes.failed(row, "no active account"))
+            # it stays pending, for the loop to read again, until its outcome is written
+            await self.writer.record(row, outcomes.failed(row, "no active account"))
             return
         channel = self.app.outbox.channels.get(identity.channel)
         if channel is None or identity.channel != self.name:

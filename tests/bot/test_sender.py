@@ -572,3 +572,15 @@ async def test_a_live_row_whose_renderer_raises_fails_alone(
     found = await statuses(app)
     assert found[a] == ("failed", "render failed: RuntimeError")
     assert found[b] == ("sent", None)
+
+
+async def test_a_row_for_a_member_with_no_account_is_failed_and_counted_once(app: App) -> None:
+    [a] = await recipients(app, "a")
+    await broadcast(app, [a], NOON)
+    async with app.sessions() as session, session.begin():
+        [identity] = (await session.scalars(select(Identity))).all()
+        await members.mark_inactive(session, identity.id)
+    send = sender(app, Flaky(), Clock(NOON))
+    await send.send_all()
+    assert (await statuses(app))[a] == ("failed", "no active account")
+    assert send.stats.failed == 1
