@@ -83,7 +83,8 @@ class OutboxWriter:
         self._outcomes: list[Recorded] = []
         self._claimed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._hurry = False
+        self._hurry = 0
+        """Flushes under way: while any is, outcomes are written without waiting for a claim."""
 
     async def claim(self, row: Delivery) -> dict[str, Any] | None:
         """Mark the row ``sending`` (committed) and return its message; a live row is
@@ -110,13 +111,13 @@ class OutboxWriter:
 
     async def flush(self) -> None:
         """Until everything handed in has been written."""
-        self._hurry = True
+        self._hurry += 1
         self._claimed.set()
         try:
             while self._task is not None:
                 await asyncio.shield(self._task)
         finally:
-            self._hurry = False
+            self._hurry -= 1
 
     def _start(self) -> None:
         if self._task is None:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, OperationalError
 
-from bot import delivery, outbox_writer
+from bot import delivery, outbox_writer, outcomes
 from bot.app import App
 from bot.broadcasting import publish
 from bot.channels.base import RateLimited, RecipientBlocked, Routed, TemporaryFailure
@@ -584,3 +584,35 @@ async def test_a_row_for_a_member_with_no_account_is_failed_and_counted_once(app
     await send.send_all()
     assert (await statuses(app))[a] == ("failed", "no active account")
     assert send.stats.failed == 1
+
+
+async def test_a_flush_still_under_way_is_not_slowed_when_another_ends(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two flushes overlap and one ends (cancelled) while the first write is under way: an
+    outcome handed in meanwhile is still written at once for the other, not after
+    RIDE_SECONDS."""
+    ids = await recipients(app, "a", "b")
+    await broadcast(app, ids, NOON)
+    async with app.sessions() as session:
+        first, second = (await session.scalars(select(Delivery).order_by(Delivery.id))).all()
+    real = outbox.record_outcomes
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def held(session: Any, written: Any, now: datetime) -> None:
+        writing.set()
+        await go_on.wait()
+        await real(session, written, now)
+
+    monkeypatch.setattr(outbox, "record_outcomes", held)
+    monkeypatch.setattr(outbox_writer, "RIDE_SECONDS", 60.0)
+    writer = sender(app, Flaky(), Clock(NOON)).writer
+    writer.record(first, outcomes.failed(first, "one"))
+    flushes = [asyncio.create_task(writer.flush()) for _ in range(2)]
+    await writing.wait()
+    flushes[0].cancel()
+    writer.record(second, outcomes.failed(second, "two"))
+    go_on.set()
+    async with asyncio.timeout(10):
+        await flushes[1]
+    assert [s for s, _ in (await statuses(app)).values()] == ["failed", "failed"]
