@@ -42,6 +42,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from telegram.request import BaseRequest, RequestData
 
+from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.context import Context
 from bot.dialogs import Form, start_form, text_field
@@ -83,6 +84,20 @@ def long_form(steps: int) -> Router:
     return router
 
 
+async def long_form_app(settings: Settings, steps: int) -> App:
+    """The bot on a migrated database, its dispatcher also serving :func:`long_form`."""
+    app = build_app(settings)
+    await upgrade(app.engine)
+    app.dispatcher = Dispatcher(
+        settings,
+        app.sessions,
+        app.dispatcher.translations,
+        app.outbox,
+        [*service_routers(), long_form(steps)],
+    )
+    return app
+
+
 class Core:
     """Console lines through ``ConsoleChannel.handle_line``, each a step of a long form."""
 
@@ -92,15 +107,7 @@ class Core:
 
     async def start(self) -> None:
         settings = Settings(database_url=self.url, _env_file=None)  # type: ignore[call-arg]
-        self.app = build_app(settings)
-        await upgrade(self.app.engine)
-        self.app.dispatcher = Dispatcher(
-            settings,
-            self.app.sessions,
-            self.app.dispatcher.translations,
-            self.app.outbox,
-            [*service_routers(), long_form(self.steps)],
-        )
+        self.app = await long_form_app(settings, self.steps)
         self.console = ConsoleChannel(self.app.dispatcher, "bench", Discard(), json_mode=True)
         await self.console.handle_line("/bench")
         self.sent = 0

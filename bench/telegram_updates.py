@@ -45,17 +45,14 @@ from dispatch import (
     Reference,
     asgi_post,
     bench_databases,
-    long_form,
+    long_form_app,
     update_json,
 )
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.channels.telegram import SECRET_HEADER, TelegramChannel
-from bot.dispatcher import Dispatcher
 from bot.settings import Settings
-from storage.migrate import upgrade
-from unionbot.app import build_app, service_routers
 from unionbot.web import create_web_app
 
 SECRET = "bench-secret"
@@ -80,15 +77,7 @@ class Unionbot:
             telegram_webhook_secret=SECRET,
             _env_file=None,
         )
-        self.app = build_app(settings)
-        await upgrade(self.app.engine)
-        self.app.dispatcher = Dispatcher(
-            settings,
-            self.app.sessions,
-            self.app.dispatcher.translations,
-            self.app.outbox,
-            [*service_routers(), long_form(self.steps)],
-        )
+        self.app = await long_form_app(settings, self.steps)
         self.channel = TelegramChannel(self.app.dispatcher, settings, request=NoNetwork())
         await self.channel.start(webhook=True)
         self.web = create_web_app(self.app, [self.channel])
