@@ -132,9 +132,10 @@ class MessageState:
         return f"${number}" if self.postgres else "?"
 
     async def read(
-        self, connection: AsyncConnection, channel: str, external_id: str, chat_id: str
+        self, connection: AsyncConnection | None, channel: str, external_id: str, chat_id: str
     ) -> Found | None:
-        """The identity, member, roles and dialog state of this chat, in one round trip."""
+        """The identity, member, roles and dialog state of this chat, in one round trip
+        (without ``connection``, one is taken only if the read needs it: see :meth:`fetch`)."""
         rows = await self.fetch(connection, self._read, (chat_id, channel, external_id))
         return self.found(rows[0]) if rows else None
 
